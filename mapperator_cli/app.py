@@ -1,0 +1,47 @@
+"""The `mapper` Typer application: a thin edge that turns options into calls on the packages.
+
+Subcommand modules are imported lazily inside their command functions, so `mapper --help`
+and argument errors never import torch.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from mapperator_cli.errors import run_guarded
+
+__version__ = "0.1.0"
+
+app = typer.Typer(
+    name="mapper",
+    help="Turn a song into a playable osu! beatmap with an AI model, and help mappers with timing and modding.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"mapper {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version_callback, is_eager=True, help="Show the version and exit."
+    ),
+) -> None:
+    """mapper: AI beatmap generation, timing and modding for osu!."""
+
+
+def main() -> None:
+    sys.exit(run_guarded(app))
+
+
+if __name__ == "__main__":
+    main()
