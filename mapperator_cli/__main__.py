@@ -1,0 +1,3 @@
+from mapperator_cli.app import main
+
+main()
