@@ -253,6 +253,7 @@ class Beatmap:
     combo_colours: list[tuple[int, int, int]] = field(default_factory=list)
     extra_colours: dict[str, tuple[int, int, int]] = field(default_factory=dict)  # SliderBorder, ...
     hit_objects: list[HitObject] = field(default_factory=list)
+    parse_warnings: list[str] = field(default_factory=list, compare=False)  # what the reader skipped
 
     @property
     def mode(self) -> GameMode:
