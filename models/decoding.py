@@ -1,0 +1,153 @@
+"""The decoding loop: prompts in, new tokens out, for a batch of rows at once.
+
+One call decodes a batch of rows that share their rules (the windows of one step of a pass,
+super-timing passes, or one window with its classifier-free-guidance twin). The encoder runs once;
+the decoder runs incrementally on a KV cache. Prompts of different lengths are left-padded.
+Each row has its own end set (the window's end tokens), so rows finish independently.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+from transformers import LogitsProcessor, TopKLogitsWarper, TopPLogitsWarper
+
+from models.logits_rules import ClassifierFreeGuidance
+
+
+@dataclass
+class SamplingSettings:
+    greedy: bool = False
+    top_p: float = 1.0
+    top_k: int = 0
+    seed: int | None = None
+
+
+@dataclass
+class DecodeRequest:
+    """One row: its prompt, optional unconditional prompt (CFG), and the ids that end it."""
+
+    prompt: list[int]
+    end_ids: frozenset[int]
+    negative_prompt: list[int] | None = None
+
+
+@dataclass
+class DecodeResult:
+    tokens: list[int]  # new tokens, the ending token included when the row ended
+    ended: bool  # False when max_new_tokens ran out
+
+
+@dataclass
+class Decoder:
+    """Runs a model's incremental decoder over a batch.
+
+    `model` must provide `encode(frames, **conditioning) -> encoder_states` and
+    `decode(input_ids, encoder_states, attention_mask=..., past_key_values=..., position_ids=...)
+    -> (logits, past_key_values)`, as `models.modeling_mapperatorinator` does.
+    """
+
+    model: object
+    pad_id: int = 0
+    rules: list[LogitsProcessor] = field(default_factory=list)
+    sampling: SamplingSettings = field(default_factory=SamplingSettings)
+    cfg_scale: float = 1.0
+    _generator: torch.Generator | None = None
+
+    def __post_init__(self):
+        self._warpers: list[LogitsProcessor] = []
+        if not self.sampling.greedy:
+            if self.sampling.top_k > 0:
+                self._warpers.append(TopKLogitsWarper(self.sampling.top_k))
+            if 0 < self.sampling.top_p < 1:
+                self._warpers.append(TopPLogitsWarper(self.sampling.top_p))
+        if self.sampling.seed is not None:
+            self._generator = torch.Generator().manual_seed(self.sampling.seed)
+
+    @torch.inference_mode()
+    def run(self, frames: torch.Tensor, requests: list[DecodeRequest], max_new_tokens: int,
+            conditioning: dict[str, torch.Tensor] | None = None) -> list[DecodeResult]:
+        """Decode every row; `frames` holds one audio window per request ([rows, samples])."""
+        guided = self.cfg_scale > 1 and any(r.negative_prompt is not None for r in requests)
+        prompts = [r.prompt for r in requests]
+        if guided:  # conditional rows first, then their unconditional twins
+            prompts = prompts + [r.negative_prompt or r.prompt for r in requests]
+            frames = torch.cat([frames, frames])
+            conditioning = {k: torch.cat([v, v]) for k, v in (conditioning or {}).items()}
+        rows = len(requests)
+        device = frames.device
+        input_ids, attention_mask = _left_pad(prompts, self.pad_id, device)
+        encoder_states = self.model.encode(frames, **(conditioning or {}))
+        rules = ([ClassifierFreeGuidance(self.cfg_scale)] if guided else []) + list(self.rules)
+        end_mask = _end_mask(requests, self._vocab_size(), device)
+
+        sequence = input_ids
+        position_ids = (attention_mask.cumsum(-1) - 1).clamp(min=0)
+        logits, past = self.model.decode(input_ids, encoder_states, attention_mask=attention_mask,
+                                         past_key_values=None, position_ids=position_ids)
+        finished = torch.zeros(rows, dtype=torch.bool, device=device)
+        new_tokens: list[torch.Tensor] = []
+        for _ in range(max_new_tokens):
+            scores = logits[:, -1, :].float()
+            for rule in rules:
+                scores = rule(sequence, scores)
+            chosen = self._choose(sequence[:rows], scores[:rows])
+            chosen = torch.where(finished, torch.full_like(chosen, self.pad_id), chosen)
+            new_tokens.append(chosen)
+            finished |= end_mask[torch.arange(rows, device=device), chosen]
+            if bool(finished.all()):
+                break
+            step = torch.cat([chosen, chosen]) if guided else chosen
+            sequence = torch.cat([sequence, step[:, None]], dim=1)
+            attention_mask = torch.cat([attention_mask, torch.ones_like(step[:, None])], dim=1)
+            position_ids = position_ids[:, -1:] + 1
+            logits, past = self.model.decode(step[:, None], encoder_states, attention_mask=attention_mask,
+                                             past_key_values=past, position_ids=position_ids)
+        return _results(new_tokens, requests, end_mask)
+
+    def _choose(self, sequence: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+        if self.sampling.greedy:
+            return scores.argmax(-1)
+        for warper in self._warpers:
+            scores = warper(sequence, scores)
+        probs = torch.softmax(scores, dim=-1)
+        return torch.multinomial(probs.cpu(), 1, generator=self._generator).squeeze(1).to(scores.device)
+
+    def _vocab_size(self) -> int:
+        return int(self.model.config.vocab_size)
+
+
+def _left_pad(prompts: list[list[int]], pad_id: int, device) -> tuple[torch.Tensor, torch.Tensor]:
+    width = max(len(p) for p in prompts)
+    ids = torch.full((len(prompts), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(prompts), width), dtype=torch.long)
+    for row, prompt in enumerate(prompts):
+        ids[row, width - len(prompt):] = torch.tensor(prompt, dtype=torch.long)
+        mask[row, width - len(prompt):] = 1
+    return ids.to(device), mask.to(device)
+
+
+def _end_mask(requests: list[DecodeRequest], vocab_size: int, device) -> torch.Tensor:
+    mask = torch.zeros((len(requests), vocab_size), dtype=torch.bool)
+    for row, request in enumerate(requests):
+        ids = [i for i in request.end_ids if 0 <= i < vocab_size]
+        mask[row, ids] = True
+    return mask.to(device)
+
+
+def _results(new_tokens: list[torch.Tensor], requests: list[DecodeRequest], end_mask: torch.Tensor) -> list[DecodeResult]:
+    if not new_tokens:
+        return [DecodeResult([], False) for _ in requests]
+    table = torch.stack(new_tokens, dim=1).cpu()
+    results = []
+    for row in range(len(requests)):
+        tokens: list[int] = []
+        ended = False
+        for token in table[row].tolist():
+            tokens.append(token)
+            if end_mask[row, token]:
+                ended = True
+                break
+        results.append(DecodeResult(tokens, ended))
+    return results
