@@ -39,6 +39,11 @@ def _root(
     """mapper: AI beatmap generation, timing and modding for osu!."""
 
 
+from mapperator_cli.info import info  # noqa: E402 - cheap: heavy imports happen inside
+
+app.command("info")(info)
+
+
 def main() -> None:
     sys.exit(run_guarded(app))
 

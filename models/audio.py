@@ -9,6 +9,7 @@ what it was trained on.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import warnings
@@ -58,13 +59,31 @@ def _decode_int16(path: Path) -> tuple[np.ndarray, int]:
     if path.is_dir():
         raise AudioError(f"{path}: is a folder, not an audio file")
     try:
-        frames, rate = soundfile.read(str(path), dtype="int16", always_2d=True)
-    except Exception as exc:  # noqa: BLE001 - libsndfile raises several types for bad data
-        reason = " ".join(str(exc).split()) or type(exc).__name__
-        raise AudioError(f"{path}: cannot decode audio ({reason})") from None
+        with _quiet_native_stderr():  # the mp3 decoder prints notes about bad frames itself
+            frames, rate = soundfile.read(str(path), dtype="int16", always_2d=True)
+    except Exception:  # noqa: BLE001 - libsndfile raises several types for bad data
+        raise AudioError(f"{path}: cannot decode audio (unsupported format or corrupt data)") from None
     if frames.size == 0 or rate <= 0:
         raise AudioError(f"{path}: the audio holds no samples")
     return frames, int(rate)
+
+
+@contextlib.contextmanager
+def _quiet_native_stderr():
+    """Silence what C libraries write straight to file descriptor 2, for the duration of a call."""
+    try:
+        saved = os.dup(2)
+    except OSError:  # no usable stderr: nothing to silence
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
 
 
 def _resample_interleaved(frames: np.ndarray, channels: int, source_rate: int, target_rate: int) -> np.ndarray:
