@@ -10,7 +10,13 @@ import pytest
 from tests.conftest import corpus_beatmaps, require_shared
 from tokenization import parse_beatmap, read_beatmap
 from tokenization.beatmap import CurveType, PathPoint, Slider
-from tokenization.slider_path import SliderPath, path_segments, position_at_time, slider_end_position, tick_times
+from tokenization.slider_path import (
+    SliderPath,
+    path_segments,
+    position_at_time,
+    slider_end_position,
+    tick_times,
+)
 
 B, P, C, L = CurveType.BEZIER, CurveType.PERFECT, CurveType.CATMULL, CurveType.LINEAR
 

@@ -39,7 +39,7 @@ class HitSound(enum.IntFlag):
     CLAP = 8
 
 
-class CurveType(str, enum.Enum):
+class CurveType(enum.StrEnum):
     BEZIER = "B"
     PERFECT = "P"
     CATMULL = "C"
