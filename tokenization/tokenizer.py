@@ -1,0 +1,66 @@
+"""Events <-> token ids for one checkpoint, and the cutting of event streams into audio windows.
+
+A window holds the events whose group time t satisfies start <= t < start + window length; time
+shifts become relative to the window start in 10 ms steps (truncated), clipped to the range the
+vocabulary has.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass
+
+from tokenization.beatmap_to_events import EventList
+from tokenization.events import Event, EventType
+from tokenization.settings import TokenizerSettings
+from tokenization.vocabulary import Vocabulary
+
+
+@dataclass
+class Window:
+    start_ms: int
+    events: list[Event]  # time shifts relative to start_ms, in steps
+    times: list[int]  # absolute group time of each event (ms)
+
+
+class Tokenizer:
+    def __init__(self, vocabulary: Vocabulary, settings: TokenizerSettings):
+        self.vocab = vocabulary
+        self.settings = settings
+        self.step_ms = settings.ms_per_time_step
+        rng = vocabulary.ranges.get(EventType.TIME_SHIFT)
+        self.max_steps = rng.max_value if rng is not None else settings.max_time_steps
+        self.min_steps = rng.min_value if rng is not None else 0
+
+    def window(self, events: EventList, start_ms: float, length_ms: float | None = None) -> Window:
+        length = self.settings.window_ms if length_ms is None else length_ms
+        lo = bisect.bisect_left(events.times, start_ms)
+        hi = bisect.bisect_left(events.times, start_ms + length)
+        start = int(start_ms)
+        relative = []
+        for event in events.events[lo:hi]:
+            if event.type is EventType.TIME_SHIFT:
+                steps = int((event.value - start) / self.step_ms)
+                event = Event(EventType.TIME_SHIFT, min(max(steps, self.min_steps), self.max_steps))
+            relative.append(event)
+        return Window(start, relative, events.times[lo:hi])
+
+    def encode(self, events: list[Event]) -> list[int]:
+        """Ids of events; types the vocabulary lacks raise KeyError naming them."""
+        start, ranges = self.vocab.event_start, self.vocab.ranges
+        ids = []
+        for event in events:
+            rng = ranges.get(event.type)
+            if rng is None:
+                raise KeyError(f"event type {event.type.value!r} is not in this model's vocabulary")
+            value = min(max(event.value, rng.min_value), rng.max_value)
+            ids.append(start[event.type] + value - rng.min_value)
+        return ids
+
+    def decode(self, ids: list[int]) -> list[Event]:
+        """Events of the event ids in `ids`; special and context ids are skipped."""
+        return [self.vocab.decode(i) for i in ids if self.vocab.is_event(i)]
+
+    def absolute(self, window: Window) -> list[Event]:
+        """The window's events with absolute millisecond times, as the group times give them."""
+        return [Event(e.type, t) if e.type is EventType.TIME_SHIFT else e for e, t in zip(window.events, window.times)]

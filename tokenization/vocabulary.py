@@ -1,0 +1,198 @@
+"""The token vocabulary of a checkpoint: read literally from `tokenizer.json`, or built for a new model.
+
+Ids: 0 PAD, 1 SOS, 2 EOS, then two ids (start, end) per context type, then the event ranges:
+the output ranges (what the model can emit) followed by the input-only ranges (prompt tokens).
+A published model's vocabulary is whatever its file says; nothing here re-derives it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tokenization.errors import MapperInputError
+from tokenization.events import ContextType, Event, EventType
+
+PAD_ID, SOS_ID, EOS_ID = 0, 1, 2
+FIRST_CONTEXT_ID = 3
+TOKENIZER_FILE = "tokenizer.json"
+
+
+@dataclass(frozen=True)
+class EventRange:
+    type: EventType
+    min_value: int
+    max_value: int
+
+    @property
+    def size(self) -> int:
+        return self.max_value - self.min_value + 1
+
+    def to_json(self) -> dict:
+        return {"type": self.type.value, "min_value": self.min_value, "max_value": self.max_value}
+
+
+@dataclass
+class Vocabulary:
+    offset: int
+    context_sos: dict[ContextType, int]
+    context_eos: dict[ContextType, int]
+    output_ranges: list[EventRange]
+    input_ranges: list[EventRange]
+    num_classes: int = 0
+    num_diff_classes: int = 24
+    max_difficulty: float = 12
+    num_cs_classes: int = 21
+    beatmap_idx: dict[int, int] = field(default_factory=dict)
+    beatmap_mapper: dict[int, int] = field(default_factory=dict)
+    mapper_idx: dict[int, int] = field(default_factory=dict)
+    num_mapper_classes: int = 0
+    beatmap_descriptors: dict[int, list[int]] = field(default_factory=dict)
+    descriptor_idx: dict[str, int] = field(default_factory=dict)
+    num_descriptor_classes: int = 0
+
+    def __post_init__(self):
+        self.event_start: dict[EventType, int] = {}
+        self.ranges: dict[EventType, EventRange] = {}
+        self._id_type: list[EventType] = []
+        self._id_value: list[int] = []
+        next_id = self.offset
+        for rng in self.output_ranges + self.input_ranges:
+            if rng.type in self.ranges:
+                raise MapperInputError(f"tokenizer: event type {rng.type.value!r} appears twice")
+            self.event_start[rng.type] = next_id
+            self.ranges[rng.type] = rng
+            self._id_type.extend([rng.type] * rng.size)
+            self._id_value.extend(range(rng.min_value, rng.max_value + 1))
+            next_id += rng.size
+        self.vocab_size_out = self.offset + sum(r.size for r in self.output_ranges)
+        self.vocab_size_in = next_id
+        self._context_by_id = {i: (c, True) for c, i in self.context_sos.items()}
+        self._context_by_id.update({i: (c, False) for c, i in self.context_eos.items()})
+
+    # -- encoding ----------------------------------------------------------------------------
+    def has(self, event_type: EventType) -> bool:
+        return event_type in self.event_start
+
+    def encode(self, event: Event) -> int:
+        rng = self.ranges.get(event.type)
+        if rng is None:
+            raise KeyError(f"event type {event.type.value!r} is not in this vocabulary")
+        if not rng.min_value <= event.value <= rng.max_value:
+            raise ValueError(f"{event.type.value}{event.value} is outside {rng.min_value}..{rng.max_value}")
+        return self.event_start[event.type] + event.value - rng.min_value
+
+    def encode_clipped(self, event_type: EventType, value: int) -> int:
+        rng = self.ranges[event_type]
+        return self.event_start[event_type] + min(max(value, rng.min_value), rng.max_value) - rng.min_value
+
+    def decode(self, token_id: int) -> Event:
+        """The event of an event id; raises ValueError for special and context ids."""
+        index = token_id - self.offset
+        if 0 <= index < len(self._id_type):
+            return Event(self._id_type[index], self._id_value[index])
+        raise ValueError(f"token {token_id} is not an event")
+
+    def is_event(self, token_id: int) -> bool:
+        return 0 <= token_id - self.offset < len(self._id_type)
+
+    def context_of(self, token_id: int) -> tuple[ContextType, bool] | None:
+        """(context, is_start) for a context token, else None."""
+        return self._context_by_id.get(token_id)
+
+    def token_name(self, token_id: int) -> str:
+        if token_id in (PAD_ID, SOS_ID, EOS_ID):
+            return ("PAD", "SOS", "EOS")[token_id]
+        context = self.context_of(token_id)
+        if context is not None:
+            return f"{'SOS' if context[1] else 'EOS'}_{context[0].name}"
+        return str(self.decode(token_id))
+
+    def type_ids(self, event_type: EventType) -> range:
+        if event_type not in self.event_start:
+            return range(0)
+        start = self.event_start[event_type]
+        return range(start, start + self.ranges[event_type].size)
+
+    # -- files -------------------------------------------------------------------------------
+    @classmethod
+    def from_dict(cls, data: dict, source: str = TOKENIZER_FILE) -> Vocabulary:
+        try:
+            def ranges(key):
+                return [EventRange(EventType(r["type"]), int(r["min_value"]), int(r["max_value"]))
+                        for r in data.get(key, [])]
+
+            vocab = cls(
+                offset=int(data.get("offset", FIRST_CONTEXT_ID)),
+                context_sos={ContextType(k): int(v) for k, v in data.get("context_sos", {}).items()},
+                context_eos={ContextType(k): int(v) for k, v in data.get("context_eos", {}).items()},
+                output_ranges=ranges("event_ranges"), input_ranges=ranges("input_event_ranges"),
+                num_classes=int(data.get("num_classes", 0) or 0),
+                num_diff_classes=int(data.get("num_diff_classes", 0) or 0),
+                max_difficulty=float(data.get("max_difficulty", 0) or 0),
+                num_cs_classes=int(data.get("num_cs_classes", 0) or 0),
+                beatmap_idx={int(k): int(v) for k, v in (data.get("beatmap_idx") or {}).items()},
+                beatmap_mapper={int(k): int(v) for k, v in (data.get("beatmap_mapper") or {}).items()},
+                mapper_idx={int(k): int(v) for k, v in (data.get("mapper_idx") or {}).items()},
+                num_mapper_classes=int(data.get("num_mapper_classes", 0) or 0),
+                beatmap_descriptors={int(k): [int(i) for i in v]
+                                     for k, v in (data.get("beatmap_descriptors") or {}).items()},
+                descriptor_idx={str(k): int(v) for k, v in (data.get("descriptor_idx") or {}).items()},
+                num_descriptor_classes=int(data.get("num_descriptor_classes", 0) or 0),
+            )
+        except (KeyError, ValueError, TypeError) as exc:
+            raise MapperInputError(f"{source}: not a valid tokenizer file ({exc})") from None
+        stored = data.get("event_start")
+        if stored:  # a cache of the same arithmetic: a mismatch means a file we do not understand
+            for name, start in stored.items():
+                if vocab.event_start.get(EventType(name)) != int(start):
+                    raise MapperInputError(f"{source}: event_start[{name}] = {start} disagrees with its ranges")
+        return vocab
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> Vocabulary:
+        path = Path(path)
+        if path.is_dir():
+            path = path / TOKENIZER_FILE
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise MapperInputError(f"{path}: no tokenizer file") from None
+        except (OSError, json.JSONDecodeError) as exc:
+            raise MapperInputError(f"{path}: cannot read tokenizer file ({exc})") from None
+        return cls.from_dict(data, str(path))
+
+    def to_dict(self) -> dict:
+        every = self.output_ranges + self.input_ranges
+        return {
+            "offset": self.offset,
+            "context_sos": {c.value: i for c, i in self.context_sos.items()},
+            "context_eos": {c.value: i for c, i in self.context_eos.items()},
+            "event_ranges": [r.to_json() for r in self.output_ranges],
+            "input_event_ranges": [r.to_json() for r in self.input_ranges],
+            "num_classes": self.num_classes, "num_diff_classes": self.num_diff_classes,
+            "max_difficulty": self.max_difficulty,
+            "event_range": {r.type.value: r.to_json() for r in every},
+            "event_start": {t.value: i for t, i in self.event_start.items()},
+            "event_end": {t.value: i + self.ranges[t].size for t, i in self.event_start.items()},
+            "vocab_size_out": self.vocab_size_out, "vocab_size_in": self.vocab_size_in,
+            "beatmap_idx": {str(k): v for k, v in self.beatmap_idx.items()},
+            "beatmap_mapper": {str(k): v for k, v in self.beatmap_mapper.items()},
+            "mapper_idx": {str(k): v for k, v in self.mapper_idx.items()},
+            "num_mapper_classes": self.num_mapper_classes,
+            "beatmap_descriptors": {str(k): v for k, v in self.beatmap_descriptors.items()},
+            "descriptor_idx": dict(self.descriptor_idx),
+            "num_descriptor_classes": self.num_descriptor_classes,
+            "num_cs_classes": self.num_cs_classes,
+        }
+
+    def save(self, path: str | os.PathLike) -> Path:
+        path = Path(path)
+        if path.is_dir():
+            path = path / TOKENIZER_FILE
+        from tokenization.osu_writer import write_text_atomic
+
+        write_text_atomic(path, json.dumps(self.to_dict(), ensure_ascii=False))
+        return path
