@@ -40,9 +40,11 @@ def _root(
     """mapper: AI beatmap generation, timing and modding for osu!."""
 
 
+from mapperator_cli.dataset import app as dataset_app  # noqa: E402
 from mapperator_cli.info import info  # noqa: E402 - cheap: heavy imports happen inside
 
 app.command("info")(info)
+app.add_typer(dataset_app, name="dataset")
 
 
 def main() -> None:

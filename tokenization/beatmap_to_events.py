@@ -25,8 +25,8 @@ from tokenization.beatmap import (
     TimingPoint,
 )
 from tokenization.events import ContextType, Event, EventType
-from tokenization.settings import TokenizerSettings
 from tokenization.legacy_curve import is_perfect_arc, legacy_end_position
+from tokenization.settings import TokenizerSettings
 from tokenization.timing import TimingIndex
 
 E = EventType

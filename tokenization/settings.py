@@ -38,7 +38,7 @@ class TokenizerSettings:
 
     @property
     def window_ms(self) -> float:
-        return (self.src_seq_len - 1) * self.hop_length / self.sample_rate * 1000
+        return (self.src_seq_len - 1) * self.hop_length * 1000 / self.sample_rate
 
     @property
     def max_time_steps(self) -> int:

@@ -11,6 +11,7 @@ import bisect
 from dataclasses import dataclass
 
 from tokenization.beatmap_to_events import EventList
+from tokenization.errors import MapperInputError
 from tokenization.events import Event, EventType
 from tokenization.settings import TokenizerSettings
 from tokenization.vocabulary import Vocabulary
@@ -46,13 +47,13 @@ class Tokenizer:
         return Window(start, relative, events.times[lo:hi])
 
     def encode(self, events: list[Event]) -> list[int]:
-        """Ids of events; types the vocabulary lacks raise KeyError naming them."""
+        """Ids of events; a type the vocabulary lacks is an error naming it."""
         start, ranges = self.vocab.event_start, self.vocab.ranges
         ids = []
         for event in events:
             rng = ranges.get(event.type)
             if rng is None:
-                raise KeyError(f"event type {event.type.value!r} is not in this model's vocabulary")
+                raise MapperInputError(f"this model's vocabulary has no {event.type.value!r} tokens")
             value = min(max(event.value, rng.min_value), rng.max_value)
             ids.append(start[event.type] + value - rng.min_value)
         return ids
