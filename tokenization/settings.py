@@ -29,6 +29,23 @@ class TokenizerSettings:
     slider_version: int = 1  # 1: anchors timed along the first span; 2: untimed anchors, positionless span end
     sustain_interval: int | None = None  # ms between sustain tokens of long objects (v32: 8000)
     max_slider_control_points: int = 100  # sliders with more control points are left out
+    # prompt (input-only) token kinds a newly built vocabulary gets
+    add_gamemode_token: bool = True
+    add_difficulty_token: bool = True
+    add_mapper_token: bool = True
+    add_cs_token: bool = True
+    add_year_token: bool = True
+    add_hitsounded_token: bool = True
+    add_song_length_token: bool = True
+    add_song_position_token: bool = True
+    add_descriptors: bool = True
+    add_mania_prompt_tokens: bool = True  # key count and hold-note ratio
+    add_scroll_speed_ratio_token: bool = True
+    add_global_sv_token: bool = True
+    add_out_context_types: bool = True  # out-contexts get start/end tokens
+    num_diff_classes: int = 24
+    max_difficulty: float = 12.0
+    num_cs_classes: int = 21
     # audio window the events are cut to
     src_seq_len: int = 1024  # spectrogram frames per window
     hop_length: int = 128  # samples per frame

@@ -254,6 +254,21 @@ class SliderPath:
         w = ((d - d0) / span)[..., None]
         return self.points[index - 1] + w * (self.points[index] - self.points[index - 1])
 
+    def length_to(self, point: tuple[float, float]) -> float:
+        """Distance along the path (continued straight past its end) to the point nearest `point`."""
+        q = np.asarray(point, dtype=np.float64)
+        if len(self.points) < 2 or self.distance == 0:
+            return float(np.linalg.norm(q - self.points[0]))
+        a, b = self.points[:-1], self.points[1:]
+        ab = b - a
+        seg_len2 = np.einsum("ij,ij->i", ab, ab)
+        t = np.einsum("ij,ij->i", q - a, ab) / np.where(seg_len2 > 0, seg_len2, 1.0)
+        t[:-1] = np.clip(t[:-1], 0.0, 1.0)
+        t[-1] = max(t[-1], 0.0)  # the last piece may be extended
+        nearest = a + t[:, None] * ab
+        best = int(np.argmin(np.linalg.norm(nearest - q, axis=1)))
+        return float(self.cumulative[best] + t[best] * np.sqrt(seg_len2[best]))
+
     def end_position(self) -> np.ndarray:
         return self.points[-1].copy()
 

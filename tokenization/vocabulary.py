@@ -196,3 +196,125 @@ class Vocabulary:
 
         write_text_atomic(path, json.dumps(self.to_dict(), ensure_ascii=False))
         return path
+
+
+DISTANCE_RANGE = (0, 640)
+SNAP_RANGE = (0, 16)
+HITSOUND_RANGE = (0, 72)
+VOLUME_RANGE = (0, 100)
+SCROLL_SPEED_RANGE = (0, 1000)
+YEAR_RANGE = (2007, 2077)
+SONG_LENGTH_RANGE = (0, 60)
+SONG_POSITION_RANGE = (-1, 101)
+RATIO_RANGE = (-1, 12)
+KEYCOUNT_RANGE = (1, 18)
+COLUMN_RANGE = (0, 17)
+GLOBAL_SV_RANGE = (40, 360)
+
+
+def build_vocabulary(settings, templates: list[tuple[list[str], list[str]]], *, mapper_idx: dict[int, int] | None = None,
+                     descriptor_idx: dict[str, int] | None = None, num_mapper_classes: int | None = None,
+                     num_descriptor_classes: int | None = None) -> Vocabulary:
+    """A vocabulary for a new model, laid out as the original lays out its own (reference §2.1).
+
+    `templates` are (in-contexts, out-contexts) name lists; `mapper_idx` maps osu! user ids and
+    `descriptor_idx` style names to class indices (the unknown class is one past the last).
+    """
+    s = settings
+    mapper_idx = dict(mapper_idx or {})
+    descriptor_idx = dict(descriptor_idx or {})
+    n_mappers = num_mapper_classes if num_mapper_classes is not None else len(mapper_idx)
+    n_descriptors = num_descriptor_classes if num_descriptor_classes is not None else len(descriptor_idx)
+
+    context_sos: dict[ContextType, int] = {}
+    context_eos: dict[ContextType, int] = {}
+    next_id = FIRST_CONTEXT_ID
+    for inputs, outputs in templates:
+        for name in list(inputs) + (list(outputs) if s.add_out_context_types else []):
+            context = ContextType(name)
+            if context not in context_sos:
+                context_sos[context], context_eos[context] = next_id, next_id + 1
+                next_id += 2
+    out: list[EventRange] = []
+    inp: list[EventRange] = []
+
+    def add(target, kind, lo, hi=None):
+        target.append(EventRange(kind, lo, lo if hi is None else hi))
+
+    add(out, EventType.TIME_SHIFT, 0, s.max_time_steps)
+    if s.add_snapping:
+        add(out, EventType.SNAPPING, *SNAP_RANGE)
+    if s.add_gamemode_token:
+        add(inp, EventType.GAMEMODE, 0, 3)
+    if s.add_difficulty_token:
+        add(inp, EventType.DIFFICULTY, 0, s.num_diff_classes)
+    if s.add_mapper_token:
+        add(inp, EventType.MAPPER, 0, n_mappers)
+    if s.add_cs_token:
+        add(inp, EventType.CS, 0, s.num_cs_classes)
+    if s.add_year_token:
+        add(inp, EventType.YEAR, *YEAR_RANGE)
+    if s.add_hitsounded_token:
+        add(inp, EventType.HITSOUNDED, 0, 1)
+    if s.add_song_length_token:
+        add(inp, EventType.SONG_LENGTH, *SONG_LENGTH_RANGE)
+    if s.add_song_position_token:
+        add(inp, EventType.SONG_POSITION, *SONG_POSITION_RANGE)
+    if s.add_descriptors:
+        add(inp, EventType.DESCRIPTOR, 0, n_descriptors)
+    if s.add_distances:
+        add(out, EventType.DISTANCE, *DISTANCE_RANGE)
+    if s.add_positions:
+        x_min, x_max, y_min, y_max = s.position_range
+        p = s.position_precision
+        if s.position_split_axes:
+            add(out, EventType.POS_X, int(x_min / p), int(x_max / p))
+            add(out, EventType.POS_Y, int(y_min / p), int(y_max / p))
+        else:
+            cells = int((x_max - x_min) / p + 1) * int((y_max - y_min) / p + 1)
+            add(out, EventType.POS, 0, cells - 1)
+            if s.position_refinement:
+                add(out, EventType.POS_REFINE, 0, (p // s.position_refinement) ** 2 - 1)
+    modes = set(s.gamemodes)
+    if 3 in modes:
+        if s.add_mania_prompt_tokens:
+            add(inp, EventType.MANIA_KEYCOUNT, *KEYCOUNT_RANGE)
+            add(inp, EventType.HOLD_NOTE_RATIO, *RATIO_RANGE)
+        add(out, EventType.MANIA_COLUMN, *COLUMN_RANGE)
+    if modes & {1, 3} or s.add_sv:
+        if s.add_scroll_speed_ratio_token:
+            add(inp, EventType.SCROLL_SPEED_RATIO, *RATIO_RANGE)
+        add(out, EventType.SCROLL_SPEED, *SCROLL_SPEED_RANGE)
+    if s.add_global_sv_token:
+        add(inp, EventType.GLOBAL_SV, *GLOBAL_SV_RANGE)
+    add(out, EventType.NEW_COMBO, 0)
+    if s.add_hitsounds:
+        add(out, EventType.HITSOUND, *HITSOUND_RANGE)
+        add(out, EventType.VOLUME, *VOLUME_RANGE)
+    for kind in (EventType.CIRCLE, EventType.SPINNER, EventType.SPINNER_END, EventType.SLIDER_HEAD,
+                 EventType.BEZIER_ANCHOR, EventType.PERFECT_ANCHOR, EventType.CATMULL_ANCHOR, EventType.RED_ANCHOR,
+                 EventType.LAST_ANCHOR, EventType.SLIDER_END, EventType.BEAT, EventType.MEASURE):
+        add(out, kind, 0)
+    if s.add_timing_points:
+        add(out, EventType.TIMING_POINT, 0)
+    if s.add_kiai or any("kiai" in outputs for _, outputs in templates):
+        add(out, EventType.KIAI, 0, 1)
+    sustain = bool(s.sustain_interval)
+    if sustain:
+        for kind in (EventType.SLIDER_SUSTAIN, EventType.SLIDER_REPEAT_SUSTAIN, EventType.SPINNER_SUSTAIN):
+            add(out, kind, 0)
+    if 3 in modes:
+        for kind in (EventType.HOLD_NOTE, EventType.HOLD_NOTE_END, EventType.SCROLL_SPEED_CHANGE):
+            add(out, kind, 0)
+        if sustain:
+            add(out, EventType.HOLD_NOTE_SUSTAIN, 0)
+    if 1 in modes:
+        for kind in (EventType.DRUMROLL, EventType.DRUMROLL_END, EventType.DENDEN, EventType.DENDEN_END):
+            add(out, kind, 0)
+        if sustain:
+            add(out, EventType.DRUMROLL_SUSTAIN, 0)
+            add(out, EventType.DENDEN_SUSTAIN, 0)
+    return Vocabulary(offset=next_id, context_sos=context_sos, context_eos=context_eos, output_ranges=out,
+                      input_ranges=inp, num_diff_classes=s.num_diff_classes, max_difficulty=s.max_difficulty,
+                      num_cs_classes=s.num_cs_classes, mapper_idx=mapper_idx, num_mapper_classes=n_mappers,
+                      descriptor_idx=descriptor_idx, num_descriptor_classes=n_descriptors)

@@ -1,0 +1,331 @@
+"""Events back to hit objects: the inverse of beatmap_to_events, tolerant of malformed streams.
+
+Input events carry absolute times (TIME_SHIFT values in ms). Events are cut into groups at type
+tokens (a group ends with its type token when types come last, and starts with it when types come
+first); each group's fields are read, then groups become objects. A model can write anything, so
+a group that cannot become part of an object (an anchor with no slider open, an end with no start,
+a group without a time) is dropped and counted, never an exception.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from tokenization.beatmap import (
+    Circle,
+    CurveType,
+    EdgeSound,
+    GameMode,
+    HitObject,
+    HitSample,
+    HoldNote,
+    PathPoint,
+    Slider,
+    Spinner,
+)
+from tokenization.events import TYPE_TOKENS, Event, EventType
+from tokenization.settings import TokenizerSettings
+from tokenization.slider_path import SliderPath
+
+E = EventType
+CENTRE = (256.0, 192.0)
+ANCHOR_CURVES = {E.BEZIER_ANCHOR: CurveType.BEZIER, E.PERFECT_ANCHOR: CurveType.PERFECT,
+                 E.CATMULL_ANCHOR: CurveType.CATMULL, E.RED_ANCHOR: CurveType.BEZIER}
+
+
+@dataclass
+class Group:
+    type: EventType
+    value: int = 0
+    time: float | None = None
+    snap: int | None = None
+    distance: int | None = None
+    x: float | None = None
+    y: float | None = None
+    column: int | None = None
+    new_combo: bool = False
+    scroll_speed: int | None = None
+    sounds: list[tuple[int, int]] = field(default_factory=list)  # (hitsound value, volume)
+
+    @property
+    def position(self) -> tuple[float, float] | None:
+        return (self.x, self.y) if self.x is not None and self.y is not None else None
+
+
+def group_events(events: list[Event], settings: TokenizerSettings) -> tuple[list[Group], int]:
+    """Groups and the number of stray events that belonged to none."""
+    groups: list[Group] = []
+    pending: list[Event] = []
+    stray = 0
+
+    def close(type_event: Event, fields: list[Event]) -> Group:
+        group = Group(type_event.type, type_event.value)
+        _fill(group, fields, settings)
+        return group
+
+    if settings.types_first:
+        current: Event | None = None
+        for event in events:
+            if event.type in TYPE_TOKENS:
+                if current is not None:
+                    groups.append(close(current, pending))
+                elif pending:
+                    stray += len(pending)
+                current, pending = event, []
+            else:
+                pending.append(event)
+        if current is not None:
+            groups.append(close(current, pending))
+        elif pending:
+            stray += len(pending)
+    else:
+        for event in events:
+            if event.type in TYPE_TOKENS:
+                groups.append(close(event, pending))
+                pending = []
+            else:
+                pending.append(event)
+        stray += len(pending)  # an unfinished group at the end
+    return groups, stray
+
+
+def _fill(group: Group, fields: list[Event], s: TokenizerSettings) -> None:
+    x_min, _, y_min, _ = s.position_range
+    p = s.position_precision
+    cells_per_row = int((s.position_range[1] - x_min) / p + 1)
+    pending_hitsound: int | None = None
+    refine: int | None = None
+    cell: int | None = None
+    for event in fields:
+        kind, value = event.type, event.value
+        if kind is E.TIME_SHIFT:
+            group.time = float(value)
+        elif kind is E.SNAPPING:
+            group.snap = value
+        elif kind is E.DISTANCE:
+            group.distance = value
+        elif kind is E.POS_X:
+            group.x = float(value * p)
+        elif kind is E.POS_Y:
+            group.y = float(value * p)
+        elif kind is E.POS:
+            cell = value
+        elif kind is E.POS_REFINE:
+            refine = value
+        elif kind is E.MANIA_COLUMN:
+            group.column = value
+        elif kind is E.NEW_COMBO:
+            group.new_combo = True
+        elif kind is E.SCROLL_SPEED:
+            group.scroll_speed = value
+        elif kind is E.HITSOUND:
+            pending_hitsound = value
+        elif kind is E.VOLUME and pending_hitsound is not None:
+            group.sounds.append((pending_hitsound, value))
+            pending_hitsound = None
+    if cell is not None:
+        cx = cell % cells_per_row + x_min / p
+        cy = cell // cells_per_row + y_min / p
+        if refine is not None and s.position_refinement:
+            steps = p // s.position_refinement
+            half = s.position_refinement / 2
+            group.x = cx * p + (refine % steps) * s.position_refinement + half
+            group.y = cy * p + (refine // steps) * s.position_refinement + half
+        else:
+            group.x, group.y = cx * p + p / 2, cy * p + p / 2  # the cell's centre
+
+
+def decode_hitsound(value: int) -> tuple[int, int, int]:
+    """(hitsound bits, sample set, addition set) of a HITSOUND value."""
+    return (value % 8) * 2, (value // 8) % 3 + 1, (value // 24) % 3 + 1
+
+
+@dataclass(frozen=True)
+class SliderHint:
+    """What the tokens said about a slider beyond its shape, for the postprocessor's length fitting."""
+
+    scroll_speed: int | None  # SV x100 from the head, when the model writes it
+    end_position: tuple[float, float]
+    span_ms: float
+
+
+@dataclass
+class DecodeReport:
+    objects: int = 0
+    dropped_groups: int = 0
+    stray_events: int = 0
+    slider_hints: dict[int, SliderHint] = field(default_factory=dict)  # by id() of the slider
+
+    @property
+    def problems(self) -> int:
+        return self.dropped_groups + self.stray_events
+
+
+def events_to_objects(events: list[Event], settings: TokenizerSettings, *, mode: GameMode = GameMode.OSU,
+                      key_count: int = 4) -> tuple[list[HitObject], DecodeReport]:
+    groups, stray = group_events(events, settings)
+    builder = _ObjectBuilder(mode, key_count)
+    for group in groups:
+        builder.add(group)
+    builder.finish()
+    report = DecodeReport(len(builder.objects), builder.dropped, stray, builder.hints)
+    builder.objects.sort(key=lambda o: o.time)
+    return builder.objects, report
+
+
+class _ObjectBuilder:
+    def __init__(self, mode: GameMode, key_count: int):
+        self.mode = mode
+        self.key_count = max(1, key_count)
+        self.objects: list[HitObject] = []
+        self.dropped = 0
+        self.open: dict | None = None  # the slider / spinner / hold being built
+        self.hints: dict[int, SliderHint] = {}
+        self.last_pos = CENTRE
+
+    def add(self, g: Group) -> None:
+        kind = g.type
+        if kind in (E.BEAT, E.MEASURE, E.TIMING_POINT, E.KIAI, E.SCROLL_SPEED_CHANGE) or kind.value.endswith("_sustain"):
+            return  # timing and control events are handled by the postprocessor
+        if kind in (E.CIRCLE, E.SLIDER_HEAD, E.SPINNER, E.HOLD_NOTE, E.DRUMROLL, E.DENDEN) and self.open:
+            self.dropped += 1  # a new object started before the last one ended
+            self.open = None
+        if kind is E.CIRCLE:
+            self._circle(g)
+        elif kind in (E.SLIDER_HEAD, E.DRUMROLL):
+            self._start(g, "slider")
+        elif kind in (E.SPINNER, E.DENDEN):
+            self._start(g, "spinner")
+        elif kind is E.HOLD_NOTE:
+            self._start(g, "hold")
+        elif kind in ANCHOR_CURVES or kind is E.LAST_ANCHOR:
+            self._anchor(g)
+        elif kind in (E.SLIDER_END, E.DRUMROLL_END):
+            self._end_slider(g)
+        elif kind in (E.SPINNER_END, E.DENDEN_END):
+            self._end_simple(g, "spinner")
+        elif kind is E.HOLD_NOTE_END:
+            self._end_simple(g, "hold")
+        else:
+            self.dropped += 1
+
+    def finish(self) -> None:
+        if self.open is not None:
+            self.dropped += 1
+            self.open = None
+
+    # -- helpers -----------------------------------------------------------------------------
+    def _position(self, g: Group) -> tuple[float, float]:
+        if self.mode is GameMode.MANIA and g.column is not None:
+            return float(int((g.column + 0.5) * 512 / self.key_count)), 192.0
+        if self.mode is GameMode.TAIKO:
+            return CENTRE
+        pos = g.position
+        return pos if pos is not None else self.last_pos
+
+    def _sample(self, g: Group) -> tuple[int, HitSample]:
+        if not g.sounds:
+            return 0, HitSample()
+        value, volume = g.sounds[0]
+        bits, normal, addition = decode_hitsound(value)
+        return bits, HitSample(normal, addition, 0, volume if self.mode is GameMode.MANIA else 0)
+
+    def _circle(self, g: Group) -> None:
+        if g.time is None:
+            self.dropped += 1
+            return
+        x, y = self._position(g)
+        hitsound, sample = self._sample(g)
+        self.objects.append(Circle(x, y, g.time, new_combo=g.new_combo, hitsound=hitsound, sample=sample))
+        self.last_pos = (x, y)
+
+    def _start(self, g: Group, kind: str) -> None:
+        if g.time is None:
+            self.dropped += 1
+            return
+        pos = self._position(g) if kind != "spinner" else CENTRE
+        self.open = {"kind": kind, "head": g, "pos": pos, "anchors": [], "last": None, "span_end": None,
+                     "repeat_sounds": []}
+        if kind == "slider":
+            self.last_pos = pos
+
+    def _anchor(self, g: Group) -> None:
+        if self.open is None or self.open["kind"] != "slider":
+            self.dropped += 1
+            return
+        pos = g.position
+        if g.type is E.LAST_ANCHOR:
+            if pos is not None:
+                self.open["last"] = pos
+            if g.time is not None and self.open["span_end"] is None:
+                self.open["span_end"] = g.time
+                self.open["repeat_sounds"] = g.sounds
+            if pos is not None:
+                self.last_pos = pos
+            return
+        if pos is None:
+            self.dropped += 1
+            return
+        self.open["anchors"].append((g.type, pos))
+        self.last_pos = pos
+
+    def _end_slider(self, g: Group) -> None:
+        state, self.open = self.open, None
+        if state is None or state["kind"] != "slider" or g.time is None:
+            self.dropped += 1
+            return
+        head: Group = state["head"]
+        total = g.time - head.time
+        if total <= 0:
+            self.dropped += 1
+            return
+        span = (state["span_end"] - head.time) if state["span_end"] is not None else total
+        slides = max(round(total / span), 1) if span > 0 else 1
+        end_pos = g.position or state["last"] or state["pos"]
+        path = [PathPoint(*state["pos"], CurveType.BEZIER)]
+        for anchor_type, pos in state["anchors"]:
+            if anchor_type is E.RED_ANCHOR:
+                path += [PathPoint(*pos), PathPoint(*pos)]
+            else:
+                path.append(PathPoint(*pos))
+        if state["anchors"]:
+            path[0].type = ANCHOR_CURVES[state["anchors"][0][0]]
+        last = state["last"] or end_pos
+        if (path[-1].x, path[-1].y) != last or len(path) == 1:
+            path.append(PathPoint(*last))
+        edges = [EdgeSound(*_edge(head.sounds[:1]))]
+        repeat_sounds = state["repeat_sounds"][1:]  # the first pair is the body sound
+        edges += [EdgeSound(*_edge([s])) for s in repeat_sounds[:slides - 1]]
+        while len(edges) < slides:
+            edges.append(EdgeSound())
+        edges.append(EdgeSound(*_edge(g.sounds[:1])))
+        body_bits, body_sample = self._sample(Group(E.LAST_ANCHOR, sounds=state["repeat_sounds"][:1]))
+        slider = Slider(*state["pos"], head.time, new_combo=head.new_combo, hitsound=body_bits, sample=body_sample,
+                        path=path, slides=slides, length=0.0, edge_sounds=edges, duration=total)
+        slider.length = SliderPath.from_points(path).length_to(end_pos)
+        self.hints[id(slider)] = SliderHint(head.scroll_speed, end_pos, span)
+        self.objects.append(slider)
+        self.last_pos = end_pos
+
+    def _end_simple(self, g: Group, kind: str) -> None:
+        state, self.open = self.open, None
+        if state is None or state["kind"] != kind or g.time is None or g.time < state["head"].time:
+            self.dropped += 1
+            return
+        head: Group = state["head"]
+        if kind == "spinner":
+            hitsound, sample = self._sample(g)
+            self.objects.append(Spinner(256, 192, head.time, new_combo=True, hitsound=hitsound, sample=sample,
+                                        spinner_end=g.time))
+            self.last_pos = CENTRE
+        else:
+            x, y = state["pos"]
+            hitsound, sample = self._sample(head)
+            self.objects.append(HoldNote(x, y, head.time, hitsound=hitsound, sample=sample, hold_end=g.time))
+
+
+def _edge(sounds: list[tuple[int, int]]) -> tuple[int, int, int]:
+    if not sounds:
+        return 0, 0, 0
+    bits, normal, addition = decode_hitsound(sounds[0][0])
+    return bits, normal, addition
