@@ -37,6 +37,7 @@ MAX_SNAP_DIVISOR = 16
 HITSOUND_LOOKAHEAD_MS = 5  # hitsound settings come from the timing point 5 ms after the object
 DEFAULT_SAMPLE_SET = 2  # a timing point's "auto" sample set counts as soft
 TIMING_END_MARGIN_MS = 10  # ticks stop this long before the next red line
+MIN_TICK_BEAT_LENGTH_MS = 20  # faster "tempos" (3000+ BPM) are mapping tricks, not beats: no ticks
 MIN_SV, MAX_SV = 0.01, 10.0
 
 
@@ -150,6 +151,8 @@ class BeatmapEncoder:
         reds = [tp for tp in self.bm.timing_points if tp.uninherited and tp.beat_length > 0]
         for index, red in enumerate(reds):
             end = reds[index + 1].time - TIMING_END_MARGIN_MS if index + 1 < len(reds) else last_time
+            if red.beat_length < MIN_TICK_BEAT_LENGTH_MS:
+                continue
             count = 0
             time = red.time
             while time <= end:

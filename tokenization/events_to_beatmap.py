@@ -179,25 +179,27 @@ class _ObjectBuilder:
         self.key_count = max(1, key_count)
         self.objects: list[HitObject] = []
         self.dropped = 0
-        self.open: dict | None = None  # the slider / spinner / hold being built
+        self.open: dict | None = None  # the spinner being built
+        self.sliders: list[dict] = []  # open sliders, oldest first: slow sliders may overlap in time
         self.hints: dict[int, SliderHint] = {}
+        self.open_holds: dict[int, Group] = {}  # mania holds by column: they overlap freely
         self.last_pos = CENTRE
 
     def add(self, g: Group) -> None:
         kind = g.type
         if kind in (E.BEAT, E.MEASURE, E.TIMING_POINT, E.KIAI, E.SCROLL_SPEED_CHANGE) or kind.value.endswith("_sustain"):
             return  # timing and control events are handled by the postprocessor
-        if kind in (E.CIRCLE, E.SLIDER_HEAD, E.SPINNER, E.HOLD_NOTE, E.DRUMROLL, E.DENDEN) and self.open:
-            self.dropped += 1  # a new object started before the last one ended
+        if kind in (E.SPINNER, E.DENDEN) and self.open:
+            self.dropped += 1  # a new spinner started before the last one ended
             self.open = None
-        if kind is E.CIRCLE:
+        if kind is E.CIRCLE:  # circles may sit inside a long object (and mania chords beside holds)
             self._circle(g)
         elif kind in (E.SLIDER_HEAD, E.DRUMROLL):
             self._start(g, "slider")
         elif kind in (E.SPINNER, E.DENDEN):
             self._start(g, "spinner")
         elif kind is E.HOLD_NOTE:
-            self._start(g, "hold")
+            self._start_hold(g)
         elif kind in ANCHOR_CURVES or kind is E.LAST_ANCHOR:
             self._anchor(g)
         elif kind in (E.SLIDER_END, E.DRUMROLL_END):
@@ -205,14 +207,36 @@ class _ObjectBuilder:
         elif kind in (E.SPINNER_END, E.DENDEN_END):
             self._end_simple(g, "spinner")
         elif kind is E.HOLD_NOTE_END:
-            self._end_simple(g, "hold")
+            self._end_hold(g)
         else:
             self.dropped += 1
 
     def finish(self) -> None:
-        if self.open is not None:
+        self.dropped += (self.open is not None) + len(self.open_holds) + len(self.sliders)
+        self.open = None
+        self.open_holds.clear()
+        self.sliders.clear()
+
+    def _start_hold(self, g: Group) -> None:
+        if g.time is None:
             self.dropped += 1
-            self.open = None
+            return
+        column = g.column if g.column is not None else -1
+        if column in self.open_holds:
+            self.dropped += 1  # the column's previous hold never ended
+        self.open_holds[column] = g
+
+    def _end_hold(self, g: Group) -> None:
+        column = g.column if g.column is not None else -1
+        head = self.open_holds.pop(column, None)
+        if head is None and len(self.open_holds) == 1 and g.column is None:
+            head = self.open_holds.pop(next(iter(self.open_holds)))
+        if head is None or g.time is None or g.time < head.time:
+            self.dropped += 1
+            return
+        x, y = self._position(head)
+        hitsound, sample = self._sample(head)
+        self.objects.append(HoldNote(x, y, head.time, hitsound=hitsound, sample=sample, hold_end=g.time))
 
     # -- helpers -----------------------------------------------------------------------------
     def _position(self, g: Group) -> tuple[float, float]:
@@ -243,44 +267,55 @@ class _ObjectBuilder:
         if g.time is None:
             self.dropped += 1
             return
-        pos = self._position(g) if kind != "spinner" else CENTRE
-        self.open = {"kind": kind, "head": g, "pos": pos, "anchors": [], "last": None, "span_end": None,
-                     "repeat_sounds": []}
+        state = {"kind": kind, "head": g, "pos": CENTRE if kind == "spinner" else self._position(g), "anchors": [],
+                 "last": None, "span_end": None, "repeat_sounds": []}
         if kind == "slider":
-            self.last_pos = pos
+            self.sliders.append(state)
+            self.last_pos = state["pos"]
+        else:
+            self.open = state
 
     def _anchor(self, g: Group) -> None:
-        if self.open is None or self.open["kind"] != "slider":
+        # Anchors belong to the newest slider still drawing its first span; the timed last anchor
+        # closes the first span of the oldest one.
+        drawing = [state for state in self.sliders if state["span_end"] is None]
+        if not drawing:
             self.dropped += 1
             return
         pos = g.position
         if g.type is E.LAST_ANCHOR:
+            if g.time is None:  # slider version 2: the untimed last control point
+                if pos is not None:
+                    drawing[-1]["last"] = pos
+                    self.last_pos = pos
+                return
+            state = drawing[0]
             if pos is not None:
-                self.open["last"] = pos
-            if g.time is not None and self.open["span_end"] is None:
-                self.open["span_end"] = g.time
-                self.open["repeat_sounds"] = g.sounds
-            if pos is not None:
+                state["last"] = pos
                 self.last_pos = pos
+            state["span_end"] = g.time
+            state["repeat_sounds"] = g.sounds
             return
         if pos is None:
             self.dropped += 1
             return
-        self.open["anchors"].append((g.type, pos))
+        drawing[-1]["anchors"].append((g.type, pos))
         self.last_pos = pos
 
     def _end_slider(self, g: Group) -> None:
-        state, self.open = self.open, None
-        if state is None or state["kind"] != "slider" or g.time is None:
+        ready = [state for state in self.sliders if state["span_end"] is not None] or self.sliders
+        if not ready or g.time is None:
             self.dropped += 1
             return
+        state = ready[0]
+        self.sliders.remove(state)
         head: Group = state["head"]
         total = g.time - head.time
-        if total <= 0:
+        if total < 0:
             self.dropped += 1
             return
         span = (state["span_end"] - head.time) if state["span_end"] is not None else total
-        slides = max(round(total / span), 1) if span > 0 else 1
+        slides = max(round(total / span), 1) if span > 0 and total > 0 else 1
         end_pos = g.position or state["last"] or state["pos"]
         path = [PathPoint(*state["pos"], CurveType.BEZIER)]
         for anchor_type, pos in state["anchors"]:
@@ -312,16 +347,10 @@ class _ObjectBuilder:
         if state is None or state["kind"] != kind or g.time is None or g.time < state["head"].time:
             self.dropped += 1
             return
-        head: Group = state["head"]
-        if kind == "spinner":
-            hitsound, sample = self._sample(g)
-            self.objects.append(Spinner(256, 192, head.time, new_combo=True, hitsound=hitsound, sample=sample,
-                                        spinner_end=g.time))
-            self.last_pos = CENTRE
-        else:
-            x, y = state["pos"]
-            hitsound, sample = self._sample(head)
-            self.objects.append(HoldNote(x, y, head.time, hitsound=hitsound, sample=sample, hold_end=g.time))
+        hitsound, sample = self._sample(g)
+        self.objects.append(Spinner(256, 192, state["head"].time, new_combo=True, hitsound=hitsound, sample=sample,
+                                    spinner_end=g.time))
+        self.last_pos = CENTRE
 
 
 def _edge(sounds: list[tuple[int, int]]) -> tuple[int, int, int]:

@@ -65,3 +65,18 @@ class Tokenizer:
     def absolute(self, window: Window) -> list[Event]:
         """The window's events with absolute millisecond times, as the group times give them."""
         return [Event(e.type, t) if e.type is EventType.TIME_SHIFT else e for e, t in zip(window.events, window.times)]
+
+    def to_absolute(self, events: list[Event], start_ms: int, *, half_step: bool = True) -> list[Event]:
+        """Relative time shifts back to ms: start + 10 v, plus half a step (5 ms) for v >= 0, which
+        undoes the bias of truncating to 10 ms steps when encoding."""
+        half = self.step_ms // 2 if half_step else 0
+        return [Event(EventType.TIME_SHIFT, start_ms + self.step_ms * e.value + (half if e.value >= 0 else 0))
+                if e.type is EventType.TIME_SHIFT else e for e in events]
+
+    def windows(self, events: EventList, length_ms: float | None = None, stride_ms: float | None = None) -> list[Window]:
+        """Consecutive windows covering every event (stride = length unless given)."""
+        length = self.settings.window_ms if length_ms is None else length_ms
+        stride = length if stride_ms is None else stride_ms
+        end = (events.times[-1] + 1) if events.times else 0
+        count = max(1, int(max(end, 0) // stride) + 1)
+        return [self.window(events, int(i * stride), length) for i in range(count)]
