@@ -25,6 +25,7 @@ from tokenization.beatmap import (
     TimingPoint,
 )
 from tokenization.events import ContextType, Event, EventType
+from tokenization.events import make_event as _event
 from tokenization.legacy_curve import is_perfect_arc, legacy_end_position
 from tokenization.settings import TokenizerSettings
 from tokenization.timing import TimingIndex
@@ -275,52 +276,74 @@ class BeatmapEncoder:
     # -- one group ---------------------------------------------------------------------------
     def _group(self, out: EventList, type_event: Event, time: float, *, timed: bool = True, snap: bool = True,
                pos=None, last_pos=None, new_combo: bool = False, sounds=None, scroll_speed: float | None = None):
-        when = ms(time)
+        when = int(time + 1e-5)  # whole ms, truncated, with a guard against float error
+        events, times = out.events, out.times
+        mode = self.mode
         if self.s.types_first:
-            out.add(type_event, when)
+            events.append(type_event)
+            times.append(when)
         if timed:
-            out.add(Event(E.TIME_SHIFT, when), when)
+            events.append(_event(E.TIME_SHIFT, when))
+            times.append(when)
             if snap and self.s.add_snapping:
-                out.add(Event(E.SNAPPING, self._snap(time)), when)
+                events.append(_event(E.SNAPPING, self._snap(time)))
+                times.append(when)
         if pos is not None:
-            if self.mode in (GameMode.OSU, GameMode.CATCH):
+            if mode is GameMode.OSU or mode is GameMode.CATCH:
                 last_pos = self._position(out, pos, last_pos or PLAYFIELD_CENTRE, when)
-            elif self.mode is GameMode.MANIA:
-                column = int(min(max(pos[0] / 512 * self._key_count, 0), self._key_count - 1))
-                out.add(Event(E.MANIA_COLUMN, column), when)
-        if new_combo and self.mode in (GameMode.OSU, GameMode.CATCH):
-            out.add(Event(E.NEW_COMBO), when)
+            elif mode is GameMode.MANIA:
+                keys = self._key_count
+                column = pos[0] / 512 * keys
+                column = 0 if column < 0 else (keys - 1 if column > keys - 1 else int(column))
+                events.append(_event(E.MANIA_COLUMN, column))
+                times.append(when)
+        if new_combo and (mode is GameMode.OSU or mode is GameMode.CATCH):
+            events.append(_event(E.NEW_COMBO, 0))
+            times.append(when)
         if scroll_speed is not None:
-            out.add(Event(E.SCROLL_SPEED, round(min(max(scroll_speed, MIN_SV), MAX_SV) * 100)), when)
+            sv = MIN_SV if scroll_speed < MIN_SV else (MAX_SV if scroll_speed > MAX_SV else scroll_speed)
+            events.append(_event(E.SCROLL_SPEED, round(sv * 100)))
+            times.append(when)
         if sounds and self.s.add_hitsounds:
             for ref_time, hitsound, fields in sounds:
                 value, volume = self._hitsound(ref_time, hitsound, fields)
-                out.add(Event(E.HITSOUND, value), when)
-                out.add(Event(E.VOLUME, volume), when)
+                events.append(_event(E.HITSOUND, value))
+                events.append(_event(E.VOLUME, volume))
+                times.append(when)
+                times.append(when)
         if not self.s.types_first:
-            out.add(type_event, when)
+            events.append(type_event)
+            times.append(when)
         return last_pos
 
     def _position(self, out: EventList, pos, last_pos, when: int):
         s = self.s
+        events, times = out.events, out.times
+        x, y = pos
         if s.add_distances:
-            distance = math.hypot(pos[0] - last_pos[0], pos[1] - last_pos[1])
-            out.add(Event(E.DISTANCE, int(min(max(distance, 0), MAX_DISTANCE_PX))), when)
+            distance = math.hypot(x - last_pos[0], y - last_pos[1])
+            events.append(_event(E.DISTANCE, MAX_DISTANCE_PX if distance > MAX_DISTANCE_PX else int(distance)))
+            times.append(when)
         if s.add_positions:
             p = s.position_precision
-            cx = int(min(max(pos[0] / p, self._cell_x[0]), self._cell_x[1]))
-            cy = int(min(max(pos[1] / p, self._cell_y[0]), self._cell_y[1]))
+            (x_lo, x_hi), (y_lo, y_hi) = self._cell_x, self._cell_y
+            cx, cy = x / p, y / p
+            cx = int(x_lo if cx < x_lo else (x_hi if cx > x_hi else cx))
+            cy = int(y_lo if cy < y_lo else (y_hi if cy > y_hi else cy))
             if s.position_split_axes:
-                out.add(Event(E.POS_X, cx), when)
-                out.add(Event(E.POS_Y, cy), when)
+                events.append(_event(E.POS_X, cx))
+                events.append(_event(E.POS_Y, cy))
+                times.append(when)
+                times.append(when)
             else:
-                cell = int((cx - self._cell_x[0]) + (cy - self._cell_y[0]) * self._cells_per_row)
-                out.add(Event(E.POS, cell), when)
+                events.append(_event(E.POS, int((cx - x_lo) + (cy - y_lo) * self._cells_per_row)))
+                times.append(when)
                 if s.position_refinement:
                     steps = p // s.position_refinement
-                    rx = int(min(max((pos[0] % p) // s.position_refinement, 0), steps - 1))
-                    ry = int(min(max((pos[1] % p) // s.position_refinement, 0), steps - 1))
-                    out.add(Event(E.POS_REFINE, rx + ry * steps), when)
+                    rx = int(min(max((x % p) // s.position_refinement, 0), steps - 1))
+                    ry = int(min(max((y % p) // s.position_refinement, 0), steps - 1))
+                    events.append(_event(E.POS_REFINE, rx + ry * steps))
+                    times.append(when)
         return pos
 
     def _snap(self, time: float) -> int:
@@ -353,7 +376,7 @@ class BeatmapEncoder:
         sample_set = sample_set if 0 < sample_set < 4 else 1
         addition_set = addition_set if 0 < addition_set < 4 else 1
         value = (hitsound & 14) // 2 + 8 * (sample_set - 1) + 24 * (addition_set - 1)
-        return value, int(min(max(volume, 0), 100))
+        return value, (0 if volume < 0 else (100 if volume > 100 else int(volume)))
 
 
 def _sample_fields(sample: HitSample) -> tuple[int, int, int, int]:

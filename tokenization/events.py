@@ -84,6 +84,11 @@ class Event(NamedTuple):
         return f"{self.type.value}{self.value}"
 
 
+def make_event(kind: EventType, value: int = 0, _new=tuple.__new__) -> Event:
+    """Event(kind, value) without the namedtuple constructor's Python-level call (hot in tokenizing)."""
+    return _new(Event, (kind, value))
+
+
 # Types that open a group and carry the group's time right after (types first) or before them.
 TIMED_TYPES = frozenset({
     EventType.CIRCLE, EventType.SPINNER, EventType.SPINNER_END, EventType.SLIDER_HEAD, EventType.LAST_ANCHOR,

@@ -59,8 +59,10 @@ def _split_at_doubles(points: list[tuple[float, float]]) -> list[list[tuple[floa
 
 
 def _circle_centre(a, b, c) -> tuple[float, float] | None:
-    a, b, c = (np.asarray(p, dtype=np.float64) for p in (a, b, c))
-    sa, sb, sc = float(np.sum((b - c) ** 2)), float(np.sum((a - c) ** 2)), float(np.sum((a - b) ** 2))
+    (ax, ay), (bx, by), (cx, cy) = a, b, c
+    sa = (bx - cx) ** 2 + (by - cy) ** 2
+    sb = (ax - cx) ** 2 + (ay - cy) ** 2
+    sc = (ax - bx) ** 2 + (ay - by) ** 2
     if min(abs(sa), abs(sb), abs(sc)) <= 1e-8:
         return None
     s = sa * (sb + sc - sa)
@@ -69,8 +71,7 @@ def _circle_centre(a, b, c) -> tuple[float, float] | None:
     total = s + t + u
     if abs(total) <= 1e-8:
         return None
-    centre = (s * a + t * b + u * c) / total
-    return float(centre[0]), float(centre[1])
+    return (s * ax + t * bx + u * cx) / total, (s * ay + t * by + u * cy) / total
 
 
 def is_perfect_arc(points: list[tuple[float, float]]) -> bool:

@@ -112,16 +112,16 @@ class _Reader:
 
     def number(self, text: str, field: str, *, limit: float | None = None, allow_nan: bool = False) -> float:
         try:
-            value = float(text.strip())
+            value = float(text)  # float() itself ignores surrounding whitespace
         except ValueError:
             raise self.error(f"not a number: {text.strip()[:40]!r}", field) from None
-        if math.isnan(value):
-            if allow_nan:
-                return value
-            raise self.error("NaN is not allowed", field)
-        if math.isinf(value):
+        if value - value != 0:  # NaN or an infinity (both give NaN here)
+            if value != value:
+                if allow_nan:
+                    return value
+                raise self.error("NaN is not allowed", field)
             raise self.error("infinite value", field)
-        if limit is not None and abs(value) > limit:
+        if limit is not None and (value > limit or value < -limit):
             raise self.error(f"value {text.strip()[:40]} is out of range (limit {limit:g})", field)
         return value
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from tokenization.beatmap_to_events import EventList
 from tokenization.errors import MapperInputError
-from tokenization.events import Event, EventType
+from tokenization.events import Event, EventType, make_event
 from tokenization.settings import TokenizerSettings
 from tokenization.vocabulary import Vocabulary
 
@@ -32,31 +32,40 @@ class Tokenizer:
         rng = vocabulary.ranges.get(EventType.TIME_SHIFT)
         self.max_steps = rng.max_value if rng is not None else settings.max_time_steps
         self.min_steps = rng.min_value if rng is not None else 0
+        # every event the vocabulary can hold, to its id: encoding is one dict lookup per event
+        self._ids = {make_event(r.type, v): vocabulary.event_start[r.type] + v - r.min_value
+                     for r in vocabulary.output_ranges + vocabulary.input_ranges
+                     for v in range(r.min_value, r.max_value + 1)}
 
     def window(self, events: EventList, start_ms: float, length_ms: float | None = None) -> Window:
         length = self.settings.window_ms if length_ms is None else length_ms
         lo = bisect.bisect_left(events.times, start_ms)
         hi = bisect.bisect_left(events.times, start_ms + length)
-        start = int(start_ms)
+        start, step = int(start_ms), self.step_ms
+        low, high = self.min_steps, self.max_steps
+        shift = EventType.TIME_SHIFT
         relative = []
         for event in events.events[lo:hi]:
-            if event.type is EventType.TIME_SHIFT:
-                steps = int((event.value - start) / self.step_ms)
-                event = Event(EventType.TIME_SHIFT, min(max(steps, self.min_steps), self.max_steps))
+            if event[0] is shift:
+                steps = int((event[1] - start) / step)
+                event = make_event(shift, low if steps < low else (high if steps > high else steps))
             relative.append(event)
         return Window(start, relative, events.times[lo:hi])
 
     def encode(self, events: list[Event]) -> list[int]:
         """Ids of events; a type the vocabulary lacks is an error naming it."""
-        start, ranges = self.vocab.event_start, self.vocab.ranges
-        ids = []
-        for event in events:
-            rng = ranges.get(event.type)
-            if rng is None:
-                raise MapperInputError(f"this model's vocabulary has no {event.type.value!r} tokens")
-            value = min(max(event.value, rng.min_value), rng.max_value)
-            ids.append(start[event.type] + value - rng.min_value)
-        return ids
+        table = self._ids
+        try:
+            return [table[event] for event in events]
+        except KeyError:
+            return [table.get(event) or self._encode_clipped(event) for event in events]
+
+    def _encode_clipped(self, event: Event) -> int:
+        rng = self.vocab.ranges.get(event.type)
+        if rng is None:
+            raise MapperInputError(f"this model's vocabulary has no {event.type.value!r} tokens")
+        value = min(max(event.value, rng.min_value), rng.max_value)
+        return self.vocab.event_start[event.type] + value - rng.min_value
 
     def decode(self, ids: list[int]) -> list[Event]:
         """Events of the event ids in `ids`; special and context ids are skipped."""
