@@ -25,12 +25,12 @@ from tokenization.beatmap import (
     TimingPoint,
 )
 from tokenization.events import ContextType, Event, EventType
-from tokenization.events import make_event as _event
 from tokenization.legacy_curve import is_perfect_arc, legacy_end_position
 from tokenization.settings import TokenizerSettings
 from tokenization.timing import TimingIndex
 
 E = EventType
+_NEW = tuple.__new__  # Event(kind, value) without the namedtuple constructor's Python-level call
 PLAYFIELD_CENTRE = (256.0, 192.0)
 MAX_DISTANCE_PX = 640
 SNAP_TOLERANCE_MS = 2.0
@@ -93,6 +93,7 @@ class BeatmapEncoder:
         self._cell_y = (y_min / p, y_max / p)
         self._cells_per_row = int((x_max - x_min) / p + 1)
         self._key_count = int(beatmap.difficulty.circle_size)
+        self._snaps: dict[float, int] = {}
 
     # -- contexts ----------------------------------------------------------------------------
     def context(self, context: ContextType, song_length_ms: float | None = None) -> EventList:
@@ -283,10 +284,10 @@ class BeatmapEncoder:
             events.append(type_event)
             times.append(when)
         if timed:
-            events.append(_event(E.TIME_SHIFT, when))
+            events.append(_NEW(Event, (E.TIME_SHIFT, when)))
             times.append(when)
             if snap and self.s.add_snapping:
-                events.append(_event(E.SNAPPING, self._snap(time)))
+                events.append(_NEW(Event, (E.SNAPPING, self._snap(time))))
                 times.append(when)
         if pos is not None:
             if mode is GameMode.OSU or mode is GameMode.CATCH:
@@ -295,20 +296,20 @@ class BeatmapEncoder:
                 keys = self._key_count
                 column = pos[0] / 512 * keys
                 column = 0 if column < 0 else (keys - 1 if column > keys - 1 else int(column))
-                events.append(_event(E.MANIA_COLUMN, column))
+                events.append(_NEW(Event, (E.MANIA_COLUMN, column)))
                 times.append(when)
         if new_combo and (mode is GameMode.OSU or mode is GameMode.CATCH):
-            events.append(_event(E.NEW_COMBO, 0))
+            events.append(_NEW(Event, (E.NEW_COMBO, 0)))
             times.append(when)
         if scroll_speed is not None:
             sv = MIN_SV if scroll_speed < MIN_SV else (MAX_SV if scroll_speed > MAX_SV else scroll_speed)
-            events.append(_event(E.SCROLL_SPEED, round(sv * 100)))
+            events.append(_NEW(Event, (E.SCROLL_SPEED, round(sv * 100))))
             times.append(when)
         if sounds and self.s.add_hitsounds:
             for ref_time, hitsound, fields in sounds:
                 value, volume = self._hitsound(ref_time, hitsound, fields)
-                events.append(_event(E.HITSOUND, value))
-                events.append(_event(E.VOLUME, volume))
+                events.append(_NEW(Event, (E.HITSOUND, value)))
+                events.append(_NEW(Event, (E.VOLUME, volume)))
                 times.append(when)
                 times.append(when)
         if not self.s.types_first:
@@ -322,7 +323,7 @@ class BeatmapEncoder:
         x, y = pos
         if s.add_distances:
             distance = math.hypot(x - last_pos[0], y - last_pos[1])
-            events.append(_event(E.DISTANCE, MAX_DISTANCE_PX if distance > MAX_DISTANCE_PX else int(distance)))
+            events.append(_NEW(Event, (E.DISTANCE, MAX_DISTANCE_PX if distance > MAX_DISTANCE_PX else int(distance))))
             times.append(when)
         if s.add_positions:
             p = s.position_precision
@@ -331,22 +332,28 @@ class BeatmapEncoder:
             cx = int(x_lo if cx < x_lo else (x_hi if cx > x_hi else cx))
             cy = int(y_lo if cy < y_lo else (y_hi if cy > y_hi else cy))
             if s.position_split_axes:
-                events.append(_event(E.POS_X, cx))
-                events.append(_event(E.POS_Y, cy))
+                events.append(_NEW(Event, (E.POS_X, cx)))
+                events.append(_NEW(Event, (E.POS_Y, cy)))
                 times.append(when)
                 times.append(when)
             else:
-                events.append(_event(E.POS, int((cx - x_lo) + (cy - y_lo) * self._cells_per_row)))
+                events.append(_NEW(Event, (E.POS, int((cx - x_lo) + (cy - y_lo) * self._cells_per_row))))
                 times.append(when)
                 if s.position_refinement:
                     steps = p // s.position_refinement
                     rx = int(min(max((x % p) // s.position_refinement, 0), steps - 1))
                     ry = int(min(max((y % p) // s.position_refinement, 0), steps - 1))
-                    events.append(_event(E.POS_REFINE, rx + ry * steps))
+                    events.append(_NEW(Event, (E.POS_REFINE, rx + ry * steps)))
                     times.append(when)
         return pos
 
     def _snap(self, time: float) -> int:
+        cached = self._snaps.get(time)
+        if cached is None:
+            cached = self._snaps[time] = self._compute_snap(time)
+        return cached
+
+    def _compute_snap(self, time: float) -> int:
         red = self.timing.red_line_at(time)
         if red is None or not red.beat_length > 0:
             return 0

@@ -14,6 +14,7 @@ SLIDER_END position uses this.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -24,17 +25,26 @@ LENGTH_SAMPLES = 50
 _SAMPLE_T = np.linspace(0.0, 1.0, LENGTH_SAMPLES)
 
 
+@functools.lru_cache(maxsize=64)
+def _sample_basis(degree: int) -> np.ndarray:
+    """Bernstein basis of a degree at the 50 length samples: [samples, degree + 1]."""
+    return _basis(degree, _SAMPLE_T)
+
+
+def _basis(degree: int, t: np.ndarray) -> np.ndarray:
+    k = np.arange(degree + 1)
+    weights = np.array([math.comb(degree, int(i)) for i in k], dtype=np.float64)
+    return weights * (1 - t[:, None]) ** (degree - k) * t[:, None] ** k
+
+
 def _bernstein(points: np.ndarray, t: np.ndarray) -> np.ndarray:
-    n = len(points) - 1
-    k = np.arange(n + 1)
-    weights = np.array([math.comb(n, int(i)) for i in k], dtype=np.float64)
-    basis = weights * (1 - t[:, None]) ** (n - k) * t[:, None] ** k  # [samples, n+1]
-    return basis @ points
+    return _basis(len(points) - 1, t) @ points
 
 
 def _measured_length(points: np.ndarray) -> float:
-    samples = _bernstein(points, _SAMPLE_T)
-    return float(np.sum(np.linalg.norm(np.diff(samples, axis=0), axis=1)))
+    samples = _sample_basis(len(points) - 1) @ points
+    steps = np.diff(samples, axis=0)
+    return float(np.sqrt((steps * steps).sum(axis=1)).sum())
 
 
 def _pieces_end(pieces: list[np.ndarray], required: float) -> tuple[float, float]:

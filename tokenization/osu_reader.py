@@ -126,8 +126,13 @@ class _Reader:
         return value
 
     def integer(self, text: str, field: str, *, limit: float = 2**31 - 1) -> int:
-        value = self.number(text, field, limit=limit)
-        return int(value)
+        try:
+            value = int(text)  # the common case: a plain integer
+        except ValueError:
+            return int(self.number(text, field, limit=limit))  # "12.0", or an error naming the field
+        if value > limit or value < -limit:
+            raise self.error(f"value {text.strip()[:40]} is out of range (limit {limit:g})", field)
+        return value
 
     # -- driver ------------------------------------------------------------------------------
     def read(self) -> Beatmap:
@@ -362,6 +367,8 @@ class _Reader:
         return self.number(text, field, limit=MAX_COORDINATE)
 
     def hit_sample(self, text: str) -> HitSample:
+        if text == "0:0:0:0:" or not text:  # by far the most common: every field inherited
+            return HitSample()
         parts = text.split(":")
         sample = HitSample()
         fields = ("normal_set", "addition_set", "index", "volume")

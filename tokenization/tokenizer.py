@@ -24,6 +24,9 @@ class Window:
     times: list[int]  # absolute group time of each event (ms)
 
 
+_NEW = tuple.__new__
+
+
 class Tokenizer:
     def __init__(self, vocabulary: Vocabulary, settings: TokenizerSettings):
         self.vocab = vocabulary
@@ -48,7 +51,7 @@ class Tokenizer:
         for event in events.events[lo:hi]:
             if event[0] is shift:
                 steps = int((event[1] - start) / step)
-                event = make_event(shift, low if steps < low else (high if steps > high else steps))
+                event = _NEW(Event, (shift, low if steps < low else (high if steps > high else steps)))
             relative.append(event)
         return Window(start, relative, events.times[lo:hi])
 
