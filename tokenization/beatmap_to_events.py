@@ -31,6 +31,11 @@ from tokenization.timing import TimingIndex
 
 E = EventType
 _NEW = tuple.__new__  # Event(kind, value) without the namedtuple constructor's Python-level call
+# enum members bound once: the hot path reads them many times per object
+_TIME_SHIFT, _SNAPPING, _DISTANCE = E.TIME_SHIFT, E.SNAPPING, E.DISTANCE
+_POS, _POS_X, _POS_Y, _POS_REFINE, _COLUMN = E.POS, E.POS_X, E.POS_Y, E.POS_REFINE, E.MANIA_COLUMN
+_SCROLL_SPEED, _HITSOUND, _VOLUME = E.SCROLL_SPEED, E.HITSOUND, E.VOLUME
+_NEW_COMBO_EVENT = Event(E.NEW_COMBO, 0)
 PLAYFIELD_CENTRE = (256.0, 192.0)
 MAX_DISTANCE_PX = 640
 SNAP_TOLERANCE_MS = 2.0
@@ -94,6 +99,15 @@ class BeatmapEncoder:
         self._cells_per_row = int((x_max - x_min) / p + 1)
         self._key_count = int(beatmap.difficulty.circle_size)
         self._snaps: dict[float, int] = {}
+        self._types_first = settings.types_first
+        self._add_snapping = settings.add_snapping
+        self._add_hitsounds = settings.add_hitsounds
+        self._add_distances = settings.add_distances
+        self._add_positions = settings.add_positions
+        self._split_axes = settings.position_split_axes
+        self._precision = settings.position_precision
+        self._positional = self.mode in (GameMode.OSU, GameMode.CATCH)
+        self._mania = self.mode is GameMode.MANIA
 
     # -- contexts ----------------------------------------------------------------------------
     def context(self, context: ContextType, song_length_ms: float | None = None) -> EventList:
@@ -277,73 +291,72 @@ class BeatmapEncoder:
     # -- one group ---------------------------------------------------------------------------
     def _group(self, out: EventList, type_event: Event, time: float, *, timed: bool = True, snap: bool = True,
                pos=None, last_pos=None, new_combo: bool = False, sounds=None, scroll_speed: float | None = None):
+        # The hottest function of tokenizing: flags are read once in __init__, events are built directly.
         when = int(time + 1e-5)  # whole ms, truncated, with a guard against float error
         events, times = out.events, out.times
-        mode = self.mode
-        if self.s.types_first:
+        if self._types_first:
             events.append(type_event)
             times.append(when)
         if timed:
-            events.append(_NEW(Event, (E.TIME_SHIFT, when)))
+            events.append(_NEW(Event, (_TIME_SHIFT, when)))
             times.append(when)
-            if snap and self.s.add_snapping:
-                events.append(_NEW(Event, (E.SNAPPING, self._snap(time))))
+            if snap and self._add_snapping:
+                events.append(_NEW(Event, (_SNAPPING, self._snap(time))))
                 times.append(when)
         if pos is not None:
-            if mode is GameMode.OSU or mode is GameMode.CATCH:
-                last_pos = self._position(out, pos, last_pos or PLAYFIELD_CENTRE, when)
-            elif mode is GameMode.MANIA:
+            if self._positional:
+                last_pos = self._position(events, times, pos, last_pos or PLAYFIELD_CENTRE, when)
+            elif self._mania:
                 keys = self._key_count
                 column = pos[0] / 512 * keys
                 column = 0 if column < 0 else (keys - 1 if column > keys - 1 else int(column))
-                events.append(_NEW(Event, (E.MANIA_COLUMN, column)))
+                events.append(_NEW(Event, (_COLUMN, column)))
                 times.append(when)
-        if new_combo and (mode is GameMode.OSU or mode is GameMode.CATCH):
-            events.append(_NEW(Event, (E.NEW_COMBO, 0)))
+        if new_combo and self._positional:
+            events.append(_NEW_COMBO_EVENT)
             times.append(when)
         if scroll_speed is not None:
             sv = MIN_SV if scroll_speed < MIN_SV else (MAX_SV if scroll_speed > MAX_SV else scroll_speed)
-            events.append(_NEW(Event, (E.SCROLL_SPEED, round(sv * 100))))
+            events.append(_NEW(Event, (_SCROLL_SPEED, round(sv * 100))))
             times.append(when)
-        if sounds and self.s.add_hitsounds:
+        if sounds and self._add_hitsounds:
             for ref_time, hitsound, fields in sounds:
                 value, volume = self._hitsound(ref_time, hitsound, fields)
-                events.append(_NEW(Event, (E.HITSOUND, value)))
-                events.append(_NEW(Event, (E.VOLUME, volume)))
+                events.append(_NEW(Event, (_HITSOUND, value)))
+                events.append(_NEW(Event, (_VOLUME, volume)))
                 times.append(when)
                 times.append(when)
-        if not self.s.types_first:
+        if not self._types_first:
             events.append(type_event)
             times.append(when)
         return last_pos
 
-    def _position(self, out: EventList, pos, last_pos, when: int):
-        s = self.s
-        events, times = out.events, out.times
+    def _position(self, events: list, times: list, pos, last_pos, when: int):
         x, y = pos
-        if s.add_distances:
+        if self._add_distances:
             distance = math.hypot(x - last_pos[0], y - last_pos[1])
-            events.append(_NEW(Event, (E.DISTANCE, MAX_DISTANCE_PX if distance > MAX_DISTANCE_PX else int(distance))))
+            events.append(_NEW(Event, (_DISTANCE, MAX_DISTANCE_PX if distance > MAX_DISTANCE_PX else int(distance))))
             times.append(when)
-        if s.add_positions:
-            p = s.position_precision
+        if self._add_positions:
+            p = self._precision
             (x_lo, x_hi), (y_lo, y_hi) = self._cell_x, self._cell_y
             cx, cy = x / p, y / p
             cx = int(x_lo if cx < x_lo else (x_hi if cx > x_hi else cx))
             cy = int(y_lo if cy < y_lo else (y_hi if cy > y_hi else cy))
-            if s.position_split_axes:
-                events.append(_NEW(Event, (E.POS_X, cx)))
-                events.append(_NEW(Event, (E.POS_Y, cy)))
+            if self._split_axes:
+                events.append(_NEW(Event, (_POS_X, cx)))
+                events.append(_NEW(Event, (_POS_Y, cy)))
                 times.append(when)
                 times.append(when)
             else:
-                events.append(_NEW(Event, (E.POS, int((cx - x_lo) + (cy - y_lo) * self._cells_per_row))))
+                events.append(_NEW(Event, (_POS, int((cx - x_lo) + (cy - y_lo) * self._cells_per_row))))
                 times.append(when)
-                if s.position_refinement:
-                    steps = p // s.position_refinement
-                    rx = int(min(max((x % p) // s.position_refinement, 0), steps - 1))
-                    ry = int(min(max((y % p) // s.position_refinement, 0), steps - 1))
-                    events.append(_NEW(Event, (E.POS_REFINE, rx + ry * steps)))
+                refinement = self.s.position_refinement
+                if refinement:
+                    steps = p // refinement
+                    rx = int(min(max((x % p) // refinement, 0), steps - 1))
+                    ry = int(min(max((y % p) // refinement, 0), steps - 1))
+                    events.append(_NEW(Event, (_POS_REFINE, rx + ry * steps)))
                     times.append(when)
         return pos
 

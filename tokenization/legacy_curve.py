@@ -42,6 +42,8 @@ def _bernstein(points: np.ndarray, t: np.ndarray) -> np.ndarray:
 
 
 def _measured_length(points: np.ndarray) -> float:
+    if len(points) == 2:  # a straight piece: the samples measure it exactly
+        return math.hypot(points[1][0] - points[0][0], points[1][1] - points[0][1])
     samples = _sample_basis(len(points) - 1) @ points
     steps = np.diff(samples, axis=0)
     return float(np.sqrt((steps * steps).sum(axis=1)).sum())
@@ -54,7 +56,11 @@ def _pieces_end(pieces: list[np.ndarray], required: float) -> tuple[float, float
         last_required = max(0.0, lengths[-1] - (sum(lengths) - required))
     if lengths[-1] == 0:
         return float(pieces[-1][-1][0]), float(pieces[-1][-1][1])
-    end = _bernstein(pieces[-1], np.array([last_required / lengths[-1]]))[0]
+    t = last_required / lengths[-1]
+    last = pieces[-1]
+    if len(last) == 2:
+        return (float(last[0][0] + (last[1][0] - last[0][0]) * t), float(last[0][1] + (last[1][1] - last[0][1]) * t))
+    end = _bernstein(last, np.array([t]))[0]
     return float(end[0]), float(end[1])
 
 
@@ -99,10 +105,11 @@ def legacy_end_position(slider: Slider) -> tuple[float, float]:
     if kind is CurveType.PERFECT and is_perfect_arc(points):
         return _arc_end(points, required)
     if kind is CurveType.LINEAR:
-        pieces = [np.array(pair, dtype=np.float64) for pair in zip(points, points[1:])]
+        pieces = [list(pair) for pair in zip(points, points[1:])]
     else:
-        pieces = [np.array(p, dtype=np.float64) for p in _split_at_doubles(points)]
-    return _pieces_end(pieces, required)
+        pieces = _split_at_doubles(points)
+    # straight pieces stay plain tuples (exact and cheap); curved ones become arrays for the sampling
+    return _pieces_end([p if len(p) == 2 else np.array(p, dtype=np.float64) for p in pieces], required)
 
 
 def _arc_end(points, required: float) -> tuple[float, float]:

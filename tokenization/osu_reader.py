@@ -383,11 +383,20 @@ class _Reader:
         parts = line.split(",")
         if len(parts) < 4:
             raise self.error("hit object needs at least x,y,time,type", "hit object")
-        x = self.coordinate(parts[0], "x")
-        y = self.coordinate(parts[1], "y")
-        time = self.number(parts[2], "time", limit=MAX_TIME_MS)
-        type_bits = self.integer(parts[3], "type")
-        hitsound = self.integer(parts[4], "hitSound") if len(parts) >= 5 and parts[4].strip() else 0
+        try:  # fast path for well-formed lines; anything odd takes the checked path for its message
+            x, y, time = float(parts[0]), float(parts[1]), float(parts[2])
+            type_bits = int(parts[3])
+            hitsound = int(parts[4]) if len(parts) >= 5 and parts[4] else 0
+            valid = (-MAX_COORDINATE <= x <= MAX_COORDINATE and -MAX_COORDINATE <= y <= MAX_COORDINATE
+                     and -MAX_TIME_MS <= time <= MAX_TIME_MS and 0 <= type_bits < 2**31 and 0 <= hitsound < 2**31)
+        except ValueError:
+            valid = False
+        if not valid:
+            x = self.coordinate(parts[0], "x")
+            y = self.coordinate(parts[1], "y")
+            time = self.number(parts[2], "time", limit=MAX_TIME_MS)
+            type_bits = self.integer(parts[3], "type")
+            hitsound = self.integer(parts[4], "hitSound") if len(parts) >= 5 and parts[4].strip() else 0
         new_combo = bool(type_bits & TYPE_NEW_COMBO)
         combo_skip = (type_bits >> COMBO_SKIP_SHIFT) & COMBO_SKIP_MASK
         common = dict(x=x, y=y, time=time, new_combo=new_combo, combo_skip=combo_skip, hitsound=hitsound)
