@@ -1,0 +1,77 @@
+"""Loading checkpoints: a local folder or a hub id, gamemode sub-models, safetensors only."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from tokenization.errors import MapperInputError
+
+WEIGHTS_FILE = "model.safetensors"
+CONFIG_FILE = "config.json"
+PICKLED_WEIGHTS = ("pytorch_model.bin", "model.pt", "model.ckpt", "model_ema.pkl")
+
+
+def resolve_checkpoint(path_or_id: str | os.PathLike, gamemode: int | None = None) -> Path:
+    """The folder holding config.json + model.safetensors (+ tokenizer.json) for this model."""
+    path = Path(path_or_id).expanduser()
+    if not path.exists():
+        path = _from_hub(str(path_or_id))
+    if not path.is_dir():
+        raise MapperInputError(f"{path}: a model is a folder with {CONFIG_FILE} and {WEIGHTS_FILE}")
+    if gamemode is not None and (path / f"gamemode={gamemode}" / CONFIG_FILE).exists():
+        path = path / f"gamemode={gamemode}"  # a model set with one sub-model per game mode
+    if not (path / CONFIG_FILE).exists():
+        subs = sorted(p.name for p in path.glob("gamemode=*") if (p / CONFIG_FILE).exists())
+        hint = f" (it holds {', '.join(subs)}: choose a game mode)" if subs else ""
+        raise MapperInputError(f"{path}: no {CONFIG_FILE}{hint}")
+    if not (path / WEIGHTS_FILE).exists():
+        pickled = [name for name in PICKLED_WEIGHTS if (path / name).exists()]
+        if pickled:
+            raise MapperInputError(f"{path}: only pickled weights ({pickled[0]}); mapper loads safetensors only")
+        raise MapperInputError(f"{path}: no {WEIGHTS_FILE}")
+    return path
+
+
+def _from_hub(repo_id: str) -> Path:
+    if repo_id.count("/") != 1 or repo_id.startswith((".", "/")):
+        raise MapperInputError(f"{repo_id}: no such model folder")
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    patterns = ["*.json", "*.safetensors"]
+    try:
+        return Path(snapshot_download(repo_id, allow_patterns=patterns, local_files_only=True))
+    except LocalEntryNotFoundError:
+        pass
+    except Exception as exc:  # noqa: BLE001 - a corrupt cache is reported, not raised
+        raise MapperInputError(f"{repo_id}: cannot read the cached model ({exc})") from None
+    if os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false"):
+        raise MapperInputError(f"{repo_id}: not downloaded and the hub is offline; download the model folder "
+                               "(config.json, model.safetensors, tokenizer.json) and pass its path")
+    try:
+        return Path(snapshot_download(repo_id, allow_patterns=patterns))
+    except Exception as exc:  # noqa: BLE001 - network errors become one line
+        raise MapperInputError(f"{repo_id}: cannot download it from the Hugging Face hub ({type(exc).__name__}); "
+                               "download the model folder (config.json, model.safetensors, tokenizer.json) "
+                               "and pass its path") from None
+
+
+def load_model(path_or_id: str | os.PathLike, device: str = "cpu", *, gamemode: int | None = None):
+    """The model in eval mode on `device`; every weight of the file must match the architecture."""
+    from safetensors.torch import load_file
+
+    from models.configuration_mapperatorinator import MapperatorinatorConfig
+    from models.modeling_mapperatorinator import Mapperatorinator
+
+    folder = resolve_checkpoint(path_or_id, gamemode)
+    config = MapperatorinatorConfig.from_pretrained(folder)
+    if config.backbone_family != "whisper":
+        raise MapperInputError(f"{folder}: the {config.backbone_family} backbone (v30-v32) is not supported yet")
+    model = Mapperatorinator(config)
+    state = load_file(str(folder / WEIGHTS_FILE))
+    result = model.load_state_dict(state, strict=False)
+    if result.missing_keys or result.unexpected_keys:
+        raise MapperInputError(f"{folder}: weights do not fit the architecture (missing: "
+                               f"{result.missing_keys[:3]}, unexpected: {result.unexpected_keys[:3]})")
+    return model.to(device).eval()

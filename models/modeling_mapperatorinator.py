@@ -1,0 +1,73 @@
+"""The Mapperatorinator model: a Whisper encoder-decoder with its own audio and token embeddings.
+
+Raw 16 kHz audio windows go through the model's own mel front end (`spectrogram`), a linear
+projection to the model width (`encoder_embedder`) and the Whisper encoder; decoder tokens come
+from an embedding over the full input vocabulary (`decoder_embedder`, which includes prompt-only
+tokens), through the Whisper decoder, to logits over the output vocabulary. The module names equal
+the published checkpoints' state-dict keys.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from transformers import PreTrainedModel, WhisperForConditionalGeneration
+
+from models.configuration_mapperatorinator import MapperatorinatorConfig
+from models.spectrogram import build_spectrogram
+
+
+@dataclass
+class MapperatorinatorOutput:
+    logits: torch.Tensor  # [batch, tokens, vocab_out]
+    encoder_last_hidden_state: torch.Tensor | None = None
+    past_key_values: object | None = None
+    loss: torch.Tensor | None = None
+
+
+class Mapperatorinator(PreTrainedModel):
+    config_class = MapperatorinatorConfig
+    main_input_name = "frames"
+
+    def __init__(self, config: MapperatorinatorConfig):
+        super().__init__(config)
+        if config.backbone_family != "whisper":
+            raise NotImplementedError(f"the {config.backbone_family} backbone is not supported yet")
+        whisper = config.whisper_config()
+        self.spectrogram = build_spectrogram(config)
+        self.transformer = WhisperForConditionalGeneration(whisper)
+        d_model = whisper.d_model
+        self.encoder_embedder = nn.Linear(config.n_mels, d_model) if config.project_encoder_input else nn.Identity()
+        self.decoder_embedder = nn.Embedding(config.vocab_size_in, d_model)
+        weights = torch.ones(config.vocab_size)
+        weights[config.rhythm_token_start:config.rhythm_token_end] = config.rhythm_weight
+        self.loss_fn = nn.CrossEntropyLoss(weight=weights, label_smoothing=config.label_smoothing)
+
+    # -- the two halves, for incremental generation --------------------------------------------
+    def encode(self, frames: torch.Tensor, **conditioning) -> torch.Tensor:
+        """[batch, samples] audio -> encoder states [batch, positions, d_model]."""
+        features = self.spectrogram(frames.to(self.encoder_embedder.weight.dtype if isinstance(
+            self.encoder_embedder, nn.Linear) else torch.float32))
+        features = self.encoder_embedder(features).transpose(1, 2)
+        return self.transformer.model.encoder(input_features=features).last_hidden_state
+
+    def decode(self, decoder_input_ids: torch.Tensor, encoder_states: torch.Tensor, *, attention_mask=None,
+               past_key_values=None, position_ids=None, use_cache: bool = True):
+        """Logits [batch, tokens, vocab_out] for the new tokens, and the updated KV cache."""
+        embeds = self.decoder_embedder(decoder_input_ids)
+        out = self.transformer.model.decoder(inputs_embeds=embeds, encoder_hidden_states=encoder_states,
+                                             attention_mask=attention_mask, past_key_values=past_key_values,
+                                             position_ids=position_ids, use_cache=use_cache)
+        return self.transformer.proj_out(out.last_hidden_state), out.past_key_values
+
+    def forward(self, frames: torch.Tensor, decoder_input_ids: torch.Tensor, labels: torch.Tensor | None = None,
+                decoder_attention_mask=None, **conditioning) -> MapperatorinatorOutput:
+        encoder_states = self.encode(frames, **conditioning)
+        logits, _ = self.decode(decoder_input_ids, encoder_states, attention_mask=decoder_attention_mask,
+                                use_cache=False)
+        loss = None
+        if labels is not None:
+            loss = self.loss_fn(logits.reshape(-1, logits.shape[-1]).float(), labels.reshape(-1))
+        return MapperatorinatorOutput(logits=logits, encoder_last_hidden_state=encoder_states, loss=loss)

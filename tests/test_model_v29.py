@@ -1,0 +1,71 @@
+"""The v29 model: loads the reference checkpoint exactly and reproduces the original's numbers."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from models import load_model
+from models.decoding import Decoder, DecodeRequest, SamplingSettings
+from models.logits_rules import MonotonicTime, RuleTokens, Temperature
+from tests.conftest import FIXTURES, require_shared
+from tokenization.errors import MapperInputError
+from tokenization.events import EventType as E
+from tokenization.vocabulary import Vocabulary
+
+
+@pytest.fixture(scope="module")
+def v29():
+    folder = require_shared("fixtures", "ref-v29-tiny")
+    outputs = FIXTURES / "ref-outputs-v29"
+    reference = json.loads((outputs / "reference_outputs.json").read_text())
+    audio = torch.from_numpy(np.load(outputs / "audio_loaded_16k.npy"))
+    samples = reference["D1_audio_spectrogram"]["segment"]["samples_per_sequence"]
+    return load_model(folder), reference, audio[None, :samples], outputs
+
+
+def test_forward_matches_the_original(v29):
+    model, reference, frames, outputs = v29
+    ids = torch.tensor([reference["D3_forward"]["decoder_input_ids"]])
+    with torch.no_grad():
+        out = model(frames=frames, decoder_input_ids=ids)
+    assert out.logits.shape == (1, ids.shape[1], 3667)
+    encoder = np.load(outputs / "encoder_last_hidden_state.npy")
+    assert np.abs(out.encoder_last_hidden_state[0].numpy() - encoder).max() < 1e-4
+    assert np.abs(out.logits[0].numpy() - np.load(outputs / "decoder_logits.npy")).max() < 1e-4
+
+
+def test_greedy_tokens_match_runs_a_and_b(v29):
+    model, reference, frames, _ = v29
+    prompt = reference["D3_forward"]["decoder_input_ids"]
+    greedy = SamplingSettings(greedy=True)
+    plain = Decoder(model, sampling=greedy).run(frames, [DecodeRequest(prompt, frozenset({2}))], 64)[0]
+    assert plain.tokens == reference["D4_greedy"]["a_hf_greedy_plain"]["new_token_ids"]
+
+    vocab = Vocabulary.load(FIXTURES / "ref-v29-tiny")
+    shifts = vocab.type_ids(E.TIME_SHIFT)
+    tokens = RuleTokens(shifts.start, shifts.stop, sos_ids=(1, *vocab.context_sos.values()),
+                        eos_ids=(2, *vocab.context_eos.values()),
+                        beat_type_ids=tuple(vocab.event_start[t] for t in (E.BEAT, E.MEASURE, E.TIMING_POINT)))
+    run_b = reference["D4_greedy"]["b_pipeline_model_generate"]
+    rules = [MonotonicTime(tokens), Temperature(tokens, 0.9, types_first=True, timing=0.1)]
+    ruled = Decoder(model, rules=rules, sampling=greedy).run(
+        frames, [DecodeRequest(prompt, frozenset(run_b["eos_token_ids"]))], 64)[0]
+    assert ruled.tokens == run_b["new_token_ids"] and ruled.ended  # stops on a time in the lookahead zone
+
+
+def test_loading_errors_are_clear(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    with pytest.raises(MapperInputError, match="offline"):
+        load_model("OliBomby/Mapperatorinator-v29")
+    (tmp_path / "ckpt").mkdir()
+    (tmp_path / "ckpt" / "config.json").write_text("{}")
+    (tmp_path / "ckpt" / "pytorch_model.bin").write_bytes(b"pickle")
+    with pytest.raises(MapperInputError, match="safetensors only"):
+        load_model(tmp_path / "ckpt")
+    with pytest.raises(MapperInputError, match="no such model folder"):
+        load_model(tmp_path / "missing")
