@@ -41,8 +41,10 @@ def _root(
 
 
 from mapperator_cli.dataset import app as dataset_app  # noqa: E402
+from mapperator_cli.generate import generate  # noqa: E402
 from mapperator_cli.info import info  # noqa: E402 - cheap: heavy imports happen inside
 
+app.command("generate")(generate)
 app.command("info")(info)
 app.add_typer(dataset_app, name="dataset")
 

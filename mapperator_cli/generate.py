@@ -1,0 +1,69 @@
+"""`mapper generate AUDIO`: a beatmap from a song with a Mapperatorinator-compatible model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from mapperator_cli.errors import UserError
+
+GAMEMODES = {"osu": 0, "taiko": 1, "catch": 2, "mania": 3}
+
+
+def generate(
+    audio: Path = typer.Argument(..., help="The song (mp3, ogg, wav, flac)."),
+    model: str = typer.Option(..., "--model", help="Checkpoint folder (config.json, model.safetensors, tokenizer.json) "
+                                                   "or a downloaded hub id."),
+    profile: str | None = typer.Option(None, "--profile", help="Profile of the checkpoint (detected if left out)."),
+    out: Path = typer.Option(Path("."), "--out", help="Folder for the new beatmap (created; nothing is overwritten)."),
+    gamemode: str = typer.Option("osu", "--gamemode", help="osu, taiko, catch or mania."),
+    difficulty: float | None = typer.Option(None, "--difficulty", help="Target star rating (unknown if left out)."),
+    year: int | None = typer.Option(None, "--year", help="Mapping style of this year (2007-2023)."),
+    descriptor: list[str] = typer.Option([], "--descriptor", help="Style descriptor (repeatable), e.g. 'jump aim'."),
+    keycount: int = typer.Option(4, "--keycount", help="osu!mania key count."),
+    seed: int | None = typer.Option(None, "--seed", help="Random seed: the same seed gives the same map."),
+    greedy: bool = typer.Option(False, "--greedy", help="Always take the likeliest token (no sampling)."),
+    temperature: float | None = typer.Option(None, "--temperature", help="Sampling temperature (profile default)."),
+    top_p: float | None = typer.Option(None, "--top-p", help="Nucleus sampling threshold (profile default)."),
+    beatmap: Path | None = typer.Option(None, "--beatmap", help="Reference .osu: fills in metadata, and its timing "
+                                                                "with --in-context timing."),
+    in_context: list[str] = typer.Option([], "--in-context", help="Take this from --beatmap instead of generating "
+                                                                  "it: timing."),
+    title: str | None = typer.Option(None, "--title", help="Song title for the metadata."),
+    artist: str | None = typer.Option(None, "--artist", help="Artist for the metadata."),
+    slider_multiplier: float = typer.Option(1.4, "--slider-multiplier", help="Base slider velocity."),
+    circle_size: float = typer.Option(4.0, "--circle-size", help="Circle size (osu!, catch)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress on stderr."),
+) -> None:
+    """Generate a beatmap for AUDIO and print the path of the file written."""
+    if not audio.is_file():
+        raise UserError(f"{audio}: audio file not found")
+    if gamemode not in GAMEMODES:
+        raise UserError(f"unknown game mode {gamemode!r} (choose from {', '.join(GAMEMODES)})")
+    contexts_from_reference = {c.lower() for c in in_context}
+    if contexts_from_reference - {"timing"}:
+        raise UserError(f"--in-context supports only 'timing', not {', '.join(sorted(contexts_from_reference))}")
+    if contexts_from_reference and beatmap is None:
+        raise UserError("--in-context needs a reference --beatmap")
+    if beatmap is not None and not beatmap.is_file():
+        raise UserError(f"{beatmap}: beatmap not found")
+    if top_p is not None and not 0 < top_p <= 1:
+        raise UserError("--top-p must be in (0, 1]")
+    if temperature is not None and temperature < 0:
+        raise UserError("--temperature must be >= 0")
+
+    from mapperator_cli.progress import PassProgress
+    from models.pipeline import GenerateRequest, run_generation
+
+    request = GenerateRequest(
+        audio=audio, model=model, profile=profile, out_dir=out, gamemode=GAMEMODES[gamemode], difficulty=difficulty,
+        year=year, descriptors=list(descriptor), keycount=keycount, seed=seed, greedy=greedy,
+        temperature=temperature, top_p=top_p, reference=beatmap, reference_timing="timing" in contexts_from_reference,
+        title=title, artist=artist, slider_multiplier=slider_multiplier, circle_size=circle_size)
+    with PassProgress(enabled=not quiet) as progress:
+        result = run_generation(request, progress=progress.update)
+    for warning in result.warnings:
+        typer.echo(f"mapper: warning: {warning}", err=True)
+    typer.echo(str(result.path))
+
