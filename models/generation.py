@@ -142,6 +142,10 @@ class Generator:
                     progress(context.value, index + 1, len(windows.starts_ms))
         return contexts
 
+    def _conditioning_tensors(self, conditioning: Conditioning, start: int) -> dict:
+        inputs = _embedding_inputs(self.model, self.vocab, conditioning, start, self.window_ms)
+        return {k: v.to(self.device) for k, v in inputs.items()}
+
     # -- one window --------------------------------------------------------------------------
     def _window_events(self, events: list[Event], start: int) -> list[int]:
         times = event_times(events, self.types_first)
@@ -187,7 +191,8 @@ class Generator:
         room = self.profile.model.tgt_seq_len - len(prompt)
         if room <= 0:
             return []
-        result = decoder.run(frames, [DecodeRequest(prompt, frozenset(end_ids))], room)[0]
+        result = decoder.run(frames, [DecodeRequest(prompt, frozenset(end_ids))], room,
+                             conditioning=self._conditioning_tensors(conditioning, start))[0]
         self.generated_tokens += len(result.tokens)
         tokens = result.tokens
         if tokens and tokens[-1] in end_ids:
@@ -196,6 +201,21 @@ class Generator:
                 tokens = tokens[:-1]  # the type whose time ended the window goes with it
         events = self.tokenizer.to_absolute(self.tokenizer.decode(tokens), start)
         return [e for e in events if not (e.type is E.TIME_SHIFT and e.value < start)]
+
+
+def _embedding_inputs(model, vocab: Vocabulary, conditioning: Conditioning, start: int, window_ms: float) -> dict:
+    """Conditioning-embedding inputs (v30/v31) for one window: star rating, mapper row, song position."""
+    inputs = {}
+    if hasattr(model, "difficulty_embedder"):
+        stars = 5.0 if conditioning.difficulty is None else conditioning.difficulty
+        inputs["difficulty"] = torch.tensor([stars], dtype=torch.float32)
+    if hasattr(model, "mapper_embedder"):
+        row = vocab.mapper_idx.get(conditioning.mapper_id, -1) if conditioning.mapper_id is not None else -1
+        inputs["mapper_idx"] = torch.tensor([row], dtype=torch.long)
+    if hasattr(model, "song_pos_embedder"):
+        length = conditioning.song_length_ms or 1.0
+        inputs["song_position"] = torch.tensor([[start / length, (start + window_ms) / length]], dtype=torch.float32)
+    return inputs
 
 
 def beat_markers(events: list[Event], types_first: bool):

@@ -16,6 +16,12 @@ from torch import nn
 from transformers import PreTrainedModel, WhisperForConditionalGeneration
 
 from models.configuration_mapperatorinator import MapperatorinatorConfig
+from models.rope_whisper import (
+    DifficultyEmbedder,
+    MapperEmbedder,
+    RopeWhisperForConditionalGeneration,
+    SongPositionEmbedder,
+)
 from models.spectrogram import build_spectrogram
 
 
@@ -33,12 +39,22 @@ class Mapperatorinator(PreTrainedModel):
 
     def __init__(self, config: MapperatorinatorConfig):
         super().__init__(config)
-        if config.backbone_family != "whisper":
+        if config.backbone_family not in ("whisper", "rope_whisper"):
             raise NotImplementedError(f"the {config.backbone_family} backbone is not supported yet")
         whisper = config.whisper_config()
         self.spectrogram = build_spectrogram(config)
-        self.transformer = WhisperForConditionalGeneration(whisper)
         d_model = whisper.d_model
+        self.rope = config.backbone_family == "rope_whisper"
+        cond = config.cond_dim
+        if config.do_difficulty_embed:
+            self.difficulty_embedder = DifficultyEmbedder(cond)
+        if config.do_mapper_embed:
+            self.mapper_embedder = MapperEmbedder(config.num_mappers, cond)
+        if config.do_song_position_embed:
+            self.song_pos_embedder = SongPositionEmbedder(cond)
+        in_channels = (d_model if config.project_encoder_input else config.n_mels + config.cond_size)
+        self.transformer = (RopeWhisperForConditionalGeneration(whisper, in_channels) if self.rope
+                            else WhisperForConditionalGeneration(whisper))
         self.encoder_embedder = nn.Linear(config.n_mels, d_model) if config.project_encoder_input else nn.Identity()
         self.decoder_embedder = nn.Embedding(config.vocab_size_in, d_model)
         weights = torch.ones(config.vocab_size)
@@ -46,17 +62,36 @@ class Mapperatorinator(PreTrainedModel):
         self.loss_fn = nn.CrossEntropyLoss(weight=weights, label_smoothing=config.label_smoothing)
 
     # -- the two halves, for incremental generation --------------------------------------------
-    def encode(self, frames: torch.Tensor, **conditioning) -> torch.Tensor:
+    def encode(self, frames: torch.Tensor, difficulty=None, mapper_idx=None, song_position=None) -> torch.Tensor:
         """[batch, samples] audio -> encoder states [batch, positions, d_model]."""
-        features = self.spectrogram(frames.to(self.encoder_embedder.weight.dtype if isinstance(
-            self.encoder_embedder, nn.Linear) else torch.float32))
+        features = self.spectrogram(frames.float())  # [batch, frames, mels]
+        extra = []
+        batch = features.shape[0]
+        if hasattr(self, "difficulty_embedder"):
+            value = torch.full((batch,), 5.0) if difficulty is None else torch.as_tensor(difficulty).reshape(batch)
+            extra.append(self.difficulty_embedder(value.to(features.device)))
+        if hasattr(self, "mapper_embedder"):
+            value = torch.full((batch,), -1) if mapper_idx is None else torch.as_tensor(mapper_idx).reshape(batch)
+            extra.append(self.mapper_embedder(value.to(features.device)))
+        if hasattr(self, "song_pos_embedder"):
+            value = torch.zeros(batch, 2) if song_position is None else torch.as_tensor(song_position).reshape(batch, 2)
+            extra.append(self.song_pos_embedder(value.to(features.device)))
+        if extra:  # conditioning vectors follow the mel channels, the same at every frame
+            cond = torch.cat(extra, dim=-1)[:, None].expand(-1, features.shape[1], -1)
+            features = torch.cat([features, cond], dim=-1)
         features = self.encoder_embedder(features).transpose(1, 2)
+        if self.rope:
+            return self.transformer.model.encoder(features)
         return self.transformer.model.encoder(input_features=features).last_hidden_state
 
     def decode(self, decoder_input_ids: torch.Tensor, encoder_states: torch.Tensor, *, attention_mask=None,
                past_key_values=None, position_ids=None, use_cache: bool = True):
         """Logits [batch, tokens, vocab_out] for the new tokens, and the updated KV cache."""
         embeds = self.decoder_embedder(decoder_input_ids)
+        if self.rope:
+            hidden, past = self.transformer.model.decoder(embeds, encoder_states, attention_mask=attention_mask,
+                                                          past=past_key_values, position_ids=position_ids)
+            return self.transformer.proj_out(hidden), past
         out = self.transformer.model.decoder(inputs_embeds=embeds, encoder_hidden_states=encoder_states,
                                              attention_mask=attention_mask, past_key_values=past_key_values,
                                              position_ids=position_ids, use_cache=use_cache)
@@ -64,7 +99,8 @@ class Mapperatorinator(PreTrainedModel):
 
     def forward(self, frames: torch.Tensor, decoder_input_ids: torch.Tensor, labels: torch.Tensor | None = None,
                 decoder_attention_mask=None, **conditioning) -> MapperatorinatorOutput:
-        encoder_states = self.encode(frames, **conditioning)
+        encoder_states = self.encode(frames, **{k: v for k, v in conditioning.items()
+                                                if k in ("difficulty", "mapper_idx", "song_position")})
         logits, _ = self.decode(decoder_input_ids, encoder_states, attention_mask=decoder_attention_mask,
                                 use_cache=False)
         loss = None

@@ -1,4 +1,4 @@
-"""The v29 model: loads the reference checkpoint exactly and reproduces the original's numbers."""
+"""The models: reference checkpoints load exactly and reproduce the original's numbers (v29, v30, v31)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,30 @@ from tests.conftest import FIXTURES, require_shared
 from tokenization.errors import MapperInputError
 from tokenization.events import EventType as E
 from tokenization.vocabulary import Vocabulary
+
+
+def _load(version: str):
+    folder = require_shared("fixtures", f"ref-{version}-tiny")
+    outputs = FIXTURES / f"ref-outputs-{version}"
+    reference = json.loads((outputs / "reference_outputs.json").read_text())
+    audio = torch.from_numpy(np.load(outputs / "audio_loaded_16k.npy"))
+    samples = reference["D1_audio_spectrogram"]["segment"]["samples_per_sequence"]
+    frames = torch.nn.functional.pad(audio[:samples], (0, max(0, samples - len(audio))))[None]  # zero-padded tail
+    kwargs = {k: torch.tensor(v) for k, v in reference["D3_forward"]["extra_model_kwargs"].items()}
+    return load_model(folder), reference, frames, outputs, kwargs
+
+
+@pytest.mark.parametrize("version", ["v30", "v31"])
+def test_rope_models_match_the_original(version):
+    model, reference, frames, outputs, kwargs = _load(version)
+    ids = torch.tensor([reference["D3_forward"]["decoder_input_ids"]])
+    with torch.no_grad():
+        out = model(frames=frames, decoder_input_ids=ids, **kwargs)
+    assert np.abs(out.encoder_last_hidden_state[0].numpy() - np.load(outputs / "encoder_last_hidden_state.npy")).max() < 1e-4
+    assert np.abs(out.logits[0].numpy() - np.load(outputs / "decoder_logits.npy")).max() < 1e-4
+    run = Decoder(model, sampling=SamplingSettings(greedy=True)).run(
+        frames, [DecodeRequest(reference["D3_forward"]["decoder_input_ids"], frozenset({2}))], 64, conditioning=kwargs)
+    assert run[0].tokens == reference["D4_greedy"]["a_hf_greedy_plain"]["new_token_ids"]
 
 
 @pytest.fixture(scope="module")
