@@ -67,4 +67,8 @@ class MapperatorinatorConfig(PretrainedConfig):
         values = {k: v for k, v in self.backbone_config.items() if not k.startswith("_")}
         values.pop("architectures", None)
         values.pop("transformers_version", None)
-        return WhisperConfig(**values)
+        config = WhisperConfig(**values)
+        for key in ("global_attn_every_n_layers", "local_attention"):  # VarWhisper extras
+            if key in values:
+                setattr(config, key, values[key])
+        return config

@@ -66,8 +66,6 @@ def load_model(path_or_id: str | os.PathLike, device: str = "cpu", *, gamemode: 
 
     folder = resolve_checkpoint(path_or_id, gamemode)
     config = MapperatorinatorConfig.from_pretrained(folder)
-    if config.backbone_family not in ("whisper", "rope_whisper"):
-        raise MapperInputError(f"{folder}: the {config.backbone_family} backbone (v32) is not supported yet")
     model = Mapperatorinator(config)
     state = load_file(str(folder / WEIGHTS_FILE))
     result = model.load_state_dict(state, strict=False)

@@ -39,12 +39,12 @@ class Mapperatorinator(PreTrainedModel):
 
     def __init__(self, config: MapperatorinatorConfig):
         super().__init__(config)
-        if config.backbone_family not in ("whisper", "rope_whisper"):
-            raise NotImplementedError(f"the {config.backbone_family} backbone is not supported yet")
+        if config.backbone_family not in ("whisper", "rope_whisper", "varwhisper"):
+            raise NotImplementedError(f"the {config.backbone_family} backbone is not supported")
         whisper = config.whisper_config()
         self.spectrogram = build_spectrogram(config)
         d_model = whisper.d_model
-        self.rope = config.backbone_family == "rope_whisper"
+        self.rope = config.backbone_family in ("rope_whisper", "varwhisper")
         cond = config.cond_dim
         if config.do_difficulty_embed:
             self.difficulty_embedder = DifficultyEmbedder(cond)
@@ -53,8 +53,9 @@ class Mapperatorinator(PreTrainedModel):
         if config.do_song_position_embed:
             self.song_pos_embedder = SongPositionEmbedder(cond)
         in_channels = (d_model if config.project_encoder_input else config.n_mels + config.cond_size)
-        self.transformer = (RopeWhisperForConditionalGeneration(whisper, in_channels) if self.rope
-                            else WhisperForConditionalGeneration(whisper))
+        self.transformer = (RopeWhisperForConditionalGeneration(whisper, in_channels,
+                                                                fused=config.backbone_family == "varwhisper")
+                            if self.rope else WhisperForConditionalGeneration(whisper))
         self.encoder_embedder = nn.Linear(config.n_mels, d_model) if config.project_encoder_input else nn.Identity()
         self.decoder_embedder = nn.Embedding(config.vocab_size_in, d_model)
         weights = torch.ones(config.vocab_size)

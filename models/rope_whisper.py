@@ -1,9 +1,11 @@
-"""The RoPE variant of Whisper used by v30/v31: rotary self-attention, RMSNorm, no position tables.
+"""The rotary Whisper variants: RoPE Whisper (v30/v31) and VarWhisper (v32).
 
-Module names follow transformers' Whisper (`model.encoder.layers.N.self_attn.q_proj`, ...), as the
-published checkpoints store them. Differences from Whisper: weight-only RMS norms (epsilon = float32
-machine epsilon), rotary embeddings (rotate-half, theta 10000) on self-attention queries and keys
-(none on cross-attention), and no learned position tables.
+Module names follow the published checkpoints (`model.encoder.layers.N.self_attn.q_proj`, ... for
+RoPE Whisper; fused `Wqkv`/`Wo`, and `cross_attn.Wq`/`Wkv`/`Wo` for VarWhisper). Differences from
+Whisper: weight-only RMS norms (epsilon = float32 machine epsilon), rotary embeddings (rotate-half,
+theta 10000) on self-attention queries and keys (none on cross-attention), no position tables.
+VarWhisper layers that are not global attend within a local window (`local_attention` tokens); the
+published configuration makes every layer global.
 """
 
 from __future__ import annotations
@@ -70,10 +72,55 @@ class Attention(nn.Module):
         return self.out_proj(out.transpose(1, 2).reshape(b, t, h * hd)), (k, v)
 
 
-class EncoderLayer(nn.Module):
-    def __init__(self, dim: int, heads: int, ffn: int):
+class FusedAttention(nn.Module):
+    """VarWhisper attention: one projection for q, k, v (self) or q and one for k, v (cross)."""
+
+    def __init__(self, dim: int, heads: int, *, cross: bool, window: int | None = None):
         super().__init__()
-        self.self_attn = Attention(dim, heads, rope=True)
+        self.heads, self.cross, self.window = heads, cross, window
+        if cross:
+            self.Wq = nn.Linear(dim, dim)
+            self.Wkv = nn.Linear(dim, 2 * dim)
+        else:
+            self.Wqkv = nn.Linear(dim, 3 * dim)
+        self.Wo = nn.Linear(dim, dim)
+
+    def _split(self, x: torch.Tensor) -> torch.Tensor:
+        b, t, d = x.shape
+        return x.view(b, t, self.heads, d // self.heads).transpose(1, 2)
+
+    def forward(self, x, *, source=None, positions=None, mask=None, cache=None):
+        if self.cross:
+            q = self._split(self.Wq(x))
+            if cache is not None and cache[0] is not None:
+                k, v = cache
+            else:
+                k, v = (self._split(t) for t in self.Wkv(source).chunk(2, dim=-1))
+        else:
+            q, k, v = (self._split(t) for t in self.Wqkv(x).chunk(3, dim=-1))
+            q, k = rotary(q, positions), rotary(k, positions)
+            if cache is not None and cache[0] is not None:
+                k, v = torch.cat([cache[0], k], dim=2), torch.cat([cache[1], v], dim=2)
+            if self.window:
+                mask = _band(mask, positions, k.shape[2], self.window)
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+        b, h, t, hd = out.shape
+        return self.Wo(out.transpose(1, 2).reshape(b, t, h * hd)), (k, v)
+
+
+def _band(mask, positions, keys: int, window: int):
+    """Restrict attention to keys within half the window of each query."""
+    query_pos = positions[:, None, :, None]
+    key_pos = torch.arange(keys, device=positions.device)[None, None, None, :]
+    band = (query_pos - key_pos).abs() <= window // 2
+    return band if mask is None else (mask & band)
+
+
+class EncoderLayer(nn.Module):
+    def __init__(self, dim: int, heads: int, ffn: int, fused: bool = False, window: int | None = None):
+        super().__init__()
+        self.self_attn = FusedAttention(dim, heads, cross=False, window=window) if fused else \
+            Attention(dim, heads, rope=True)
         self.self_attn_layer_norm = RMSNorm(dim)
         self.fc1, self.fc2 = nn.Linear(dim, ffn), nn.Linear(ffn, dim)
         self.final_layer_norm = RMSNorm(dim)
@@ -84,12 +131,18 @@ class EncoderLayer(nn.Module):
 
 
 class DecoderLayer(nn.Module):
-    def __init__(self, dim: int, heads: int, ffn: int):
+    def __init__(self, dim: int, heads: int, ffn: int, fused: bool = False, window: int | None = None):
         super().__init__()
-        self.self_attn = Attention(dim, heads, rope=True)
+        self.fused = fused
+        self.self_attn = FusedAttention(dim, heads, cross=False, window=window) if fused else \
+            Attention(dim, heads, rope=True)
         self.self_attn_layer_norm = RMSNorm(dim)
-        self.encoder_attn = Attention(dim, heads, rope=False)
-        self.encoder_attn_layer_norm = RMSNorm(dim)
+        if fused:
+            self.cross_attn = FusedAttention(dim, heads, cross=True)
+            self.cross_attn_layer_norm = RMSNorm(dim)
+        else:
+            self.encoder_attn = Attention(dim, heads, rope=False)
+            self.encoder_attn_layer_norm = RMSNorm(dim)
         self.fc1, self.fc2 = nn.Linear(dim, ffn), nn.Linear(ffn, dim)
         self.final_layer_norm = RMSNorm(dim)
 
@@ -98,18 +151,26 @@ class DecoderLayer(nn.Module):
         attended, self_cache = self.self_attn(self.self_attn_layer_norm(x), positions=positions, mask=mask,
                                               cache=self_cache)
         x = x + attended
-        attended, cross_cache = self.encoder_attn(self.encoder_attn_layer_norm(x), source=encoder_states,
-                                                  cache=cross_cache)
+        cross, cross_norm = ((self.cross_attn, self.cross_attn_layer_norm) if self.fused
+                             else (self.encoder_attn, self.encoder_attn_layer_norm))
+        attended, cross_cache = cross(cross_norm(x), source=encoder_states, cache=cross_cache)
         x = x + attended
         return x + self.fc2(F.gelu(self.fc1(self.final_layer_norm(x)))), (self_cache, cross_cache)
 
 
+def _windows(layers: int, fused: bool, every: int, window: int | None) -> list[int | None]:
+    """Per layer: None for global attention, else the local window (VarWhisper only)."""
+    return [None if not fused or not window or i % max(every, 1) == 0 else window for i in range(layers)]
+
+
 class Encoder(nn.Module):
-    def __init__(self, in_channels: int, dim: int, heads: int, ffn: int, layers: int):
+    def __init__(self, in_channels: int, dim: int, heads: int, ffn: int, layers: int, fused: bool = False,
+                 windows: list[int | None] | None = None):
         super().__init__()
         self.conv1 = nn.Conv1d(in_channels, dim, kernel_size=3, padding=1)
         self.conv2 = nn.Conv1d(dim, dim, kernel_size=3, stride=2, padding=1)
-        self.layers = nn.ModuleList(EncoderLayer(dim, heads, ffn) for _ in range(layers))
+        windows = windows or [None] * layers
+        self.layers = nn.ModuleList(EncoderLayer(dim, heads, ffn, fused, w) for w in windows)
         self.layer_norm = RMSNorm(dim)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:  # [batch, channels, frames]
@@ -121,10 +182,12 @@ class Encoder(nn.Module):
 
 
 class Decoder(nn.Module):
-    def __init__(self, vocab: int, dim: int, heads: int, ffn: int, layers: int):
+    def __init__(self, vocab: int, dim: int, heads: int, ffn: int, layers: int, fused: bool = False,
+                 windows: list[int | None] | None = None):
         super().__init__()
         self.embed_tokens = nn.Embedding(vocab, dim)  # stored in checkpoints; inputs come via decoder_embedder
-        self.layers = nn.ModuleList(DecoderLayer(dim, heads, ffn) for _ in range(layers))
+        windows = windows or [None] * layers
+        self.layers = nn.ModuleList(DecoderLayer(dim, heads, ffn, fused, w) for w in windows)
         self.layer_norm = RMSNorm(dim)
 
     def forward(self, embeds, encoder_states, *, attention_mask=None, past=None, position_ids=None):
@@ -146,18 +209,20 @@ class Decoder(nn.Module):
 
 
 class RopeWhisperModel(nn.Module):
-    def __init__(self, cfg, in_channels: int):
+    def __init__(self, cfg, in_channels: int, fused: bool = False):
         super().__init__()
+        every = getattr(cfg, "global_attn_every_n_layers", 1)
+        window = getattr(cfg, "local_attention", None)
         self.encoder = Encoder(in_channels, cfg.d_model, cfg.encoder_attention_heads, cfg.encoder_ffn_dim,
-                               cfg.encoder_layers)
+                               cfg.encoder_layers, fused, _windows(cfg.encoder_layers, fused, every, window))
         self.decoder = Decoder(cfg.vocab_size, cfg.d_model, cfg.decoder_attention_heads, cfg.decoder_ffn_dim,
-                               cfg.decoder_layers)
+                               cfg.decoder_layers, fused, _windows(cfg.decoder_layers, fused, every, window))
 
 
 class RopeWhisperForConditionalGeneration(nn.Module):
-    def __init__(self, cfg, in_channels: int):
+    def __init__(self, cfg, in_channels: int, fused: bool = False):
         super().__init__()
-        self.model = RopeWhisperModel(cfg, in_channels)
+        self.model = RopeWhisperModel(cfg, in_channels, fused)
         self.proj_out = nn.Linear(cfg.d_model, cfg.vocab_size, bias=False)
 
 

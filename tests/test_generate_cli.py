@@ -50,3 +50,13 @@ def test_generate_bad_input_is_one_line(tmp_path):
     assert proc.returncode == 2 and "cannot decode audio" in proc.stderr and "Traceback" not in proc.stderr
     proc = run(str(bad), "--model", str(tmp_path / "no-model"))
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
+
+
+def test_generate_with_the_other_versions(tmp_path):
+    audio = require_shared("fixtures", "audio", "click120.wav")
+    for version in ("v30", "v31", "v32"):
+        model = require_shared("fixtures", f"ref-{version}-tiny")
+        proc = run(str(audio), "--model", str(model), "--seed", "0", "--out", str(tmp_path / version), "--quiet")
+        assert proc.returncode == 0, proc.stderr
+        beatmap = read_beatmap(proc.stdout.strip())
+        assert beatmap.metadata.version.startswith(f"Mapperatorinator {version.upper()}")
