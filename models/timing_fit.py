@@ -97,6 +97,8 @@ def _fit_section(section: list[BeatMarker], leniency_ms: float) -> list[RedLine]
     pieces = _fit_pieces(times, beats, [m.is_downbeat for m in section], leniency_ms)
     lines = []
     for start, stop, offset, ms_per_beat in pieces:
+        if not MIN_MS_PER_BEAT <= ms_per_beat <= MAX_MS_PER_BEAT:
+            continue  # not a tempo (markers piled on one time, or absurdly slow): no red line from it
         downbeats = [i for i in range(start, stop) if section[i].is_downbeat]
         lines.extend(_place_red_lines(start, stop, downbeats, offset, ms_per_beat))
     return lines

@@ -59,3 +59,11 @@ def test_pickup_beats_move_the_line_back_by_whole_bars():
 def test_too_few_markers_give_no_timing():
     assert fit_timing([]) == []
     assert fit_timing([BeatMarker(100.0, MarkerKind.TIMING_POINT)]) == []
+
+
+def test_degenerate_markers_give_no_bogus_lines():
+    piled = [BeatMarker(1000.0, MarkerKind.BEAT)] * 5 + [BeatMarker(1000.0, MarkerKind.MEASURE)]
+    assert fit_timing(piled) == []
+    mixed = piled + markers_for(5000, 120, 16)
+    lines = fit_timing(mixed)
+    assert all(line.ms_per_beat > 0 for line in lines)
