@@ -1,4 +1,4 @@
-"""`mapper dataset ...`: look at how models see beatmaps (and, later, build datasets)."""
+"""`mapper dataset ...`: build MMRS training datasets, summarise and check them, and show how a model tokenizes a beatmap."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import typer
 
 from mapperator_cli.errors import UserError
 
-app = typer.Typer(help="Inspect how a model tokenizes beatmaps.", no_args_is_help=True, rich_markup_mode=None)
+app = typer.Typer(help="Build, summarise and check training datasets; show how a model tokenizes beatmaps.",
+                  no_args_is_help=True, rich_markup_mode=None)
 
 CONTEXTS = ("map", "timing", "kiai", "sv", "no_hs")
 
@@ -45,3 +46,83 @@ def tokens(
                f"{len(result['token_ids'])} tokens")
     for (kind, value), token in zip(result["events"], result["token_ids"]):
         typer.echo(f"{token:6d}  {kind}{value}")
+
+
+@app.command("build")
+def build(
+    sources: list[Path] = typer.Argument(..., help=".osz files, or folders holding .osz files or .osu files with their audio."),
+    out: Path = typer.Option(..., "--out", help="Dataset folder (created; an earlier build there is continued)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+    quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress on stderr."),
+) -> None:
+    """Build (or continue) an MMRS dataset: metadata.parquet plus data/<set>/ audio and .osu files."""
+    from mapperator_cli.progress import PassProgress
+    from training import build_dataset
+
+    missing = [str(s) for s in sources if not s.exists()]
+    if missing:
+        raise UserError(f"{missing[0]}: no such file or folder")
+    with PassProgress(enabled=not quiet, unit="sources", verb="") as progress:
+        report = build_dataset(sources, out, progress=progress.update)
+    if as_json:
+        typer.echo(json.dumps(report.to_dict()))
+        return
+    typer.echo(f"{report.out_dir}: {report.total_beatmaps} beatmaps in {report.total_sets} sets "
+               f"(added {report.beatmaps_added} beatmaps, {report.sources_already_built} sources already built, "
+               f"{report.seconds:.1f} s)")
+    if report.skipped:
+        typer.echo(f"skipped {len(report.skipped)} files:", err=True)
+        for item in report.skipped:
+            typer.echo(f"  {item.path}: {item.reason}", err=True)
+
+
+@app.command("info")
+def info(
+    dataset: Path = typer.Argument(..., help="Dataset folder (holding metadata.parquet)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+) -> None:
+    """Summarise a dataset: beatmaps per mode, star-rating histogram, audio minutes, mappers, years."""
+    from training import dataset_info
+
+    if not dataset.is_dir():
+        raise UserError(f"{dataset}: not a dataset folder")
+    summary = dataset_info(dataset)
+    if as_json:
+        typer.echo(json.dumps(summary.to_dict()))
+        return
+    typer.echo(f"{summary.root}: {summary.beatmaps} beatmaps in {summary.sets} sets, "
+               f"{summary.audio_files} audio files ({summary.audio_minutes:.1f} min)")
+    typer.echo("per mode: " + ", ".join(f"{mode} {count}" for mode, count in summary.maps_per_mode.items()))
+    peak = max((b.count for b in summary.star_histogram), default=0) or 1
+    typer.echo("star rating:")
+    for star_bin in summary.star_histogram:
+        typer.echo(f"  {star_bin.label:>9s} {star_bin.count:5d} {'#' * round(30 * star_bin.count / peak)}")
+    if summary.star_rating_unknown:
+        typer.echo(f"  {'unknown':>9s} {summary.star_rating_unknown:5d}")
+    if summary.years:
+        typer.echo("years: " + ", ".join(f"{year} {count}" for year, count in summary.years.items()))
+
+
+@app.command("check")
+def check(
+    dataset: Path = typer.Argument(..., help="Dataset folder (holding metadata.parquet)."),
+    fast: bool = typer.Option(False, "--fast", help="Skip parsing every .osu file."),
+    as_json: bool = typer.Option(False, "--json", help="Print the problems as JSON."),
+    quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress on stderr."),
+) -> None:
+    """Validate a dataset and name every problem; exit 1 when there is any."""
+    from mapperator_cli.progress import PassProgress
+    from training import check_dataset
+
+    if not dataset.is_dir():
+        raise UserError(f"{dataset}: not a dataset folder")
+    with PassProgress(enabled=not quiet, unit="rows", verb="") as progress:
+        problems = check_dataset(dataset, parse_beatmaps=not fast, progress=progress.update)
+    if as_json:
+        typer.echo(json.dumps([{"code": p.code, "message": p.message, "path": p.path} for p in problems]))
+    else:
+        for problem in problems:
+            typer.echo(f"{problem.code}: {problem.message}")
+        typer.echo(f"{dataset}: {'no problems' if not problems else f'{len(problems)} problems'}")
+    if problems:
+        raise typer.Exit(1)

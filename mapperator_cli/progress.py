@@ -6,8 +6,10 @@ import time
 
 
 class PassProgress:
-    def __init__(self, enabled: bool = True):
+    def __init__(self, enabled: bool = True, unit: str = "windows", verb: str = "generating"):
         self.enabled = enabled
+        self.unit = unit
+        self.verb = verb
         self._progress = None
         self._tasks: dict[str, int] = {}
         self._started = time.perf_counter()
@@ -18,7 +20,7 @@ class PassProgress:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
             self._progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                      TextColumn("windows"), TimeRemainingColumn(),
+                                      TextColumn(self.unit), TimeRemainingColumn(),
                                       console=Console(stderr=True), transient=False)
             self._progress.__enter__()
         return self
@@ -27,7 +29,7 @@ class PassProgress:
         if self._progress is None:
             return
         if name not in self._tasks:
-            self._tasks[name] = self._progress.add_task(f"generating {name}", total=total)
+            self._tasks[name] = self._progress.add_task(f"{self.verb} {name}".strip(), total=total)
         self._progress.update(self._tasks[name], completed=done)
 
     def __exit__(self, *exc) -> None:
