@@ -16,6 +16,7 @@ def generate(
     model: str = typer.Option(..., "--model", help="Checkpoint folder (config.json, model.safetensors, tokenizer.json) "
                                                    "or a downloaded hub id."),
     profile: str | None = typer.Option(None, "--profile", help="Profile of the checkpoint (detected if left out)."),
+    lora: Path | None = typer.Option(None, "--lora", help="LoRA adapter folder (from `mapper lora`), merged at load."),
     out: Path = typer.Option(Path("."), "--out", help="Folder for the new beatmap (created; nothing is overwritten)."),
     gamemode: str = typer.Option("osu", "--gamemode", help="osu, taiko, catch or mania."),
     difficulty: float | None = typer.Option(None, "--difficulty", help="Target star rating (unknown if left out)."),
@@ -48,6 +49,8 @@ def generate(
         raise UserError("--in-context needs a reference --beatmap")
     if beatmap is not None and not beatmap.is_file():
         raise UserError(f"{beatmap}: beatmap not found")
+    if lora is not None and not (lora / "adapter_config.json").is_file():
+        raise UserError(f"{lora}: not a LoRA adapter folder (no adapter_config.json)")
     if top_p is not None and not 0 < top_p <= 1:
         raise UserError("--top-p must be in (0, 1]")
     if temperature is not None and temperature < 0:
@@ -60,7 +63,7 @@ def generate(
         audio=audio, model=model, profile=profile, out_dir=out, gamemode=GAMEMODES[gamemode], difficulty=difficulty,
         year=year, descriptors=list(descriptor), keycount=keycount, seed=seed, greedy=greedy,
         temperature=temperature, top_p=top_p, reference=beatmap, reference_timing="timing" in contexts_from_reference,
-        title=title, artist=artist, slider_multiplier=slider_multiplier, circle_size=circle_size)
+        lora=lora, title=title, artist=artist, slider_multiplier=slider_multiplier, circle_size=circle_size)
     with PassProgress(enabled=not quiet) as progress:
         result = run_generation(request, progress=progress.update)
     for warning in result.warnings:

@@ -32,6 +32,7 @@ class GenerateRequest:
     slider_multiplier: float = 1.4
     circle_size: float = 4.0
     device: str = "cpu"
+    lora: Path | None = None
 
 
 @dataclass
@@ -83,6 +84,10 @@ def run_generation(request: GenerateRequest, progress: Callable[[str, int, int],
     if request.seed is not None:
         torch.manual_seed(request.seed)
     model = load_model(folder, request.device)
+    if request.lora is not None:
+        from training.runs import apply_lora
+
+        model = apply_lora(model, request.lora)
 
     song_ms = audio_duration_ms(audio)
     conditioning = Conditioning(

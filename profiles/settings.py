@@ -57,6 +57,7 @@ class ModelSettings:
 class ContextTemplate:
     inputs: tuple[str, ...] = ("none",)
     outputs: tuple[str, ...] = ("map",)
+    weight: float = 1.0  # how often training draws this recipe, relative to the others
 
 
 @dataclass(frozen=True)
@@ -107,6 +108,9 @@ class TrainingSettings:
     speed_augment: tuple[float, float] = (1.0, 1.0)  # DT augmentation range
     speed_augment_probability: float = 0.0
     frame_offset_augment: bool = True
+    lookback: float = 0.0  # share of a window whose events are given, not predicted
+    lookback_probability: float = 0.0
+    lookahead: float = 0.0  # share at a window's end left without events to predict
     seed: int = 0
 
 
@@ -169,6 +173,10 @@ _RULES: dict[str, typing.Callable[[object], str | None]] = {
     "training.schedule": lambda v: None if v in ("cosine", "linear", "constant") else "must be cosine, linear or constant",
     "training.precision": lambda v: None if v in ("no", "bf16", "fp16") else "must be no, bf16 or fp16",
     "lora.r": lambda v: None if v > 0 else "must be positive",
+    "training.lookback": lambda v: None if 0 <= v < 1 else "must be in [0, 1)",
+    "training.lookahead": lambda v: None if 0 <= v < 1 else "must be in [0, 1)",
+    "training.batch_size": lambda v: None if v > 0 else "must be positive",
+    "training.grad_accumulation": lambda v: None if v > 0 else "must be positive",
 }
 
 

@@ -1,0 +1,145 @@
+"""`mapper train` and `mapper lora`: train a model or a LoRA adapter on an MMRS dataset."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import typer
+
+from mapperator_cli.errors import UserError
+
+PRECISIONS = ("no", "bf16", "fp16")
+
+
+class _StepProgress:
+    """A rich bar on stderr: step, loss, time left."""
+
+    def __init__(self, enabled: bool, label: str):
+        self.enabled, self.label = enabled, label
+        self._progress = self._task = None
+
+    def __enter__(self):
+        if self.enabled:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+            self._progress = Progress(TextColumn(self.label), BarColumn(), MofNCompleteColumn(), TextColumn("steps"),
+                                      TextColumn("loss {task.fields[loss]}"), TimeRemainingColumn(),
+                                      console=Console(stderr=True))
+            self._progress.__enter__()
+        return self
+
+    def update(self, step: int, total: int, loss: float) -> None:
+        if self._progress is None:
+            return
+        if self._task is None:
+            self._task = self._progress.add_task(self.label, total=total, completed=step - 1, loss="-")
+        self._progress.update(self._task, completed=step, loss=f"{loss:.3f}")
+
+    def log(self, message: str) -> None:
+        if self._progress is not None:
+            self._progress.console.print(message, markup=False, highlight=False)
+        else:
+            typer.echo(message, err=True)
+
+    def __exit__(self, *exc):
+        if self._progress is not None:
+            self._progress.__exit__(*exc)
+
+
+def _options(data, out, max_steps, resume, precision, cpu, batch_size, learning_rate, checkpoint_every, eval_every,
+             init=None):
+    from training.runs import TrainOptions
+
+    if precision is not None and precision not in PRECISIONS:
+        raise UserError(f"--precision must be one of {', '.join(PRECISIONS)}")
+    for name, value in (("--max-steps", max_steps), ("--batch-size", batch_size), ("--checkpoint-every", checkpoint_every)):
+        if value is not None and value < 1:
+            raise UserError(f"{name} must be at least 1")
+    if learning_rate is not None and not learning_rate > 0:
+        raise UserError("--learning-rate must be positive")
+    if not data.is_dir():
+        raise UserError(f"{data}: no such dataset folder")
+    return TrainOptions(data_dir=data, out_dir=out, max_steps=max_steps, resume=resume, init=init,
+                        precision=precision, cpu=cpu, batch_size=batch_size, learning_rate=learning_rate,
+                        checkpoint_every=checkpoint_every, eval_every=eval_every)
+
+
+def _run(fn, options, quiet: bool, label: str):
+    with _StepProgress(not quiet, label) as bar:
+        try:
+            result = fn(options, log=bar.log, progress=bar.update)
+        except KeyboardInterrupt:
+            for partial in options.out_dir.glob("*.partial"):
+                shutil.rmtree(partial, ignore_errors=True)
+            raise UserError(f"interrupted; the last checkpoint in {options.out_dir} is kept "
+                            "(continue with --resume)") from None
+    return result
+
+
+def train(
+    profile: str = typer.Option(..., "--profile", help="Profile to train (tiny, v29, ... or a YAML file)."),
+    data: Path = typer.Option(..., "--data", help="Dataset folder from `mapper dataset build`."),
+    out: Path = typer.Option(..., "--out", help="Run folder: checkpoints, metrics.jsonl, and the final model."),
+    max_steps: int | None = typer.Option(None, "--max-steps", help="Optimizer steps (profile default)."),
+    resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its last checkpoint."),
+    init: str | None = typer.Option(None, "--init", help="Start from this checkpoint (full fine-tuning)."),
+    precision: str | None = typer.Option(None, "--precision", help="no, bf16 or fp16 (default: no)."),
+    cpu: bool = typer.Option(False, "--cpu", help="Train on the CPU even when a GPU is present."),
+    batch_size: int | None = typer.Option(None, "--batch-size", help="Samples per step (profile default)."),
+    learning_rate: float | None = typer.Option(None, "--learning-rate", help="Peak learning rate (profile default)."),
+    checkpoint_every: int | None = typer.Option(None, "--checkpoint-every", help="Steps between checkpoints (profile default)."),
+    eval_every: int | None = typer.Option(None, "--eval-every", help="Steps between evaluations (profile default; 0: only at the end)."),
+    quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress on stderr."),
+) -> None:
+    """Train a model on a dataset; the run folder becomes a model `mapper generate --model` takes.
+
+    For many GPUs: `accelerate launch -m mapperator_cli train ...`."""
+    from profiles import load_profile
+    from training.runs import train_model
+
+    options = _options(data, out, max_steps, resume, precision, cpu, batch_size, learning_rate, checkpoint_every,
+                       eval_every, init)
+    chosen = load_profile(profile)
+    result = _run(lambda o, **kw: train_model(chosen, o, **kw), options, quiet, f"training {chosen.name}")
+    _report(result, out)
+
+
+def lora(
+    base: str = typer.Option(..., "--base", help="Model to adapt (checkpoint folder or downloaded hub id)."),
+    data: Path = typer.Option(..., "--data", help="Dataset folder from `mapper dataset build`."),
+    out: Path = typer.Option(..., "--out", help="Adapter folder (adapter_config.json, adapter_model.safetensors)."),
+    profile: str | None = typer.Option(None, "--profile", help="Profile with the LoRA settings (detected from --base)."),
+    max_steps: int | None = typer.Option(None, "--max-steps", help="Optimizer steps (profile's lora.max_steps)."),
+    resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its last checkpoint."),
+    precision: str | None = typer.Option(None, "--precision", help="no, bf16 or fp16 (default: no)."),
+    cpu: bool = typer.Option(False, "--cpu", help="Train on the CPU even when a GPU is present."),
+    batch_size: int | None = typer.Option(None, "--batch-size", help="Samples per step (profile default)."),
+    learning_rate: float | None = typer.Option(None, "--learning-rate", help="Learning rate (profile's lora value)."),
+    checkpoint_every: int | None = typer.Option(None, "--checkpoint-every", help="Steps between checkpoints (profile default)."),
+    eval_every: int | None = typer.Option(None, "--eval-every", help="Steps between evaluations (profile default; 0: only at the end)."),
+    quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress on stderr."),
+) -> None:
+    """Train a LoRA adapter (peft) for a model; use it with `mapper generate --lora`."""
+    from models.loading import resolve_checkpoint
+    from profiles import load_profile
+    from profiles.detect import detect_profile
+    from tokenization.vocabulary import Vocabulary
+    from training.runs import train_lora
+
+    options = _options(data, out, max_steps, resume, precision, cpu, batch_size, learning_rate, checkpoint_every,
+                       eval_every)
+    folder = resolve_checkpoint(base)
+    chosen = load_profile(profile) if profile else detect_profile(folder, Vocabulary.load(folder))
+    result = _run(lambda o, **kw: train_lora(chosen, str(folder), o, **kw), options, quiet, "training LoRA")
+    _report(result, out)
+
+
+def _report(result, out: Path) -> None:
+    if result.losses:
+        first, last = result.losses[0][1], result.losses[-1][1]
+        typer.echo(f"step {result.step}: loss {first:.3f} -> {last:.3f}", err=True)
+    if result.last_eval:
+        typer.echo("eval: " + ", ".join(f"{k} {v:.4g}" for k, v in result.last_eval.items()), err=True)
+    typer.echo(str(out))

@@ -1,0 +1,90 @@
+"""Run folders: checkpoints in the published layout plus the state needed to resume.
+
+`RUN/checkpoint-<step>/` holds config.json, model.safetensors and tokenizer.json (so `mapper
+generate --model` takes it as it is) — or, for LoRA runs, adapter_config.json and
+adapter_model.safetensors — and trainer_state.pt (optimizer, scheduler, step, random states).
+A checkpoint is written to a `.partial` folder and renamed into place, so a run killed at any
+moment leaves only complete checkpoints behind.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+import shutil
+from pathlib import Path
+
+import torch
+
+STATE_FILE = "trainer_state.pt"
+CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
+
+
+def save_published(model, vocab, folder: Path) -> None:
+    """config.json + model.safetensors + tokenizer.json of a plain (non-LoRA) model into `folder`."""
+    from safetensors.torch import save_file
+
+    folder.mkdir(parents=True, exist_ok=True)
+    model.config.to_json_file(str(folder / "config.json"))
+    state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    save_file(state, str(folder / "model.safetensors"), metadata={"format": "pt"})
+    vocab.save(folder)
+
+
+def replace_folder(partial: Path, final: Path) -> None:
+    """Move a finished `partial` folder to `final`, replacing what was there."""
+    old = final.with_name(final.name + ".old")
+    if final.exists():
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(final, old)
+    os.replace(partial, final)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def save_checkpoint(run_dir: Path, step: int, write_weights, optimizers, schedulers, keep: int = 2) -> Path:
+    final = run_dir / f"checkpoint-{step}"
+    partial = run_dir / f"checkpoint-{step}.partial"
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    write_weights(partial)
+    torch.save({
+        "step": step,
+        "optimizers": [o.state_dict() for o in optimizers],
+        "schedulers": [s.state_dict() for s in schedulers],
+        "torch_rng": torch.get_rng_state(),
+        "python_rng": list(_plain(random.getstate())),
+    }, partial / STATE_FILE)
+    replace_folder(partial, final)
+    for old in checkpoints(run_dir)[:-keep]:
+        shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def checkpoints(run_dir: Path) -> list[Path]:
+    """Complete checkpoints of a run, oldest first."""
+    if not run_dir.is_dir():
+        return []
+    found = [(int(m.group(1)), p) for p in run_dir.iterdir() if (m := CHECKPOINT.match(p.name))
+             and (p / STATE_FILE).exists()]
+    return [p for _, p in sorted(found)]
+
+
+def load_state(folder: Path, optimizers, schedulers) -> int:
+    """Restore optimizer/scheduler/random states; returns the step the checkpoint was taken at."""
+    state = torch.load(folder / STATE_FILE, map_location="cpu", weights_only=True)
+    for opt, saved in zip(optimizers, state["optimizers"]):
+        opt.load_state_dict(saved)
+    for sched, saved in zip(schedulers, state["schedulers"]):
+        sched.load_state_dict(saved)
+    torch.set_rng_state(state["torch_rng"])
+    random.setstate(_tuples(state["python_rng"]))
+    return int(state["step"])
+
+
+def _plain(value):
+    return [_plain(v) for v in value] if isinstance(value, (tuple, list)) else value
+
+
+def _tuples(value):
+    return tuple(_tuples(v) for v in value) if isinstance(value, list) else value

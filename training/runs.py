@@ -1,0 +1,182 @@
+"""What `mapper train` and `mapper lora` do: pick the model and data, run the loop, publish.
+
+A finished full run leaves its final weights in the run folder itself (config.json,
+model.safetensors, tokenizer.json), so `mapper generate --model RUN_DIR` works; a LoRA run
+leaves the standard PEFT adapter files in its output folder.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+from profiles.settings import Profile
+from tokenization.errors import MapperInputError
+from training.checkpoint import checkpoints, replace_folder, save_published
+from training.examples import read_records, split_records
+from training.trainer import RunResult, RunSettings, Trainer
+
+LORA_METADATA_FILE = "mapperatorinator_lora_metadata.json"
+
+
+@dataclasses.dataclass
+class TrainOptions:
+    data_dir: Path
+    out_dir: Path
+    max_steps: int | None = None
+    resume: bool = False
+    init: str | None = None  # checkpoint to fine-tune from
+    precision: str | None = None
+    cpu: bool = False
+    batch_size: int | None = None
+    learning_rate: float | None = None
+    eval_every: int | None = None
+    checkpoint_every: int | None = None
+
+
+def _settings(profile: Profile, options: TrainOptions, *, max_steps: int, lr: float) -> RunSettings:
+    t = profile.training
+    precision = options.precision or "no"
+    batch = options.batch_size or t.batch_size
+    return RunSettings(
+        max_steps=options.max_steps or max_steps, batch_size=batch,
+        grad_accumulation=min(t.grad_accumulation, batch), learning_rate=options.learning_rate or lr,
+        eval_every=options.eval_every if options.eval_every is not None else t.eval_every,
+        eval_steps=t.eval_steps, checkpoint_every=options.checkpoint_every if options.checkpoint_every is not None
+        else t.checkpoint_every, precision=precision, cpu=options.cpu, seed=t.seed)
+
+
+def _records(profile: Profile, data_dir: Path):
+    if not (data_dir / "metadata.parquet").exists():
+        raise MapperInputError(f"{data_dir}: no metadata.parquet (build a dataset with `mapper dataset build`)")
+    records = read_records(data_dir, tuple(profile.tokenizer.gamemodes))
+    if not records:
+        raise MapperInputError(f"{data_dir}: no beatmaps of the game modes the {profile.name} profile trains")
+    return records
+
+
+def new_vocabulary(profile: Profile, records):
+    from tokenization.vocabulary import build_vocabulary
+
+    mappers: dict[int, int] = {}
+    descriptors: dict[str, int] = {}
+    for r in records:
+        if r.mapper_id is not None:
+            mappers.setdefault(r.mapper_id, len(mappers))
+        for d in r.descriptors:
+            descriptors.setdefault(d, len(descriptors))
+    templates = [(list(t.inputs), list(t.outputs)) for t in profile.templates]
+    return build_vocabulary(profile.tokenizer, templates, mapper_idx=mappers, descriptor_idx=descriptors)
+
+
+def _run_dir(options: TrainOptions) -> Path:
+    out = options.out_dir
+    if out.exists() and any(out.iterdir()) and not options.resume:
+        raise MapperInputError(f"{out}: not empty; pass --resume to continue that run or choose a new folder")
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def train_model(profile: Profile, options: TrainOptions, *, log: Callable[[str], None] = print,
+                progress=None) -> RunResult:
+    """Full training (or fine-tuning with `init`) of a profile's model on an MMRS dataset."""
+    from models.factory import build_config
+    from models.loading import load_model, resolve_checkpoint
+    from models.modeling_mapperatorinator import Mapperatorinator
+    from tokenization.vocabulary import Vocabulary
+
+    records = _records(profile, options.data_dir)
+    run_dir = _run_dir(options)
+    resume_from = checkpoints(run_dir)[-1] if options.resume and checkpoints(run_dir) else None
+    if resume_from is not None:
+        vocab = Vocabulary.load(resume_from)
+        model = load_model(resume_from)
+    elif options.init:
+        folder = resolve_checkpoint(options.init)
+        vocab = Vocabulary.load(folder)
+        model = load_model(folder)
+    else:
+        vocab = new_vocabulary(profile, records)
+        model = Mapperatorinator(build_config(profile, vocab))
+    model.train()
+    (run_dir / "profile.json").write_text(json.dumps(dataclasses.asdict(profile), default=list, indent=1))
+    settings = _settings(profile, options, max_steps=profile.training.max_steps, lr=profile.training.learning_rate)
+    train, held = split_records(records)
+    log(f"training {profile.name}: {sum(p.numel() for p in model.parameters()) / 1e6:.2f} M parameters, "
+        f"{len(train)} training and {len(held)} eval beatmaps, {settings.max_steps} steps")
+    trainer = Trainer(model, vocab, profile, settings, run_dir,
+                      lambda m, folder: save_published(m, vocab, folder), log=log, progress=progress)
+    result = trainer.run(train, held, resume=options.resume)
+    if trainer.accelerator.is_main_process and result.step >= settings.max_steps:
+        final = checkpoints(run_dir)[-1]
+        for name in ("config.json", "model.safetensors", "tokenizer.json"):  # the run folder is itself a model
+            tmp = run_dir / f".{name}.partial"
+            shutil.copyfile(final / name, tmp)
+            tmp.replace(run_dir / name)
+    return result
+
+
+def train_lora(profile: Profile, base: str, options: TrainOptions, *, log: Callable[[str], None] = print,
+               progress=None) -> RunResult:
+    """A PEFT LoRA adapter on `base`; only the adapter weights train. Writes the adapter to out_dir."""
+    from peft import LoraConfig, get_peft_model
+
+    from models.loading import load_model, resolve_checkpoint
+    from tokenization.vocabulary import Vocabulary
+
+    records = _records(profile, options.data_dir)
+    run_dir = _run_dir(options)
+    folder = resolve_checkpoint(base)
+    vocab = Vocabulary.load(folder)
+    model = load_model(folder)
+    lora = profile.lora
+    config = LoraConfig(r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
+                        target_modules=list(lora.target_modules), bias="none")
+    model = get_peft_model(model, config)
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    total = sum(p.numel() for p in model.parameters())
+    log(f"LoRA r={lora.r} on {folder.name}: {trainable:,} trainable of {total:,} parameters "
+        f"({100 * trainable / total:.2f} %)")
+    profile = dataclasses.replace(profile, training=dataclasses.replace(profile.training, warmup_steps=0,
+                                                                         sustain_steps=0))
+    settings = _settings(profile, options, max_steps=lora.max_steps, lr=lora.learning_rate)
+    train, held = split_records(records)
+    trainer = Trainer(model, vocab, profile, settings, run_dir, _write_adapter, log=log, progress=progress)
+    result = trainer.run(train, held, resume=options.resume)
+    if trainer.accelerator.is_main_process and result.step >= settings.max_steps:
+        final = checkpoints(run_dir)[-1]
+        for name in ("adapter_config.json", "adapter_model.safetensors", LORA_METADATA_FILE):
+            tmp = run_dir / f".{name}.partial"
+            shutil.copyfile(final / name, tmp)
+            tmp.replace(run_dir / name)
+    return result
+
+
+def _write_adapter(model, folder: Path) -> None:
+    partial = folder / "adapter.partial"
+    model.save_pretrained(str(partial), safe_serialization=True)
+    for item in partial.iterdir():
+        item.replace(folder / item.name)
+    partial.rmdir()
+    (folder / LORA_METADATA_FILE).write_text(json.dumps({"ckpt_subfolders": None, "format_version": 1},
+                                                        indent=2, sort_keys=True) + "\n")
+
+
+def apply_lora(model, adapter: str | Path):
+    """Merge a PEFT adapter into `model` (weights changed in place, no adapter at run time)."""
+    from peft import PeftModel
+
+    path = Path(adapter)
+    if not (path / "adapter_config.json").exists():
+        raise MapperInputError(f"{adapter}: not a LoRA adapter folder (no adapter_config.json)")
+    try:
+        merged = PeftModel.from_pretrained(model, str(path)).merge_and_unload()
+    except (ValueError, RuntimeError, KeyError) as exc:
+        raise MapperInputError(f"{adapter}: this adapter does not fit the model ({' '.join(str(exc).split())[:200]})") from None
+    return merged.eval()
+
+
+__all__ = ["TrainOptions", "train_model", "train_lora", "apply_lora", "new_vocabulary", "replace_folder"]

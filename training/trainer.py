@@ -1,0 +1,244 @@
+"""The training loop: examples in, checkpoints and a metrics log out (training.md §3).
+
+One loop serves full training, fine-tuning (`init`) and LoRA: the caller hands over the model,
+its vocabulary and how to write its weights. Devices, mixed precision, gradient accumulation and
+multi-process runs come from accelerate; step counting, evaluation and checkpoints are ours.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from tokenization.events import EventType
+from training.checkpoint import checkpoints, load_state, save_checkpoint
+from training.examples import IGNORE, ExampleMaker, Record, collate
+from training.optim import build_optimizers, build_schedulers
+
+METRICS_FILE = "metrics.jsonl"
+SHUFFLE_BUFFER = 64  # windows mixed across songs before batching
+FUZZY_STEPS = 2  # timing within ±20 ms
+
+
+@dataclass
+class RunSettings:
+    max_steps: int
+    batch_size: int  # per device, after accumulation
+    grad_accumulation: int
+    learning_rate: float
+    eval_every: int
+    eval_steps: int
+    checkpoint_every: int
+    precision: str = "no"
+    cpu: bool = False
+    seed: int = 0
+
+
+@dataclass
+class RunResult:
+    step: int
+    losses: list[tuple[int, float]]  # (step, training loss) of this process's steps
+    last_eval: dict
+    checkpoint: Path | None
+
+
+def example_stream(maker: ExampleMaker, records: list[Record], rng: random.Random, shard: tuple[int, int] = (0, 1)
+                   ) -> Iterator:
+    """Endless windows: songs shuffled every epoch, windows shuffled through a small buffer."""
+    index, count = shard
+    mine = records[index::count] or records
+    by_set: dict[int, list[Record]] = {}
+    for r in records:
+        by_set.setdefault(r.set_id, []).append(r)
+    buffer = []
+    while True:
+        order = list(mine)
+        rng.shuffle(order)
+        for record in order:
+            try:
+                buffer.extend(maker.examples(record, rng, by_set[record.set_id]))
+            except Exception as exc:  # noqa: BLE001 - one unreadable song must not end a long run
+                print(f"skipping {record.beatmap_path.name}: {exc}")
+                continue
+            while len(buffer) >= SHUFFLE_BUFFER:
+                yield buffer.pop(rng.randrange(len(buffer)))
+        rng.shuffle(buffer)
+        while buffer:
+            yield buffer.pop()
+
+
+def batches(examples: Iterator, size: int) -> Iterator[dict]:
+    while True:
+        yield collate([next(examples) for _ in range(size)])
+
+
+class TokenKinds:
+    """Which label ids are timing, positions, hitsounds ... for per-kind accuracy."""
+
+    def __init__(self, vocab):
+        self.ranges = {}
+        for name, kinds in (("timing", [EventType.TIME_SHIFT]), ("position", [EventType.POS, EventType.POS_X,
+                            EventType.POS_Y]), ("spacing", [EventType.DISTANCE]), ("hitsound", [EventType.HITSOUND]),
+                            ("volume", [EventType.VOLUME]), ("column", [EventType.MANIA_COLUMN]),
+                            ("scroll_speed", [EventType.SCROLL_SPEED])):
+            ids = [vocab.type_ids(k) for k in kinds if vocab.has(k)]
+            if ids:
+                self.ranges[name] = ids
+        self.shift = vocab.type_ids(EventType.TIME_SHIFT) if vocab.has(EventType.TIME_SHIFT) else range(0)
+
+    def mask(self, labels: torch.Tensor, name: str) -> torch.Tensor:
+        m = torch.zeros_like(labels, dtype=torch.bool)
+        for r in self.ranges[name]:
+            m |= (labels >= r.start) & (labels < r.stop)
+        return m
+
+
+class Trainer:
+    def __init__(self, model, vocab, profile, settings: RunSettings, run_dir: Path, write_weights: Callable[[Path], None],
+                 *, log: Callable[[str], None] = print, progress: Callable[[int, int, float], None] | None = None):
+        from accelerate import Accelerator
+        from accelerate.utils import set_seed
+
+        self.settings = settings
+        self.run_dir = run_dir
+        self.vocab = vocab
+        self.profile = profile
+        self.log = log
+        self.progress = progress
+        self.write_weights = write_weights
+        self.accelerator = Accelerator(mixed_precision=settings.precision, cpu=settings.cpu,
+                                       gradient_accumulation_steps=settings.grad_accumulation)
+        set_seed(settings.seed)
+        optimizers = build_optimizers(model, _with_lr(profile.training, settings.learning_rate))
+        self.schedulers = build_schedulers(optimizers, profile.training, settings.max_steps, settings.learning_rate)
+        prepared = self.accelerator.prepare(model, *optimizers)
+        self.model, self.optimizers = prepared[0], list(prepared[1:])
+        self.kinds = TokenKinds(vocab)
+
+    def run(self, train_records: list[Record], eval_records: list[Record], *, resume: bool = False) -> RunResult:
+        s, acc = self.settings, self.accelerator
+        step = 0
+        if resume and (found := checkpoints(self.run_dir)):
+            self._load_weights(found[-1])
+            step = load_state(found[-1], self.optimizers, self.schedulers)
+            self.log(f"resumed from {found[-1].name} (step {step})")
+        rng = random.Random(s.seed * 1_000_003 + step)  # the data order after a resume is fixed by the step
+        maker = ExampleMaker(self.profile, self.vocab, train=True)
+        micro = max(1, s.batch_size // s.grad_accumulation)
+        stream = batches(example_stream(maker, train_records, rng, (acc.process_index, acc.num_processes)), micro)
+        losses, last_eval, saved = [], {}, None
+        metrics = (self.run_dir / METRICS_FILE).open("a", encoding="utf-8") if acc.is_main_process else None
+        self.model.train()
+        started, window_loss, window_count = time.perf_counter(), 0.0, 0
+        try:
+            while step < s.max_steps:
+                batch = {k: v.to(acc.device) for k, v in next(stream).items()}
+                with acc.accumulate(self.model):
+                    loss = self.model(**batch).loss
+                    acc.backward(loss)
+                    grad_norm = acc.clip_grad_norm_(self.model.parameters(), self.profile.training.grad_clip) \
+                        if acc.sync_gradients else None
+                    for opt in self.optimizers:
+                        opt.step()
+                        opt.zero_grad()
+                window_loss += float(loss.detach())
+                window_count += 1
+                if not acc.sync_gradients:
+                    continue
+                for sched in self.schedulers:
+                    sched.step()
+                step += 1
+                mean = window_loss / window_count
+                losses.append((step, mean))
+                elapsed = time.perf_counter() - started
+                record = {"step": step, "loss": round(mean, 6), "lr": self.schedulers[0].get_last_lr()[0],
+                          "grad_norm": round(float(grad_norm), 6) if grad_norm is not None else None,
+                          "seconds_per_step": round(elapsed, 4), "samples_per_s": round(s.batch_size / elapsed, 3)}
+                window_loss, window_count, started = 0.0, 0, time.perf_counter()
+                if metrics:
+                    metrics.write(json.dumps(record) + "\n")
+                    metrics.flush()
+                if self.progress:
+                    self.progress(step, s.max_steps, mean)
+                if s.eval_every and step % s.eval_every == 0 or step == s.max_steps:
+                    last_eval = self.evaluate(eval_records)
+                    if metrics:
+                        metrics.write(json.dumps({"step": step, "split": "eval", **last_eval}) + "\n")
+                        metrics.flush()
+                    self.model.train()
+                if s.checkpoint_every and step % s.checkpoint_every == 0 or step == s.max_steps:
+                    saved = self._save(step)
+                started = time.perf_counter()
+        finally:
+            if metrics:
+                metrics.close()
+        return RunResult(step, losses, last_eval, saved)
+
+    @torch.no_grad()
+    def evaluate(self, records: list[Record]) -> dict:
+        """Loss and token accuracies on the first `eval_steps` batches of the eval songs (no augmentation)."""
+        acc = self.accelerator
+        self.model.eval()
+        maker = ExampleMaker(self.profile, self.vocab, train=False)
+        stream = batches(example_stream(maker, records, random.Random(0)), max(1, self.settings.batch_size //
+                                                                             self.settings.grad_accumulation))
+        totals: dict[str, list[float]] = {"loss": [0.0, 0]}
+        for _ in range(max(1, self.settings.eval_steps)):
+            batch = {k: v.to(acc.device) for k, v in next(stream).items()}
+            out = self.model(**batch)
+            labels = batch["labels"][:, :out.logits.shape[1]]
+            predicted = out.logits.argmax(-1)
+            valid = labels != IGNORE
+            totals["loss"][0] += float(out.loss) * int(valid.sum())
+            totals["loss"][1] += int(valid.sum())
+            self._count(totals, "token_acc", predicted == labels, valid)
+            for name in self.kinds.ranges:
+                self._count(totals, f"{name}_acc", predicted == labels, valid & self.kinds.mask(labels, name))
+            if "timing" in self.kinds.ranges:
+                timing = valid & self.kinds.mask(labels, "timing")
+                self._count(totals, "timing_acc_20ms", (predicted - labels).abs() <= FUZZY_STEPS, timing)
+        return {k: round(v[0] / v[1], 6) for k, v in totals.items() if v[1]}
+
+    @staticmethod
+    def _count(totals, name, correct, mask) -> None:
+        entry = totals.setdefault(name, [0.0, 0])
+        entry[0] += int((correct & mask).sum())
+        entry[1] += int(mask.sum())
+
+    def _save(self, step: int) -> Path | None:
+        acc = self.accelerator
+        acc.wait_for_everyone()
+        if not acc.is_main_process:
+            return None
+        model = acc.unwrap_model(self.model)
+        path = save_checkpoint(self.run_dir, step, lambda folder: self.write_weights(model, folder),
+                               self.optimizers, self.schedulers)
+        self.log(f"saved {path}")
+        return path
+
+    def _load_weights(self, folder: Path) -> None:
+        from safetensors.torch import load_file
+
+        model = self.accelerator.unwrap_model(self.model)
+        for name in ("model.safetensors", "adapter_model.safetensors"):
+            if (folder / name).exists():
+                state = load_file(str(folder / name))
+                if name.startswith("adapter"):
+                    from peft import set_peft_model_state_dict
+
+                    set_peft_model_state_dict(model, state)
+                else:
+                    model.load_state_dict(state)
+                return
+
+
+def _with_lr(training, lr: float):
+    import dataclasses
+
+    return dataclasses.replace(training, learning_rate=lr)
