@@ -15,6 +15,8 @@ from transformers import LogitsProcessor, TopKLogitsWarper, TopPLogitsWarper
 
 from models.logits_rules import ClassifierFreeGuidance
 
+EOS_TOKEN = 2  # the global end of sequence
+
 
 @dataclass
 class SamplingSettings:
@@ -107,6 +109,11 @@ class Decoder:
         return _results(new_tokens, requests, end_mask)
 
     def _choose(self, sequence: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+        # A row the rules left with no finite choice (or NaN from a broken model) ends its window.
+        scores = torch.nan_to_num(scores, nan=float("-inf"), posinf=float("-inf"))
+        dead = torch.isinf(scores).all(-1)
+        if bool(dead.any()):
+            scores[dead, EOS_TOKEN] = 0.0
         if self.sampling.greedy:
             return scores.argmax(-1)
         for warper in self._warpers:

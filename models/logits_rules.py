@@ -155,8 +155,9 @@ class LookbackZone(LogitsProcessor):
         event_then = (1 - eos_then).clamp(min=1e-12)
         probs = scores.softmax(-1)
         outside = probs.sum(-1, keepdim=True) - probs[:, zone].sum(-1, keepdim=True)
-        rescale = 1 / (outside * event_then + eos_then)
+        rescale = 1 / (outside * event_then + eos_then).clamp(min=1e-12)
         probs = probs * rescale
         probs[:, zone] = 0
         probs[:, self.tokens.time_shift_start] = ((rescale - 1) * eos_then / event_then).clamp(0, 1).squeeze(1)
-        return torch.where(after_type.unsqueeze(1), probs.log(), scores)
+        guided = torch.nan_to_num(probs, nan=0.0, posinf=0.0).log()
+        return torch.where(after_type.unsqueeze(1), guided, scores)
