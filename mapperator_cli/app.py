@@ -43,12 +43,14 @@ def _root(
 from mapperator_cli.dataset import app as dataset_app  # noqa: E402
 from mapperator_cli.generate import generate  # noqa: E402
 from mapperator_cli.info import info  # noqa: E402 - cheap: heavy imports happen inside
+from mapperator_cli.mod import mod  # noqa: E402
 from mapperator_cli.timing import timing  # noqa: E402
 from mapperator_cli.train import lora, train  # noqa: E402
 
 app.command("generate")(generate)
 app.command("info")(info)
 app.command("timing")(timing)
+app.command("mod")(mod)
 app.command("train")(train)
 app.command("lora")(lora)
 app.add_typer(dataset_app, name="dataset")

@@ -100,6 +100,9 @@ def train_model(profile: Profile, options: TrainOptions, *, log: Callable[[str],
         model = load_model(folder)
     else:
         vocab = new_vocabulary(profile, records)
+        import torch
+
+        torch.manual_seed(profile.training.seed)  # the same profile and data give the same run
         model = Mapperatorinator(build_config(profile, vocab))
     model.train()
     (run_dir / "profile.json").write_text(json.dumps(dataclasses.asdict(profile), default=list, indent=1))
