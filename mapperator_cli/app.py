@@ -46,6 +46,7 @@ from mapperator_cli.info import info  # noqa: E402 - cheap: heavy imports happen
 from mapperator_cli.mod import mod  # noqa: E402
 from mapperator_cli.timing import timing  # noqa: E402
 from mapperator_cli.train import lora, train  # noqa: E402
+from mapperator_cli.wizard import wizard  # noqa: E402
 
 app.command("generate")(generate)
 app.command("info")(info)
@@ -53,6 +54,7 @@ app.command("timing")(timing)
 app.command("mod")(mod)
 app.command("train")(train)
 app.command("lora")(lora)
+app.command("wizard")(wizard)
 app.add_typer(dataset_app, name="dataset")
 
 

@@ -1,0 +1,192 @@
+"""`mapper wizard`: questions in order, ending in the exact `mapper ...` command, shown before it runs.
+
+Every answer is validated as it is typed; the wizard only builds a command line (it never calls
+the library itself), so what it runs is exactly what it shows and what a user could type again.
+"""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import typer
+
+from mapperator_cli.errors import UserError
+
+GAMEMODES = ["osu", "taiko", "catch", "mania"]
+
+
+class Cancelled(Exception):
+    """The user pressed Ctrl-C or chose to cancel."""
+
+
+class Asker:
+    """questionary prompts that raise Cancelled instead of returning None; input/output injectable for tests."""
+
+    def __init__(self, input=None, output=None):
+        self.io = {k: v for k, v in (("input", input), ("output", output)) if v is not None}
+
+    def _ask(self, question):
+        try:
+            answer = question.unsafe_ask()
+        except KeyboardInterrupt:
+            raise Cancelled from None
+        if answer is None:
+            raise Cancelled
+        return answer
+
+    def text(self, message: str, default: str = "", validate=None) -> str:
+        import questionary
+
+        return self._ask(questionary.text(message, default=default, validate=validate, **self.io)).strip()
+
+    def select(self, message: str, choices: list[str], default: str | None = None) -> str:
+        import questionary
+
+        return self._ask(questionary.select(message, choices=choices, default=default, **self.io))
+
+    def checkbox(self, message: str, choices: list[str]) -> list[str]:
+        import questionary
+
+        return self._ask(questionary.checkbox(message, choices=choices, **self.io))
+
+    def confirm(self, message: str, default: bool = False) -> bool:
+        import questionary
+
+        return self._ask(questionary.confirm(message, default=default, **self.io))
+
+
+# -- validators: True or the message shown under the prompt ------------------------------------
+def existing_file(text: str):
+    return True if text and Path(text).expanduser().is_file() else "no such file"
+
+
+def optional_file(text: str):
+    return True if not text.strip() else existing_file(text.strip())
+
+
+def number(low: float, high: float | None = None, *, optional: bool = False, integer: bool = False):
+    def check(text: str):
+        if not text.strip():
+            return True if optional else "a value is needed"
+        try:
+            value = int(text) if integer else float(text)
+        except ValueError:
+            return "a whole number is needed" if integer else "a number is needed"
+        if value < low or (high is not None and value > high):
+            return f"between {low:g} and {high:g}" if high is not None else f"at least {low:g}"
+        return True
+    return check
+
+
+def not_empty(text: str):
+    return True if text.strip() else "a value is needed"
+
+
+def _descriptors(model: str) -> list[str]:
+    """The descriptor names a local model knows (from its tokenizer.json), if any."""
+    import json
+
+    path = Path(model).expanduser() / "tokenizer.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    table = data.get("descriptor_idx") or {}
+    return sorted(table, key=lambda name: table[name]) if isinstance(table, dict) else []
+
+
+def _add(argv: list[str], option: str, value: str) -> None:
+    if value:
+        argv += [option, value]
+
+
+def ask_generate(a: Asker) -> list[str]:
+    argv = ["generate", a.text("Song (audio file):", validate=existing_file)]
+    model = a.text("Model (checkpoint folder or hub id):", validate=not_empty)
+    argv += ["--model", model]
+    argv += ["--gamemode", a.select("Game mode:", GAMEMODES, default="osu")]
+    _add(argv, "--difficulty", a.text("Star rating (blank: unknown):", validate=number(0, 15, optional=True)))
+    _add(argv, "--year", a.text("Mapping style of the year (blank: unknown):",
+                                validate=number(2007, 2023, optional=True, integer=True)))
+    known = _descriptors(model)
+    chosen = a.checkbox("Descriptors to aim for:", known) if known else []
+    for name in chosen:
+        argv += ["--descriptor", name]
+    reference = a.text("Reference beatmap for metadata and timing (blank: none):", validate=optional_file)
+    if reference:
+        argv += ["--beatmap", reference]
+        for context in a.checkbox("Take from the reference instead of generating:", ["timing", "kiai"]):
+            argv += ["--in-context", context]
+    if a.confirm("Change advanced settings?", default=False):
+        cfg = a.text("Guidance scale (1: off):", default="1", validate=number(1, 20))
+        if float(cfg) > 1:
+            argv += ["--cfg-scale", cfg]
+            for name in a.checkbox("Descriptors to steer away from:", [d for d in known if d not in chosen]):
+                argv += ["--negative-descriptor", name]
+        _add(argv, "--seed", a.text("Random seed (blank: random):", validate=number(0, optional=True, integer=True)))
+        if a.confirm("Greedy decoding (no sampling)?", default=False):
+            argv.append("--greedy")
+        else:
+            _add(argv, "--temperature", a.text("Temperature (blank: profile default):",
+                                               validate=number(0.01, 5, optional=True)))
+            _add(argv, "--top-p", a.text("Top-p (blank: profile default):", validate=number(0.01, 1, optional=True)))
+        _add(argv, "--out", a.text("Output folder (blank: current folder):"))
+    return argv
+
+
+def ask_timing(a: Asker) -> list[str]:
+    argv = ["timing", a.text("Song (audio file):", validate=existing_file)]
+    argv += ["--model", a.text("Model (checkpoint folder or hub id):", validate=not_empty)]
+    argv += ["--passes", a.text("Timing passes to vote over:", default="20", validate=number(1, 200, integer=True))]
+    _add(argv, "--beatmap", a.text("Beatmap to copy with the new timing (blank: none):", validate=optional_file))
+    _add(argv, "--seed", a.text("Random seed (blank: random):", validate=number(0, optional=True, integer=True)))
+    _add(argv, "--out", a.text("Output folder (blank: default):"))
+    return argv
+
+
+def ask_mod(a: Asker) -> list[str]:
+    argv = ["mod", a.text("Beatmap (.osu):", validate=existing_file)]
+    argv += ["--model", a.text("Model (checkpoint folder or hub id):", validate=not_empty)]
+    argv += ["--threshold", a.text("Report tokens above this relative surprisal:", default="20",
+                                   validate=number(0, 1000))]
+    return argv
+
+
+TASKS = {"Generate a beatmap from a song": ask_generate, "Find the timing of a song": ask_timing,
+         "Mod a beatmap (AI suggestions)": ask_mod}
+
+
+def run_wizard(input=None, output=None, *, print_only: bool = False) -> tuple[list[str], bool] | None:
+    """(argv after `mapper`, run it?) from the answers, or None when cancelled."""
+    a = Asker(input, output)
+    try:
+        task = a.select("What do you want to do?", list(TASKS))
+        argv = TASKS[task](a)
+        command = shlex.join(["mapper", *argv])
+        if print_only:
+            return argv, False
+        choice = a.select(f"Command:\n  {command}\n", ["Run it", "Only print it", "Cancel"], default="Run it")
+    except Cancelled:
+        return None
+    if choice == "Cancel":
+        return None
+    return argv, choice == "Run it"
+
+
+def wizard(
+    print_only: bool = typer.Option(False, "--print-only", help="Print the command at the end instead of running it."),
+) -> None:
+    """Answer a few questions; get (and optionally run) the exact mapper command."""
+    if not sys.stdin.isatty():
+        raise UserError("mapper wizard needs an interactive terminal; use mapper generate/timing/mod with options")
+    result = run_wizard(print_only=print_only)
+    if result is None:
+        typer.echo("mapper: cancelled; nothing was written", err=True)
+        raise typer.Exit(1)
+    argv, run = result
+    typer.echo(shlex.join(["mapper", *argv]))
+    if run:
+        raise typer.Exit(subprocess.call([sys.executable, "-m", "mapperator_cli", *argv]))

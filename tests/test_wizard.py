@@ -1,0 +1,85 @@
+"""The wizard driven by scripted key presses through prompt_toolkit's pipe input."""
+
+from __future__ import annotations
+
+import shlex
+
+import pytest
+from prompt_toolkit.input import create_pipe_input
+from prompt_toolkit.output import DummyOutput
+from typer.testing import CliRunner
+
+from mapperator_cli.app import app
+from mapperator_cli.wizard import run_wizard
+
+DOWN, ENTER, SPACE, CTRL_C = "\x1b[B", "\r", " ", "\x03"
+
+
+def drive(keys: list[str], **kwargs):
+    with create_pipe_input() as pipe:
+        pipe.send_text("".join(keys))
+        return run_wizard(input=pipe, output=DummyOutput(), **kwargs)
+
+
+@pytest.fixture
+def files(tmp_path):
+    song = tmp_path / "song.wav"
+    song.write_bytes(b"RIFF")
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "tokenizer.json").write_text('{"descriptor_idx": {"jump aim": 0, "tech": 1, "streams": 2}}')
+    beatmap = tmp_path / "map.osu"
+    beatmap.write_text("osu file format v14\n")
+    return song, model, beatmap
+
+
+def test_generate_with_descriptors_and_advanced_settings(files, tmp_path):
+    song, model, _ = files
+    keys = [ENTER,  # generate
+            f"{song}{ENTER}", f"{model}{ENTER}", ENTER,  # osu
+            f"abc{ENTER}", f"\x7f\x7f\x7f5.5{ENTER}",  # a bad star rating is asked again
+            f"2019{ENTER}",
+            SPACE, ENTER,  # include "jump aim"
+            ENTER,  # no reference
+            f"y",  # advanced
+            f"\x7f3{ENTER}",  # cfg 3
+            SPACE, ENTER,  # exclude "tech" (the first one left)
+            f"7{ENTER}", f"n", ENTER, ENTER, f"{tmp_path / 'out'}{ENTER}",
+            DOWN, ENTER]  # only print
+    argv, run = drive(keys)
+    assert not run
+    assert argv == ["generate", str(song), "--model", str(model), "--gamemode", "osu", "--difficulty", "5.5",
+                    "--year", "2019", "--descriptor", "jump aim", "--cfg-scale", "3", "--negative-descriptor", "tech",
+                    "--seed", "7", "--out", str(tmp_path / "out")]
+    assert shlex.split(shlex.join(argv)) == argv
+
+
+def test_timing_and_mod(files):
+    song, model, beatmap = files
+    argv, run = drive([DOWN, ENTER, f"{song}{ENTER}", f"{model}{ENTER}", f"\x7f\x7f8{ENTER}", ENTER, f"3{ENTER}",
+                       ENTER, ENTER])
+    assert run and argv == ["timing", str(song), "--model", str(model), "--passes", "8", "--seed", "3"]
+    argv, _ = drive([DOWN, DOWN, ENTER, f"{beatmap}{ENTER}", f"{model}{ENTER}", ENTER, ENTER])
+    assert argv == ["mod", str(beatmap), "--model", str(model), "--threshold", "20"]
+
+
+def test_missing_file_is_asked_again(files, tmp_path):
+    song, model, beatmap = files
+    argv, _ = drive([DOWN, DOWN, ENTER, f"{tmp_path / 'nope.osu'}{ENTER}", "\x15", f"{beatmap}{ENTER}",
+                     f"{model}{ENTER}", ENTER], print_only=True)
+    assert argv[:2] == ["mod", str(beatmap)]
+
+
+def test_cancel_writes_nothing(files, tmp_path):
+    song, model, _ = files
+    out = tmp_path / "out"
+    assert drive([ENTER, f"{song}{ENTER}", CTRL_C]) is None
+    assert drive([DOWN, DOWN, ENTER, "x", CTRL_C]) is None
+    assert drive([DOWN, ENTER, f"{song}{ENTER}", f"{model}{ENTER}", ENTER, ENTER, ENTER, f"{out}{ENTER}",
+                  DOWN, DOWN, ENTER]) is None  # "Cancel" at the end
+    assert not out.exists()
+
+
+def test_needs_a_terminal():
+    result = CliRunner().invoke(app, ["wizard"], input="")
+    assert result.exception is not None and "interactive terminal" in str(result.exception)
