@@ -41,10 +41,10 @@ def test_generate_with_descriptors_and_advanced_settings(files, tmp_path):
             f"2019{ENTER}",
             SPACE, ENTER,  # include "jump aim"
             ENTER,  # no reference
-            f"y",  # advanced
+            "y",  # advanced
             f"\x7f3{ENTER}",  # cfg 3
             SPACE, ENTER,  # exclude "tech" (the first one left)
-            f"7{ENTER}", f"n", ENTER, ENTER, f"{tmp_path / 'out'}{ENTER}",
+            f"7{ENTER}", "n", ENTER, ENTER, f"{tmp_path / 'out'}{ENTER}",
             DOWN, ENTER]  # only print
     argv, run = drive(keys)
     assert not run
