@@ -22,6 +22,10 @@ def generate(
     difficulty: float | None = typer.Option(None, "--difficulty", help="Target star rating (unknown if left out)."),
     year: int | None = typer.Option(None, "--year", help="Mapping style of this year (2007-2023)."),
     descriptor: list[str] = typer.Option([], "--descriptor", help="Style descriptor (repeatable), e.g. 'jump aim'."),
+    negative_descriptor: list[str] = typer.Option([], "--negative-descriptor", help="Descriptor to steer away from "
+                                                  "(repeatable; needs --cfg-scale above 1)."),
+    cfg_scale: float | None = typer.Option(None, "--cfg-scale", help="Classifier-free guidance strength: 1 is off, "
+                                           "higher follows descriptors and mapper more (profile default)."),
     keycount: int = typer.Option(4, "--keycount", help="osu!mania key count."),
     seed: int | None = typer.Option(None, "--seed", help="Random seed: the same seed gives the same map."),
     greedy: bool = typer.Option(False, "--greedy", help="Always take the likeliest token (no sampling)."),
@@ -30,7 +34,10 @@ def generate(
     beatmap: Path | None = typer.Option(None, "--beatmap", help="Reference .osu: fills in metadata, and its timing "
                                                                 "with --in-context timing."),
     in_context: list[str] = typer.Option([], "--in-context", help="Take this from --beatmap instead of generating "
-                                                                  "it: timing."),
+                                                                  "it: timing, kiai (repeatable)."),
+    output_type: list[str] = typer.Option([], "--output-type", help="What to write (repeatable): timing, kiai, map, "
+                                          "sv (profile default: all it makes)."),
+    export_osz: bool = typer.Option(False, "--export-osz", help="Also write an .osz with the map and the song."),
     title: str | None = typer.Option(None, "--title", help="Song title for the metadata."),
     artist: str | None = typer.Option(None, "--artist", help="Artist for the metadata."),
     slider_multiplier: float = typer.Option(1.4, "--slider-multiplier", help="Base slider velocity."),
@@ -43,8 +50,15 @@ def generate(
     if gamemode not in GAMEMODES:
         raise UserError(f"unknown game mode {gamemode!r} (choose from {', '.join(GAMEMODES)})")
     contexts_from_reference = {c.lower() for c in in_context}
-    if contexts_from_reference - {"timing"}:
-        raise UserError(f"--in-context supports only 'timing', not {', '.join(sorted(contexts_from_reference))}")
+    if contexts_from_reference - {"timing", "kiai"}:
+        raise UserError(f"--in-context takes timing or kiai, not {', '.join(sorted(contexts_from_reference))}")
+    outputs = [o.lower() for o in output_type]
+    if set(outputs) - {"timing", "kiai", "map", "sv"}:
+        raise UserError(f"--output-type takes timing, kiai, map or sv, not {', '.join(sorted(set(outputs)))}")
+    if cfg_scale is not None and cfg_scale < 1:
+        raise UserError("--cfg-scale must be at least 1 (1 turns guidance off)")
+    if negative_descriptor and (cfg_scale or 0) <= 1:
+        raise UserError("--negative-descriptor needs --cfg-scale above 1")
     if contexts_from_reference and beatmap is None:
         raise UserError("--in-context needs a reference --beatmap")
     if beatmap is not None and not beatmap.is_file():
@@ -63,10 +77,13 @@ def generate(
         audio=audio, model=model, profile=profile, out_dir=out, gamemode=GAMEMODES[gamemode], difficulty=difficulty,
         year=year, descriptors=list(descriptor), keycount=keycount, seed=seed, greedy=greedy,
         temperature=temperature, top_p=top_p, reference=beatmap, reference_timing="timing" in contexts_from_reference,
-        lora=lora, title=title, artist=artist, slider_multiplier=slider_multiplier, circle_size=circle_size)
+        lora=lora, cfg_scale=cfg_scale, negative_descriptors=list(negative_descriptor),
+        reference_kiai="kiai" in contexts_from_reference, output_types=outputs, export_osz=export_osz,
+        title=title, artist=artist, slider_multiplier=slider_multiplier, circle_size=circle_size)
     with PassProgress(enabled=not quiet) as progress:
         result = run_generation(request, progress=progress.update)
     for warning in result.warnings:
         typer.echo(f"mapper: warning: {warning}", err=True)
-    typer.echo(str(result.path))
+    for path in result.written:
+        typer.echo(str(path))
 

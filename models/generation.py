@@ -19,7 +19,7 @@ from models.decoding import Decoder, DecodeRequest, SamplingSettings
 from models.logits_rules import LookbackZone, MonotonicTime, RuleTokens, Temperature, TimeShiftBias
 from profiles.settings import Profile
 from tokenization.events import BEAT_TYPES, TIMED_TYPES, TYPE_TOKENS, ContextType, Event, EventType
-from tokenization.prompt import Conditioning, ContextBlock, build_prompt
+from tokenization.prompt import Conditioning, ContextBlock, build_prompt, negative_conditioning
 from tokenization.tokenizer import Tokenizer
 from tokenization.vocabulary import EOS_ID, Vocabulary
 
@@ -165,9 +165,15 @@ class Generator:
         out_blocks.append(ContextBlock(context, prefill, finished=False))
         last_kiai = next((e.value for e in reversed(contexts.get(ContextType.KIAI, [])) if e.type is E.KIAI), 0)
         last_sv = 100
-        prompt = build_prompt(self.vocab, conditioning, window_start_ms=start,
-                              in_contexts=[ContextBlock(c, []) for c in in_blocks], out_contexts=out_blocks,
-                              last_kiai=last_kiai, last_sv=last_sv)
+        in_context_blocks = [ContextBlock(c, self._window_events(contexts.get(c, []), start)
+                                          if c in contexts else []) for c in in_blocks]
+        prompt = build_prompt(self.vocab, conditioning, window_start_ms=start, in_contexts=in_context_blocks,
+                              out_contexts=out_blocks, last_kiai=last_kiai, last_sv=last_sv)
+        negative = None
+        if self.settings.cfg_scale > 1:
+            negative = build_prompt(self.vocab, negative_conditioning(conditioning), window_start_ms=start,
+                                    in_contexts=in_context_blocks, out_contexts=out_blocks, last_kiai=last_kiai,
+                                    last_sv=last_sv)
         lookback_ms = inference.lookback * self.window_ms if index > 0 else 0.0
         lookahead_ms = 0.0 if last else inference.lookahead * self.window_ms
         end_ids = {EOS_ID}
@@ -187,11 +193,11 @@ class Generator:
                                  taiko_hit=s.taiko_hit_temperature))
         if lookback_ms:
             rules.append(LookbackZone(self.tokens, lookback_ms, types_first=self.types_first))
-        decoder = Decoder(self.model, rules=rules, sampling=s.sampling)
-        room = self.profile.model.tgt_seq_len - len(prompt)
+        decoder = Decoder(self.model, rules=rules, sampling=s.sampling, cfg_scale=s.cfg_scale)
+        room = self.profile.model.tgt_seq_len - max(len(prompt), len(negative or []))
         if room <= 0:
             return []
-        result = decoder.run(frames, [DecodeRequest(prompt, frozenset(end_ids))], room,
+        result = decoder.run(frames, [DecodeRequest(prompt, frozenset(end_ids), negative)], room,
                              conditioning=self._conditioning_tensors(conditioning, start))[0]
         self.generated_tokens += len(result.tokens)
         tokens = result.tokens

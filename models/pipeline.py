@@ -33,6 +33,11 @@ class GenerateRequest:
     circle_size: float = 4.0
     device: str = "cpu"
     lora: Path | None = None
+    cfg_scale: float | None = None  # None: the profile's
+    negative_descriptors: list[str] = field(default_factory=list)
+    reference_kiai: bool = False
+    output_types: list[str] = field(default_factory=list)  # passes to run; empty: the profile's
+    export_osz: bool = False
 
 
 @dataclass
@@ -40,6 +45,7 @@ class GenerateResult:
     path: Path
     tokens: int
     warnings: list[str]
+    written: list[Path] = field(default_factory=list)  # every file, the .osu first
 
 
 def safe_filename(text: str) -> str:
@@ -93,12 +99,13 @@ def run_generation(request: GenerateRequest, progress: Callable[[str, int, int],
     conditioning = Conditioning(
         gamemode=request.gamemode, difficulty=request.difficulty, year=request.year, song_length_ms=song_ms,
         slider_multiplier=request.slider_multiplier, circle_size=request.circle_size, keycount=request.keycount,
-        descriptors=request.descriptors)
+        descriptors=request.descriptors, negative_descriptors=request.negative_descriptors)
     inference = profile.inference
     settings = GenerationSettings(
         temperature=inference.temperature if request.temperature is None else request.temperature,
         timing_temperature=inference.timing_temperature, mania_column_temperature=inference.mania_column_temperature,
         taiko_hit_temperature=inference.taiko_hit_temperature, timeshift_bias=inference.timeshift_bias,
+        cfg_scale=inference.cfg_scale if request.cfg_scale is None else request.cfg_scale,
         sampling=SamplingSettings(greedy=request.greedy, top_p=inference.top_p if request.top_p is None
                                   else request.top_p, top_k=inference.top_k, seed=request.seed))
     finished = {}
@@ -106,12 +113,24 @@ def run_generation(request: GenerateRequest, progress: Callable[[str, int, int],
     if reference is not None and request.reference_timing:
         finished[ContextType.TIMING] = BeatmapEncoder(reference, profile.tokenizer).timing_events(song_ms).events
         reference_timing = reference.timing_points
-    passes = [ContextType(c) for c in inference.output_type
+    if reference is not None and request.reference_kiai:
+        if ContextType.KIAI not in vocab.context_sos:
+            raise MapperInputError(f"the {profile.name} model has no kiai context to take from --beatmap")
+        finished[ContextType.KIAI] = BeatmapEncoder(reference, profile.tokenizer).kiai_events().events
+    wanted = request.output_types or list(inference.output_type)
+    unknown = [c for c in wanted if c not in inference.output_type and c != "map"]
+    if unknown:
+        raise MapperInputError(f"the {profile.name} model cannot write {unknown[0]!r} "
+                               f"(it writes {', '.join(inference.output_type)})")
+    # Passes run in the profile's order up to the last one asked for: a map needs its timing first.
+    last = max(list(inference.output_type).index(c) if c in inference.output_type else 0 for c in wanted)
+    passes = [ContextType(c) for c in list(inference.output_type)[:last + 1]
               if ContextType(c) not in finished and (c != "sv" or request.gamemode == 3)
               and (ContextType(c) in vocab.context_sos or c == "map")]
     generator = Generator(model, vocab, profile, settings, request.device)
     with torch.inference_mode():
         contexts = generator.generate(audio, conditioning, passes, finished=finished, progress=progress)
+    contexts = {c: events for c, events in contexts.items() if c.value in wanted or c is ContextType.TIMING or c in finished}
 
     meta = reference.metadata if reference is not None else None
     info = BeatmapInfo(
@@ -131,4 +150,10 @@ def run_generation(request: GenerateRequest, progress: Callable[[str, int, int],
     request.out_dir.mkdir(parents=True, exist_ok=True)
     stem = safe_filename(f"{info.artist} - {info.title} ({info.creator}) [{info.version}]")
     path = write_beatmap(beatmap, fresh_path(request.out_dir, stem))
-    return GenerateResult(path, generator.generated_tokens, warnings)
+    written = [path]
+    if request.export_osz:
+        from tokenization.osz import write_osz
+
+        written.append(write_osz({path.name: path, request.audio.name: request.audio},
+                                 fresh_path(request.out_dir, stem, ".osz")))
+    return GenerateResult(path, generator.generated_tokens, warnings, written)

@@ -60,3 +60,38 @@ def test_generate_with_the_other_versions(tmp_path):
         assert proc.returncode == 0, proc.stderr
         beatmap = read_beatmap(proc.stdout.strip())
         assert beatmap.metadata.version.startswith(f"Mapperatorinator {version.upper()}")
+
+
+def test_guidance_options_osz_and_given_contexts(tmp_path):
+    import zipfile
+
+    model = require_shared("fixtures", "ref-v29-tiny")
+    audio = require_shared("fixtures", "audio", "click120.wav")
+    timing = require_shared("fixtures", "audio", "click120_timing.osu")
+    proc = run(str(audio), "--model", str(model), "--seed", "0", "--out", str(tmp_path), "--quiet", "--cfg-scale", "2",
+               "--descriptor", "grid snap", "--negative-descriptor", "simple", "--export-osz", "--beatmap", str(timing),
+               "--in-context", "timing", "--in-context", "kiai", "--output-type", "map")
+    assert proc.returncode == 0, proc.stderr
+    osu, osz = proc.stdout.split("\n")[:2]
+    assert osu.endswith(".osu") and osz.endswith(".osz")
+    with zipfile.ZipFile(osz) as archive:
+        assert sorted(archive.namelist()) == sorted([osu.rsplit("/", 1)[-1], "click120.wav"])
+    bad = run(str(audio), "--model", str(model), "--negative-descriptor", "simple")
+    assert bad.returncode == 2 and "--cfg-scale" in bad.stderr
+    bad = run(str(audio), "--model", str(model), "--output-type", "storyboard")
+    assert bad.returncode == 2 and "--output-type" in bad.stderr
+
+
+def test_guidance_pushes_towards_the_wanted_prompt():
+    import torch
+
+    from models.logits_rules import ClassifierFreeGuidance
+    from tokenization.prompt import Conditioning, negative_conditioning
+
+    cond, uncond = torch.tensor([[2.0, 0.0, 1.0]]), torch.tensor([[0.0, 2.0, 1.0]])
+    guided = ClassifierFreeGuidance(3.0)(None, torch.cat([cond, uncond]))
+    assert guided[0].argmax() == 0 and guided[0, 0] > cond[0, 0]  # further towards the conditional side
+    c = Conditioning(mapper_id=5, descriptors=["tech"], negative_descriptors=["simple"], beatmap_id=9)
+    n = negative_conditioning(c)
+    assert n.descriptors == ["simple"] and n.mapper_id == 5 and n.beatmap_id is None
+    assert negative_conditioning(Conditioning(mapper_id=5)).mapper_id is None

@@ -39,6 +39,18 @@ class Conditioning:
     scroll_speed_ratio: float | None = None
     descriptors: list[str] = field(default_factory=list)
     beatmap_id: int | None = None
+    negative_descriptors: list[str] = field(default_factory=list)  # what guidance steers away from
+
+
+def negative_conditioning(c: Conditioning) -> Conditioning:
+    """The unconditional side of classifier-free guidance (reference inference.md §2.8): the same
+    metadata with the negative descriptors (descriptor-unknown if none) in place of the wanted ones,
+    no beatmap class, and the mapper kept only when descriptors are in play."""
+    import dataclasses
+
+    keep_mapper = bool(c.descriptors or c.negative_descriptors)
+    return dataclasses.replace(c, descriptors=list(c.negative_descriptors), negative_descriptors=[], beatmap_id=None,
+                               mapper_id=c.mapper_id if keep_mapper else None)
 
 
 def _ratio_value(ratio: float | None) -> int:
