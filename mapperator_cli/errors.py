@@ -27,10 +27,25 @@ def is_user_error(exc: BaseException) -> bool:
 
 
 def run_guarded(app) -> int:
-    """Run the Typer app (which handles usage errors itself) and map any other failure to one line."""
+    """Run the Typer app and map every failure, usage errors included, to one line on stderr."""
+    import typer
+
     try:
-        app()  # standalone mode: exits through SystemExit with click's own usage messages
-        return 0
+        result = app(standalone_mode=False)
+        return result if isinstance(result, int) else 0
+    except typer.Exit as exc:
+        return getattr(exc, "exit_code", 0)
+    except typer.Abort:
+        print("mapper: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except typer.TyperException as exc:  # usage errors: unknown options, missing arguments, bad values
+        message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+        if not message.strip():  # `mapper` alone: the help was shown, nothing went wrong to report
+            return getattr(exc, "exit_code", EXIT_USER_ERROR)
+        ctx = getattr(exc, "ctx", None)
+        hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+        print(f"mapper: error: {one_line(message)}{hint}", file=sys.stderr)
+        return EXIT_USER_ERROR
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else EXIT_FAILURE)
     except KeyboardInterrupt:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import typer
@@ -9,66 +10,142 @@ import typer
 from mapperator_cli.errors import UserError
 
 GAMEMODES = {"osu": 0, "taiko": 1, "catch": 2, "mania": 3}
+IN_CONTEXTS = ("timing", "kiai", "gd", "no_hs")
+OUTPUT_TYPES = ("timing", "kiai", "map", "sv")
+
+MODEL, STYLE, SAMPLING, REFERENCE, OUTPUT = "Model", "Map style", "Sampling", "Reference beatmap", "Output"
+
+
+def parse_time_ms(text: str | None, option: str) -> float | None:
+    """Milliseconds from `83500`, `1:23.5` or the editor's `01:23:500`."""
+    if text is None:
+        return None
+    text = text.strip()
+    editor = re.fullmatch(r"(\d+):(\d{2}):(\d{3})", text)
+    if editor:
+        minutes, seconds, millis = map(int, editor.groups())
+        return float(minutes * 60_000 + seconds * 1000 + millis)
+    clock = re.fullmatch(r"(\d+):(\d{1,2}(?:\.\d+)?)", text)
+    if clock:
+        return int(clock.group(1)) * 60_000 + float(clock.group(2)) * 1000
+    try:
+        value = float(text)
+    except ValueError:
+        raise UserError(f"{option} takes milliseconds, m:ss.s or mm:ss:mmm, not {text!r}") from None
+    if value < 0:
+        raise UserError(f"{option} must not be negative")
+    return value
 
 
 def generate(
-    audio: Path = typer.Argument(..., help="The song (mp3, ogg, wav, flac)."),
-    model: str = typer.Option(..., "--model", help="Checkpoint folder (config.json, model.safetensors, tokenizer.json) "
-                                                   "or a downloaded hub id."),
-    profile: str | None = typer.Option(None, "--profile", help="Profile of the checkpoint (detected if left out)."),
-    lora: Path | None = typer.Option(None, "--lora", help="LoRA adapter folder (from `mapper lora`), merged at load."),
-    out: Path = typer.Option(Path("."), "--out", help="Folder for the new beatmap (created; nothing is overwritten)."),
-    gamemode: str = typer.Option("osu", "--gamemode", help="osu, taiko, catch or mania."),
-    difficulty: float | None = typer.Option(None, "--difficulty", help="Target star rating (unknown if left out)."),
-    year: int | None = typer.Option(None, "--year", help="Mapping style of this year (2007-2023)."),
-    descriptor: list[str] = typer.Option([], "--descriptor", help="Style descriptor (repeatable), e.g. 'jump aim'."),
-    negative_descriptor: list[str] = typer.Option([], "--negative-descriptor", help="Descriptor to steer away from "
-                                                  "(repeatable; needs --cfg-scale above 1)."),
-    cfg_scale: float | None = typer.Option(None, "--cfg-scale", help="Classifier-free guidance strength: 1 is off, "
-                                           "higher follows descriptors and mapper more (profile default)."),
-    keycount: int = typer.Option(4, "--keycount", help="osu!mania key count."),
-    seed: int | None = typer.Option(None, "--seed", help="Random seed: the same seed gives the same map."),
-    greedy: bool = typer.Option(False, "--greedy", help="Always take the likeliest token (no sampling)."),
-    temperature: float | None = typer.Option(None, "--temperature", help="Sampling temperature (profile default)."),
-    top_p: float | None = typer.Option(None, "--top-p", help="Nucleus sampling threshold (profile default)."),
-    beatmap: Path | None = typer.Option(None, "--beatmap", help="Reference .osu: fills in metadata, and its timing "
-                                                                "with --in-context timing."),
-    in_context: list[str] = typer.Option([], "--in-context", help="Take this from --beatmap instead of generating "
-                                                                  "it: timing, kiai (repeatable)."),
-    output_type: list[str] = typer.Option([], "--output-type", help="What to write (repeatable): timing, kiai, map, "
-                                          "sv (profile default: all it makes)."),
-    export_osz: bool = typer.Option(False, "--export-osz", help="Also write an .osz with the map and the song."),
-    title: str | None = typer.Option(None, "--title", help="Song title for the metadata."),
-    artist: str | None = typer.Option(None, "--artist", help="Artist for the metadata."),
-    slider_multiplier: float = typer.Option(1.4, "--slider-multiplier", help="Base slider velocity."),
-    circle_size: float = typer.Option(4.0, "--circle-size", help="Circle size (osu!, catch)."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress on stderr."),
+    audio: Path | None = typer.Argument(None, help="The song (mp3, ogg, wav, flac); with --beatmap, the "
+                                        "reference's own audio if left out.", show_default=False),
+    model: str = typer.Option(..., "--model", rich_help_panel=MODEL,
+                              help="Checkpoint folder (config.json, model.safetensors, tokenizer.json) "
+                                   "or a downloaded hub id."),
+    profile: str | None = typer.Option(None, "--profile", rich_help_panel=MODEL,
+                                       help="Profile of the checkpoint (detected if left out)."),
+    lora: Path | None = typer.Option(None, "--lora", rich_help_panel=MODEL,
+                                     help="LoRA adapter folder (from `mapper lora`), merged at load."),
+    gamemode: str | None = typer.Option(None, "--gamemode", rich_help_panel=STYLE,
+                                        help="osu, taiko, catch or mania (the reference's, else osu)."),
+    difficulty: float | None = typer.Option(None, "--difficulty", rich_help_panel=STYLE,
+                                            help="Target star rating (unknown if left out)."),
+    year: int | None = typer.Option(None, "--year", rich_help_panel=STYLE,
+                                    help="Mapping style of this year (2007-2023)."),
+    descriptor: list[str] = typer.Option([], "--descriptor", rich_help_panel=STYLE,
+                                         help="Style descriptor (repeatable), e.g. 'jump aim'."),
+    negative_descriptor: list[str] = typer.Option([], "--negative-descriptor", rich_help_panel=STYLE,
+                                                  help="Descriptor to steer away from (repeatable; needs "
+                                                       "--cfg-scale above 1)."),
+    keycount: int | None = typer.Option(None, "--keycount", rich_help_panel=STYLE,
+                                        help="osu!mania key count (the reference's, else 4)."),
+    slider_multiplier: float | None = typer.Option(None, "--slider-multiplier", rich_help_panel=STYLE,
+                                                   help="Base slider velocity (the reference's, else 1.4)."),
+    circle_size: float | None = typer.Option(None, "--circle-size", rich_help_panel=STYLE,
+                                             help="Circle size, osu! and catch (the reference's, else 4)."),
+    cfg_scale: float | None = typer.Option(None, "--cfg-scale", rich_help_panel=SAMPLING,
+                                           help="Classifier-free guidance strength: 1 is off, higher follows "
+                                                "descriptors and mapper more (profile default)."),
+    seed: int | None = typer.Option(None, "--seed", rich_help_panel=SAMPLING,
+                                    help="Random seed: the same seed gives the same map."),
+    greedy: bool = typer.Option(False, "--greedy", rich_help_panel=SAMPLING,
+                                help="Always take the likeliest token (no sampling)."),
+    temperature: float | None = typer.Option(None, "--temperature", rich_help_panel=SAMPLING,
+                                             help="Sampling temperature (profile default)."),
+    top_p: float | None = typer.Option(None, "--top-p", rich_help_panel=SAMPLING,
+                                       help="Nucleus sampling threshold (profile default)."),
+    beatmap: Path | None = typer.Option(None, "--beatmap", rich_help_panel=REFERENCE,
+                                        help="Reference .osu: fills in audio, metadata, difficulty settings and "
+                                             "the output folder; source of --in-context and --add-to-beatmap."),
+    in_context: list[str] = typer.Option([], "--in-context", rich_help_panel=REFERENCE,
+                                         help="Take from --beatmap (repeatable): timing, kiai, gd (use it as a guest "
+                                              "difficulty to match) or no_hs (keep its objects, add hitsounds)."),
+    start_time: str | None = typer.Option(None, "--start-time", rich_help_panel=REFERENCE,
+                                          help="Generate from here (ms, m:ss.s or mm:ss:mmm)."),
+    end_time: str | None = typer.Option(None, "--end-time", rich_help_panel=REFERENCE,
+                                        help="Generate up to here (ms, m:ss.s or mm:ss:mmm)."),
+    add_to_beatmap: bool = typer.Option(False, "--add-to-beatmap", rich_help_panel=REFERENCE,
+                                        help="Splice the generated span into --beatmap, written as a new "
+                                             "difficulty file beside it."),
+    overwrite: bool = typer.Option(False, "--overwrite", rich_help_panel=REFERENCE,
+                                   help="With --add-to-beatmap: replace --beatmap itself (its old contents are "
+                                        "kept as .osu.bak)."),
+    out: Path | None = typer.Option(None, "--out", rich_help_panel=OUTPUT,
+                                    help="Folder for the new beatmap (the reference's folder, else the current "
+                                         "one; nothing is overwritten)."),
+    output_type: list[str] = typer.Option([], "--output-type", rich_help_panel=OUTPUT,
+                                          help="What to write (repeatable): timing, kiai, map, sv (profile "
+                                               "default: all it makes)."),
+    export_osz: bool = typer.Option(False, "--export-osz", rich_help_panel=OUTPUT,
+                                    help="Also write an .osz with the map and the song."),
+    title: str | None = typer.Option(None, "--title", rich_help_panel=OUTPUT, help="Song title for the metadata."),
+    artist: str | None = typer.Option(None, "--artist", rich_help_panel=OUTPUT, help="Artist for the metadata."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", rich_help_panel=OUTPUT, help="No progress on stderr."),
 ) -> None:
-    """Generate a beatmap for AUDIO and print the path of the file written."""
+    """Generate a beatmap for AUDIO and print the path of every file written."""
+    reference = _read_reference(beatmap)
+    if audio is None:
+        if reference is None:
+            raise UserError("give the song to map (AUDIO), or a --beatmap whose audio to use")
+        audio = beatmap.parent / reference.general.audio_filename
     if not audio.is_file():
         raise UserError(f"{audio}: audio file not found")
+    if gamemode is None:
+        gamemode = next((k for k, v in GAMEMODES.items() if reference and v == int(reference.mode)), "osu")
     if gamemode not in GAMEMODES:
         raise UserError(f"unknown game mode {gamemode!r} (choose from {', '.join(GAMEMODES)})")
-    contexts_from_reference = {c.lower() for c in in_context}
-    if contexts_from_reference - {"timing", "kiai"}:
-        raise UserError(f"--in-context takes timing or kiai, not {', '.join(sorted(contexts_from_reference))}")
+    if keycount is None:
+        keycount = int(reference.difficulty.circle_size) if reference and int(reference.mode) == 3 else 4
+    contexts = [c.lower() for c in in_context]
+    if set(contexts) - set(IN_CONTEXTS):
+        raise UserError(f"--in-context takes {', '.join(IN_CONTEXTS)}, not {', '.join(sorted(set(contexts)))}")
     outputs = [o.lower() for o in output_type]
-    if set(outputs) - {"timing", "kiai", "map", "sv"}:
-        raise UserError(f"--output-type takes timing, kiai, map or sv, not {', '.join(sorted(set(outputs)))}")
+    if set(outputs) - set(OUTPUT_TYPES):
+        raise UserError(f"--output-type takes {', '.join(OUTPUT_TYPES)}, not {', '.join(sorted(set(outputs)))}")
     if cfg_scale is not None and cfg_scale < 1:
         raise UserError("--cfg-scale must be at least 1 (1 turns guidance off)")
     if negative_descriptor and (cfg_scale or 0) <= 1:
         raise UserError("--negative-descriptor needs --cfg-scale above 1")
-    if contexts_from_reference and beatmap is None:
+    if contexts and beatmap is None:
         raise UserError("--in-context needs a reference --beatmap")
-    if beatmap is not None and not beatmap.is_file():
-        raise UserError(f"{beatmap}: beatmap not found")
+    if add_to_beatmap and beatmap is None:
+        raise UserError("--add-to-beatmap needs the reference --beatmap to add to")
+    if overwrite and not add_to_beatmap:
+        raise UserError("--overwrite only applies with --add-to-beatmap")
     if lora is not None and not (lora / "adapter_config.json").is_file():
         raise UserError(f"{lora}: not a LoRA adapter folder (no adapter_config.json)")
     if top_p is not None and not 0 < top_p <= 1:
         raise UserError("--top-p must be in (0, 1]")
     if temperature is not None and temperature < 0:
         raise UserError("--temperature must be >= 0")
+    if keycount < 1 or keycount > 18:
+        raise UserError("--keycount must be between 1 and 18")
+    start_ms, end_ms = parse_time_ms(start_time, "--start-time"), parse_time_ms(end_time, "--end-time")
+    if start_ms is not None and end_ms is not None and end_ms <= start_ms:
+        raise UserError("--end-time must be after --start-time")
+    if out is None:
+        out = beatmap.parent if beatmap is not None else Path(".")
 
     from mapperator_cli.progress import PassProgress
     from models.pipeline import GenerateRequest, run_generation
@@ -76,14 +153,28 @@ def generate(
     request = GenerateRequest(
         audio=audio, model=model, profile=profile, out_dir=out, gamemode=GAMEMODES[gamemode], difficulty=difficulty,
         year=year, descriptors=list(descriptor), keycount=keycount, seed=seed, greedy=greedy,
-        temperature=temperature, top_p=top_p, reference=beatmap, reference_timing="timing" in contexts_from_reference,
+        temperature=temperature, top_p=top_p, reference=beatmap, in_context=contexts,
         lora=lora, cfg_scale=cfg_scale, negative_descriptors=list(negative_descriptor),
-        reference_kiai="kiai" in contexts_from_reference, output_types=outputs, export_osz=export_osz,
-        title=title, artist=artist, slider_multiplier=slider_multiplier, circle_size=circle_size)
+        output_types=outputs, export_osz=export_osz, title=title, artist=artist,
+        slider_multiplier=slider_multiplier, circle_size=circle_size, start_time=start_ms, end_time=end_ms,
+        add_to_beatmap=add_to_beatmap, overwrite=overwrite)
     with PassProgress(enabled=not quiet) as progress:
         result = run_generation(request, progress=progress.update)
     for warning in result.warnings:
         typer.echo(f"mapper: warning: {warning}", err=True)
+    if result.backup is not None:
+        typer.echo(f"mapper: the reference's old contents are in {result.backup}", err=True)
     for path in result.written:
         typer.echo(str(path))
 
+
+def _read_reference(beatmap: Path | None):
+    if beatmap is None:
+        return None
+    if not beatmap.is_file():
+        raise UserError(f"{beatmap}: beatmap not found")
+    if beatmap.suffix.lower() != ".osu":
+        raise UserError(f"{beatmap}: the reference must be an .osu file")
+    from tokenization import read_beatmap
+
+    return read_beatmap(beatmap)

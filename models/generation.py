@@ -105,6 +105,34 @@ def event_times(events: list[Event], types_first: bool, default: int = 0) -> lis
     return times
 
 
+@dataclass
+class InContext:
+    """An input block of the prompt: its events (absolute times) and, for a guest difficulty, the
+    class tokens describing that map."""
+
+    events: list[Event] = field(default_factory=list)
+    class_ids: list[int] = field(default_factory=list)
+
+
+def select_windows(starts_ms: list[int], window_ms: float, start_ms: float | None, end_ms: float | None,
+                   lookback: float, lookahead: float) -> list[int]:
+    """Indices of the windows whose committed zone touches [start_ms, end_ms] (all when unbounded)."""
+    chosen = list(range(len(starts_ms)))
+    if start_ms is not None:
+        chosen = [i for i in chosen if starts_ms[i] > start_ms - (1 - lookahead) * window_ms] or chosen[-1:]
+    if end_ms is not None:
+        chosen = [i for i in chosen if starts_ms[i] < end_ms - lookback * window_ms] or chosen[:1]
+    return chosen
+
+
+def trim_events(events: list[Event], types_first: bool, start_ms: float | None, end_ms: float | None,
+                margin_ms: float = 10.0) -> list[Event]:
+    """The events whose group time lies within [start - margin, end + margin]."""
+    lo = -float("inf") if start_ms is None else start_ms - margin_ms
+    hi = float("inf") if end_ms is None else end_ms + margin_ms
+    return [e for e, t in zip(events, event_times(events, types_first)) if lo <= t <= hi]
+
+
 class Generator:
     def __init__(self, model, vocab: Vocabulary, profile: Profile, settings: GenerationSettings,
                  device: str = "cpu"):
@@ -121,25 +149,41 @@ class Generator:
 
     def generate(self, audio: np.ndarray, conditioning: Conditioning, passes: list[ContextType], *,
                  finished: dict[ContextType, list[Event]] | None = None,
+                 in_contexts: dict[ContextType, InContext] | None = None,
+                 start_ms: float | None = None, end_ms: float | None = None,
+                 preload: dict[ContextType, list[Event]] | None = None,
                  progress: Callable[[str, int, int], None] | None = None) -> dict[ContextType, list[Event]]:
-        """Events with absolute times for each pass, generated in order; `finished` contexts are given."""
+        """Events with absolute times for each pass, generated in order.
+
+        `finished`: contexts given whole (a reference's timing, say). `in_contexts`: the template's
+        input blocks (a guest difficulty, a map without hitsounds); None means the profile's.
+        `start_ms`/`end_ms`: generate only that span (the windows that reach it) and keep only
+        events within it. `preload`: events a pass starts from, so the first window continues them.
+        """
         inference = self.profile.inference
         windows = make_windows(audio, self.profile, inference.lookback, inference.lookahead)
+        chosen = select_windows(windows.starts_ms, self.window_ms, start_ms, end_ms, inference.lookback,
+                                inference.lookahead)
         contexts: dict[ContextType, list[Event]] = dict(finished or {})
-        in_blocks = [ContextType(c) for c in inference.in_context if ContextType(c) in self.vocab.context_sos]
+        if in_contexts is None:
+            in_contexts = {ContextType(c): InContext() for c in inference.in_context
+                           if ContextType(c) in self.vocab.context_sos}
         for context in passes:
-            contexts[context] = []
-            for index, start in enumerate(windows.starts_ms):
-                last = index == len(windows.starts_ms) - 1
+            contexts[context] = list((preload or {}).get(context, []))
+            for count, index in enumerate(chosen):
+                start = windows.starts_ms[index]
+                last = count == len(chosen) - 1
                 frames = torch.from_numpy(windows.frames(index).copy())[None].to(self.device)
-                new = self._window(frames, start, index, last, context, contexts, conditioning, in_blocks)
+                new = self._window(frames, start, index, last, context, contexts, conditioning, in_contexts)
                 kept = contexts[context] + new
                 if not last:  # the next window redoes what lies past the commit line
                     cut = start + (1 - inference.lookahead) * self.window_ms
                     kept = [e for e, t in zip(kept, event_times(kept, self.types_first)) if t <= cut]
                 contexts[context] = kept
                 if progress is not None:
-                    progress(context.value, index + 1, len(windows.starts_ms))
+                    progress(context.value, count + 1, len(chosen))
+            if start_ms is not None or end_ms is not None:
+                contexts[context] = trim_events(contexts[context], self.types_first, start_ms, end_ms)
         return contexts
 
     def _conditioning_tensors(self, conditioning: Conditioning, start: int) -> dict:
@@ -154,7 +198,7 @@ class Generator:
                   for e, t in zip(events, times) if start <= t < start + self.window_ms]
         return self.tokenizer.encode([e for e in inside if self.vocab.has(e.type)])
 
-    def _window(self, frames, start, index, last, context, contexts, conditioning, in_blocks) -> list[Event]:
+    def _window(self, frames, start, index, last, context, contexts, conditioning, in_contexts) -> list[Event]:
         inference = self.profile.inference
         out_blocks = []
         for done, events in contexts.items():
@@ -165,8 +209,8 @@ class Generator:
         out_blocks.append(ContextBlock(context, prefill, finished=False))
         last_kiai = next((e.value for e in reversed(contexts.get(ContextType.KIAI, [])) if e.type is E.KIAI), 0)
         last_sv = 100
-        in_context_blocks = [ContextBlock(c, self._window_events(contexts.get(c, []), start)
-                                          if c in contexts else []) for c in in_blocks]
+        in_context_blocks = [ContextBlock(c, self._window_events(given.events, start), list(given.class_ids))
+                             for c, given in in_contexts.items()]
         prompt = build_prompt(self.vocab, conditioning, window_start_ms=start, in_contexts=in_context_blocks,
                               out_contexts=out_blocks, last_kiai=last_kiai, last_sv=last_sv)
         negative = None

@@ -26,18 +26,21 @@ class GenerateRequest:
     temperature: float | None = None
     top_p: float | None = None
     reference: Path | None = None
-    reference_timing: bool = False
+    in_context: list[str] = field(default_factory=list)  # from the reference: timing, kiai, gd, no_hs
     title: str | None = None
     artist: str | None = None
-    slider_multiplier: float = 1.4
-    circle_size: float = 4.0
+    slider_multiplier: float | None = None  # None: the reference's, else 1.4
+    circle_size: float | None = None  # None: the reference's, else 4
     device: str = "cpu"
     lora: Path | None = None
     cfg_scale: float | None = None  # None: the profile's
     negative_descriptors: list[str] = field(default_factory=list)
-    reference_kiai: bool = False
     output_types: list[str] = field(default_factory=list)  # passes to run; empty: the profile's
     export_osz: bool = False
+    start_time: float | None = None  # ms; generate only this span
+    end_time: float | None = None
+    add_to_beatmap: bool = False  # splice the span into the reference, as a new file
+    overwrite: bool = False  # with add_to_beatmap: replace the reference itself (a backup is kept)
 
 
 @dataclass
@@ -46,6 +49,7 @@ class GenerateResult:
     tokens: int
     warnings: list[str]
     written: list[Path] = field(default_factory=list)  # every file, the .osu first
+    backup: Path | None = None  # the reference's old contents, when it was overwritten
 
 
 def safe_filename(text: str) -> str:
@@ -66,19 +70,18 @@ def run_generation(request: GenerateRequest, progress: Callable[[str, int, int],
     import torch
 
     from models.audio import audio_duration_ms, load_audio
-    from models.decoding import SamplingSettings
-    from models.generation import GenerationSettings, Generator
+    from models.generation import Generator
     from models.loading import load_model, resolve_checkpoint
-    from models.postprocess import BeatmapInfo, build_beatmap
     from profiles import load_profile
     from profiles.detect import detect_profile
-    from tokenization import read_beatmap, write_beatmap
+    from tokenization import read_beatmap
     from tokenization.beatmap import GameMode
-    from tokenization.beatmap_to_events import BeatmapEncoder
     from tokenization.events import ContextType
     from tokenization.prompt import Conditioning, unknown_descriptors
     from tokenization.vocabulary import Vocabulary
 
+    reference = read_beatmap(request.reference) if request.reference else None
+    _check_span(request, reference)
     audio = load_audio(request.audio)
     folder = resolve_checkpoint(request.model, request.gamemode)
     vocab = Vocabulary.load(folder)
@@ -86,7 +89,10 @@ def run_generation(request: GenerateRequest, progress: Callable[[str, int, int],
     if request.gamemode not in profile.tokenizer.gamemodes:
         raise MapperInputError(f"the {profile.name} model does not make {GameMode(request.gamemode).name.lower()} maps")
     warnings = [f"unknown descriptor {d!r} ignored" for d in unknown_descriptors(vocab, request.descriptors)]
-    reference = read_beatmap(request.reference) if request.reference else None
+    song_ms = audio_duration_ms(audio)
+    sources = _reference_contexts(request, reference, profile, vocab, song_ms)
+    passes, wanted = _plan_passes(request, profile, vocab, sources.finished)
+
     if request.seed is not None:
         torch.manual_seed(request.seed)
     model = load_model(folder, request.device)
@@ -94,66 +100,220 @@ def run_generation(request: GenerateRequest, progress: Callable[[str, int, int],
         from training.runs import apply_lora
 
         model = apply_lora(model, request.lora)
-
-    song_ms = audio_duration_ms(audio)
+    difficulty = reference.difficulty if reference is not None else None
+    slider_multiplier = request.slider_multiplier or (difficulty.slider_multiplier if difficulty else 1.4)
+    circle_size = request.circle_size or (difficulty.circle_size if difficulty and request.gamemode != 3 else 4.0)
     conditioning = Conditioning(
         gamemode=request.gamemode, difficulty=request.difficulty, year=request.year, song_length_ms=song_ms,
-        slider_multiplier=request.slider_multiplier, circle_size=request.circle_size, keycount=request.keycount,
+        slider_multiplier=slider_multiplier, circle_size=circle_size, keycount=request.keycount,
         descriptors=request.descriptors, negative_descriptors=request.negative_descriptors)
+    generator = Generator(model, vocab, profile, _settings(request, profile), request.device)
+    with torch.inference_mode():
+        contexts = generator.generate(audio, conditioning, passes, finished=sources.finished,
+                                      in_contexts=sources.in_contexts, start_ms=request.start_time,
+                                      end_ms=request.end_time, preload=sources.preload, progress=progress)
+    contexts = {c: events for c, events in contexts.items()
+                if c.value in wanted or c is ContextType.TIMING or c in sources.finished}
+    beatmap, report_warnings = _postprocess(request, profile, contexts, reference, sources.reference_timing,
+                                            slider_multiplier, circle_size)
+    warnings += report_warnings
+    return _write(request, beatmap, reference, generator.generated_tokens, warnings)
+
+
+@dataclass
+class _ReferenceContexts:
+    finished: dict = field(default_factory=dict)  # context -> events, given whole
+    in_contexts: dict | None = None  # template inputs; None: the profile's default
+    preload: dict = field(default_factory=dict)  # context -> events a pass continues from
+    reference_timing: list | None = None
+
+
+def _check_span(request: GenerateRequest, reference) -> None:
+    start, end = request.start_time, request.end_time
+    if start is not None and end is not None and end <= start:
+        raise MapperInputError("--end-time must be after --start-time")
+    if request.add_to_beatmap and reference is None:
+        raise MapperInputError("--add-to-beatmap needs the reference --beatmap to add to")
+    if request.overwrite and not request.add_to_beatmap:
+        raise MapperInputError("--overwrite only applies with --add-to-beatmap")
+    if request.add_to_beatmap and reference.mode.value != request.gamemode:
+        raise MapperInputError(f"the reference is a {reference.mode.name.lower()} map; "
+                               f"--gamemode must match it to add to it")
+
+
+def _reference_contexts(request: GenerateRequest, reference, profile, vocab, song_ms: float) -> _ReferenceContexts:
+    """What the reference beatmap contributes: finished contexts, template inputs, and the events a
+    partial remap continues from."""
+    from models.generation import InContext
+    from tokenization.beatmap_to_events import BeatmapEncoder
+    from tokenization.events import ContextType, EventType
+
+    out = _ReferenceContexts()
+    if reference is None:
+        return out
+    wanted = {c.lower() for c in request.in_context}
+    encoder = BeatmapEncoder(reference, profile.tokenizer)
+    inputs = wanted & {"gd", "no_hs"}
+    if len(inputs) > 1:
+        raise MapperInputError("--in-context takes gd or no_hs, not both")
+    if inputs:
+        kind = ContextType(inputs.pop())
+        templates = [t for t in profile.templates if kind.value in t.inputs]
+        if not templates or kind not in vocab.context_sos:
+            raise MapperInputError(f"the {profile.name} model has no {kind.value} context "
+                                   f"(it takes {', '.join(_inputs_of(profile, vocab)) or 'no reference map'})")
+        events = encoder.context(ContextType.MAP, song_ms).events
+        class_ids = []
+        if kind is ContextType.NO_HS:
+            events = [e for e in events if e.type not in (EventType.HITSOUND, EventType.VOLUME)]
+        else:
+            class_ids = _reference_class_tokens(request.reference, reference, vocab, song_ms)
+        out.in_contexts = {kind: InContext(events, class_ids)}
+    # A model that writes timing inside the map (v30) must not invent a second timing next to a given map.
+    copy_timing = "timing" in wanted or (inputs and profile.tokenizer.add_timing)
+    if copy_timing:
+        if ContextType.TIMING in vocab.context_sos:
+            out.finished[ContextType.TIMING] = encoder.timing_events(song_ms).events
+        out.reference_timing = reference.timing_points
+    if "kiai" in wanted:
+        if ContextType.KIAI not in vocab.context_sos:
+            raise MapperInputError(f"the {profile.name} model has no kiai context to take from --beatmap")
+        out.finished[ContextType.KIAI] = encoder.kiai_events().events
+    if request.add_to_beatmap and request.start_time is not None:
+        from models.generation import trim_events
+
+        for context in (ContextType.MAP, ContextType.KIAI, ContextType.SV):
+            if context in out.finished or (context is not ContextType.MAP and context not in vocab.context_sos):
+                continue
+            events = encoder.context(context, song_ms).events
+            out.preload[context] = trim_events(events, profile.tokenizer.types_first, None, request.start_time - 1, 0)
+    return out
+
+
+def _inputs_of(profile, vocab) -> list[str]:
+    from tokenization.events import ContextType
+
+    return sorted({c for t in profile.templates for c in t.inputs if c != "none" and ContextType(c) in vocab.context_sos})
+
+
+def _reference_class_tokens(path: Path, reference, vocab, song_ms: float) -> list[int]:
+    """The class tokens describing the reference map itself (its mode, star rating, CS, ...), year unknown."""
+    import rosu_pp_py as rosu
+
+    from tokenization.prompt import Conditioning, class_tokens
+
+    try:
+        stars = float(rosu.Difficulty().calculate(rosu.Beatmap(path=str(path))).stars)
+    except Exception:  # noqa: BLE001 - rosu-pp raises its own parse errors; unknown stars is fine
+        stars = None
+    d = reference.difficulty
+    objects = reference.hit_objects
+    holds = sum(1 for o in objects if type(o).__name__ == "HoldNote")
+    return class_tokens(vocab, Conditioning(
+        gamemode=reference.mode.value, difficulty=stars, song_length_ms=song_ms, slider_multiplier=d.slider_multiplier,
+        circle_size=d.circle_size, keycount=int(d.circle_size),
+        hold_note_ratio=holds / len(objects) if objects else None,
+        hitsounded=any(getattr(o, "hitsound", 0) for o in objects)))
+
+
+def _plan_passes(request: GenerateRequest, profile, vocab, finished: dict):
+    """The passes to run, in the profile's order up to the last one asked for (a map needs its timing first)."""
+    from tokenization.events import ContextType
+
     inference = profile.inference
-    settings = GenerationSettings(
+    wanted = request.output_types or list(inference.output_type)
+    unknown = [c for c in wanted if c not in inference.output_type and c != "map"]
+    if unknown:
+        raise MapperInputError(f"the {profile.name} model cannot write {unknown[0]!r} "
+                               f"(it writes {', '.join(inference.output_type)})")
+    last = max(list(inference.output_type).index(c) if c in inference.output_type else 0 for c in wanted)
+    passes = [ContextType(c) for c in list(inference.output_type)[:last + 1]
+              if ContextType(c) not in finished and (c != "sv" or request.gamemode == 3)
+              and (ContextType(c) in vocab.context_sos or c == "map")]
+    return passes, wanted
+
+
+def _settings(request: GenerateRequest, profile):
+    from models.decoding import SamplingSettings
+    from models.generation import GenerationSettings
+
+    inference = profile.inference
+    return GenerationSettings(
         temperature=inference.temperature if request.temperature is None else request.temperature,
         timing_temperature=inference.timing_temperature, mania_column_temperature=inference.mania_column_temperature,
         taiko_hit_temperature=inference.taiko_hit_temperature, timeshift_bias=inference.timeshift_bias,
         cfg_scale=inference.cfg_scale if request.cfg_scale is None else request.cfg_scale,
         sampling=SamplingSettings(greedy=request.greedy, top_p=inference.top_p if request.top_p is None
                                   else request.top_p, top_k=inference.top_k, seed=request.seed))
-    finished = {}
-    reference_timing = None
-    if reference is not None and request.reference_timing:
-        finished[ContextType.TIMING] = BeatmapEncoder(reference, profile.tokenizer).timing_events(song_ms).events
-        reference_timing = reference.timing_points
-    if reference is not None and request.reference_kiai:
-        if ContextType.KIAI not in vocab.context_sos:
-            raise MapperInputError(f"the {profile.name} model has no kiai context to take from --beatmap")
-        finished[ContextType.KIAI] = BeatmapEncoder(reference, profile.tokenizer).kiai_events().events
-    wanted = request.output_types or list(inference.output_type)
-    unknown = [c for c in wanted if c not in inference.output_type and c != "map"]
-    if unknown:
-        raise MapperInputError(f"the {profile.name} model cannot write {unknown[0]!r} "
-                               f"(it writes {', '.join(inference.output_type)})")
-    # Passes run in the profile's order up to the last one asked for: a map needs its timing first.
-    last = max(list(inference.output_type).index(c) if c in inference.output_type else 0 for c in wanted)
-    passes = [ContextType(c) for c in list(inference.output_type)[:last + 1]
-              if ContextType(c) not in finished and (c != "sv" or request.gamemode == 3)
-              and (ContextType(c) in vocab.context_sos or c == "map")]
-    generator = Generator(model, vocab, profile, settings, request.device)
-    with torch.inference_mode():
-        contexts = generator.generate(audio, conditioning, passes, finished=finished, progress=progress)
-    contexts = {c: events for c, events in contexts.items() if c.value in wanted or c is ContextType.TIMING or c in finished}
 
+
+def _postprocess(request, profile, contexts, reference, reference_timing, slider_multiplier, circle_size):
+    from models.postprocess import BeatmapInfo, build_beatmap
+    from tokenization.beatmap import GameMode
+
+    inference = profile.inference
     meta = reference.metadata if reference is not None else None
     info = BeatmapInfo(
         title=request.title or (meta.title if meta and meta.title else request.audio.stem),
         artist=request.artist or (meta.artist if meta and meta.artist else "Unknown Artist"),
         version=f"{inference.version_name} (AI)", audio_filename=request.audio.name, mode=GameMode(request.gamemode),
-        circle_size=request.circle_size, slider_multiplier=request.slider_multiplier, keycount=request.keycount,
+        circle_size=circle_size, slider_multiplier=slider_multiplier, keycount=request.keycount,
         tags=[f"seed-{request.seed}"] if request.seed is not None else [])
     beatmap, report = build_beatmap(contexts, profile.tokenizer, info, reference_timing=reference_timing,
                                     leniency_ms=inference.timing_leniency, resnap=inference.resnap_events,
-                                    types_first=profile.tokenizer.types_first)
-    if report.dropped_groups or report.stray_events:
-        warnings.append(f"repaired the model's output: dropped {report.dropped_groups} incomplete object(s) and "
-                        f"{report.stray_events} stray token(s)")
+                                    types_first=profile.tokenizer.types_first,
+                                    snap_overlaps=inference.snap_near_perfect_overlaps)
+    warnings = []
+    if report.dropped_groups or report.stray_events or report.dropped_drumrolls:
+        warnings.append(f"repaired the model's output: dropped {report.dropped_groups + report.dropped_drumrolls} "
+                        f"incomplete object(s) and {report.stray_events} stray token(s)")
     if not beatmap.hit_objects:
         warnings.append("the model placed no objects (an untrained or unsuitable model?)")
-    request.out_dir.mkdir(parents=True, exist_ok=True)
-    stem = safe_filename(f"{info.artist} - {info.title} ({info.creator}) [{info.version}]")
-    path = write_beatmap(beatmap, fresh_path(request.out_dir, stem))
+    return beatmap, warnings
+
+
+def _write(request: GenerateRequest, beatmap, reference, tokens: int, warnings: list[str]) -> GenerateResult:
+    from models.postprocess import AI_TAGS
+    from tokenization import write_beatmap
+
+    backup = None
+    if request.add_to_beatmap:
+        from models.remap import splice
+
+        merged = splice(reference, beatmap, request.start_time, request.end_time)
+        merged.metadata.tags = list(dict.fromkeys(merged.metadata.tags + AI_TAGS))
+        if request.overwrite:
+            backup = backup_path(request.reference)
+            backup.write_bytes(request.reference.read_bytes())
+            path = write_beatmap(merged, request.reference, overwrite=True)
+        else:
+            m = merged.metadata
+            m.version = f"{m.version} (AI remap)"
+            m.creator = f"{m.creator} + mapper (AI)" if m.creator else "mapper (AI)"
+            m.beatmap_id = 0  # a new difficulty, not yet submitted
+            folder = request.out_dir
+            stem = safe_filename(f"{m.artist} - {m.title} ({m.creator}) [{m.version}]")
+            path = write_beatmap(merged, fresh_path(folder, stem))
+        beatmap = merged
+    else:
+        request.out_dir.mkdir(parents=True, exist_ok=True)
+        m = beatmap.metadata
+        stem = safe_filename(f"{m.artist} - {m.title} ({m.creator}) [{m.version}]")
+        path = write_beatmap(beatmap, fresh_path(request.out_dir, stem))
     written = [path]
     if request.export_osz:
         from tokenization.osz import write_osz
 
         written.append(write_osz({path.name: path, request.audio.name: request.audio},
-                                 fresh_path(request.out_dir, stem, ".osz")))
-    return GenerateResult(path, generator.generated_tokens, warnings, written)
+                                 fresh_path(request.out_dir, path.stem, ".osz")))
+    return GenerateResult(path, tokens, warnings, written, backup)
+
+
+def backup_path(path: Path) -> Path:
+    """A free name beside `path` for its old contents: `map.osu.bak`, then `map.osu.bak2`, ..."""
+    candidate = path.with_name(path.name + ".bak")
+    counter = 2
+    while candidate.exists():
+        candidate = path.with_name(f"{path.name}.bak{counter}")
+        counter += 1
+    return candidate

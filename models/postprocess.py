@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from dataclasses import dataclass, field
 
+from models.overlap import snap_near_overlaps
 from models.resnap import Grid, resnap_time
 from models.timing_fit import fit_timing
-from tokenization.beatmap import Beatmap, GameMode, Slider, TimingPoint
+from tokenization.beatmap import Beatmap, CurveType, GameMode, PathPoint, Slider, TimingPoint
 from tokenization.events import ContextType, Event, EventType
 from tokenization.events_to_beatmap import events_to_objects
 from tokenization.settings import TokenizerSettings
@@ -15,6 +18,8 @@ E = EventType
 DEFAULT_BPM = 120.0
 MIN_SV, MAX_SV = 0.1, 10.0
 AI_TAGS = ["ai-generated", "mapper"]
+PLAYFIELD_WIDTH = 512.0  # osu! pixels
+TAIKO_Y = 192.0
 COMBO_COLOURS = [(255, 192, 0), (0, 202, 0), (18, 124, 255), (242, 24, 57)]
 
 
@@ -43,11 +48,14 @@ class PostprocessReport:
     objects: int = 0
     dropped_groups: int = 0
     stray_events: int = 0
+    snapped_overlaps: int = 0
+    dropped_drumrolls: int = 0
 
 
 def build_beatmap(contexts: dict[ContextType, list[Event]], settings: TokenizerSettings, info: BeatmapInfo, *,
                   reference_timing: list[TimingPoint] | None = None, leniency_ms: float = 20.0,
-                  resnap: bool = True, types_first: bool = True) -> tuple[Beatmap, PostprocessReport]:
+                  resnap: bool = True, types_first: bool = True,
+                  snap_overlaps: bool = False) -> tuple[Beatmap, PostprocessReport]:
     from models.generation import beat_markers
 
     report = PostprocessReport()
@@ -66,6 +74,8 @@ def build_beatmap(contexts: dict[ContextType, list[Event]], settings: TokenizerS
     key_count = info.keycount if info.mode is GameMode.MANIA else 4
     objects, decoded = events_to_objects(map_events, settings, mode=info.mode, key_count=key_count)
     report.objects, report.dropped_groups, report.stray_events = len(objects), decoded.dropped_groups, decoded.stray_events
+    if snap_overlaps and info.mode in (GameMode.OSU, GameMode.CATCH):
+        report.snapped_overlaps = snap_near_overlaps(objects)
 
     bm = Beatmap()
     bm.general.audio_filename = info.audio_filename
@@ -83,27 +93,84 @@ def build_beatmap(contexts: dict[ContextType, list[Event]], settings: TokenizerS
     d.slider_multiplier, d.slider_tick_rate = info.slider_multiplier, info.slider_tick_rate
     bm.combo_colours = list(COMBO_COLOURS)
 
-    greens: dict[float, float] = {}
-    for obj in objects:
-        if isinstance(obj, Slider):
-            red = _red_at(reds, obj.time)
-            hint = decoded.slider_hints.get(id(obj))
-            span = (obj.duration or 0.0) / obj.slides
-            px_per_beat_at_sv1 = 100 * info.slider_multiplier
-            if hint is not None and hint.scroll_speed is not None:
-                sv = min(max(hint.scroll_speed / 100, MIN_SV), MAX_SV)
-                obj.length = sv * px_per_beat_at_sv1 * span / red.beat_length
-            elif span > 0 and obj.length > 0:
-                sv = min(max(obj.length * red.beat_length / (px_per_beat_at_sv1 * span), MIN_SV), MAX_SV)
-                obj.length = sv * px_per_beat_at_sv1 * span / red.beat_length
-            else:
-                sv = 1.0
-            greens[obj.time] = round(sv, 2)
+    greens = _slider_velocities(objects, decoded, reds, info)
+    if info.mode is GameMode.TAIKO:
+        objects, report.dropped_drumrolls = _drumroll_paths(objects)
+    if info.mode is GameMode.MANIA:
+        greens.update(_mania_velocities(contexts.get(ContextType.SV, []), reds, objects, settings, types_first))
     kiai = _kiai_spans(contexts.get(ContextType.KIAI, []), types_first)
     bm.timing_points = _timing_points(reds, greens, kiai)
     bm.hit_objects = sorted(objects, key=lambda o: o.time)
     _fill_durations(bm)
     return bm, report
+
+
+def _slider_velocities(objects: list, decoded, reds: list[TimingPoint], info: BeatmapInfo) -> dict[float, float]:
+    """SV per slider (from its scroll-speed token, else from its drawn length and duration), with
+    each slider's length made to match; taiko circles keep the SV their token gave."""
+    greens: dict[float, float] = {}
+    px_per_beat_at_sv1 = 100 * info.slider_multiplier
+    for obj in objects:
+        if isinstance(obj, Slider):
+            red = _red_at(reds, obj.time)
+            hint = decoded.slider_hints.get(id(obj))
+            span = (obj.duration or 0.0) / obj.slides
+            if hint is not None and hint.scroll_speed is not None:
+                sv = min(max(hint.scroll_speed / 100, MIN_SV), MAX_SV)
+            elif span > 0 and obj.length > 0 and info.mode is not GameMode.TAIKO:
+                sv = min(max(obj.length * red.beat_length / (px_per_beat_at_sv1 * span), MIN_SV), MAX_SV)
+            else:
+                sv = 1.0
+            if span > 0:
+                obj.length = sv * px_per_beat_at_sv1 * span / red.beat_length
+            greens[obj.time] = round(sv, 2)
+        elif id(obj) in decoded.scroll_speeds:
+            greens[obj.time] = round(min(max(decoded.scroll_speeds[id(obj)] / 100, MIN_SV), MAX_SV), 2)
+    return greens
+
+
+def _drumroll_paths(objects: list) -> tuple[list, int]:
+    """Taiko drumrolls are sliders whose only job is their length: a straight line from the left
+    edge zig-zagging across the playfield until it is long enough. Drumrolls under 1 ms go."""
+    kept, dropped = [], 0
+    for obj in objects:
+        if isinstance(obj, Slider):
+            if (obj.duration or 0.0) < 1.0 or obj.length <= 0:
+                dropped += 1
+                continue
+            turns = max(1, math.ceil(obj.length / PLAYFIELD_WIDTH))
+            obj.x, obj.y = 0.0, TAIKO_Y
+            obj.path = [PathPoint(0.0, TAIKO_Y, CurveType.LINEAR)] + [
+                PathPoint(PLAYFIELD_WIDTH if i % 2 else 0.0, TAIKO_Y) for i in range(1, turns + 1)]
+            obj.slides = 1
+        kept.append(obj)
+    return kept, dropped
+
+
+def _mania_velocities(events: list[Event], reds: list[TimingPoint], objects: list, settings: TokenizerSettings,
+                      types_first: bool) -> dict[float, float]:
+    """Mania scroll-speed changes from the SV pass. Models trained on tempo-normalised speeds give
+    the speed relative to the map's main tempo, so each red line's tempo is folded back in, and the
+    speed is restated at every later red line."""
+    from models.generation import event_times
+    from tokenization.beatmap_to_events import median_beat_length
+
+    times = event_times(events, types_first)
+    changes = [(float(t), e.value / 100) for e, t in zip(events, times) if e.type is E.SCROLL_SPEED]
+    if not changes:
+        return {}
+    greens: dict[float, float] = {}
+    if not settings.mania_bpm_normalized_scroll_speed:
+        return {t: round(min(max(v, MIN_SV), MAX_SV), 2) for t, v in changes}
+    median = median_beat_length(Beatmap(timing_points=list(reds), hit_objects=list(objects)))
+    moments = sorted({t for t, _ in changes} | {tp.time for tp in reds if tp.time > changes[0][0]})
+    speeds = dict(changes)
+    speed = changes[0][1]
+    for time in moments:
+        speed = speeds.get(time, speed)
+        red = _red_at(reds, time)
+        greens[time] = round(min(max(speed * red.beat_length / median, MIN_SV), MAX_SV), 2)
+    return greens
 
 
 def _red_at(reds: list[TimingPoint], time: float) -> TimingPoint:
@@ -130,17 +197,24 @@ def _kiai_spans(events: list[Event], types_first: bool) -> list[tuple[float, boo
 
 
 def _timing_points(reds: list[TimingPoint], greens: dict[float, float], kiai: list[tuple[float, bool]]):
-    """Red lines, plus a green line wherever the slider velocity or kiai changes."""
-    changes = sorted(set(greens) | {t for t, _ in kiai})
-    points = list(reds)
-    sv, on = 1.0, False
+    """Red lines, plus a green line wherever the slider velocity or kiai changes. In osu! a red
+    line resets the velocity to 1, so a velocity still in force is restated after it; kiai is
+    carried on the red line itself."""
     kiai_at = dict(kiai)
-    for time in changes:
-        new_sv = greens.get(time, sv)
-        new_on = kiai_at.get(time, on)
-        if new_sv != sv or new_on != on:
-            points.append(TimingPoint(time, -100.0 / new_sv, uninherited=False, effects=int(new_on)))
-        sv, on = new_sv, new_on
+    red_at = {tp.time: tp for tp in reds}
+    points = []
+    wanted_sv, on = 1.0, False
+    current_sv, current_on = 1.0, False
+    for time in sorted(set(greens) | set(kiai_at) | set(red_at)):
+        wanted_sv = greens.get(time, wanted_sv)
+        on = kiai_at.get(time, on)
+        if time in red_at:
+            red = red_at[time]
+            points.append(dataclasses.replace(red, effects=(red.effects & ~1) | int(on)))
+            current_sv, current_on = 1.0, on
+        if (wanted_sv, on) != (current_sv, current_on):
+            points.append(TimingPoint(time, -100.0 / wanted_sv, uninherited=False, effects=int(on)))
+            current_sv, current_on = wanted_sv, on
     points.sort(key=lambda tp: (tp.time, not tp.uninherited))
     return points
 

@@ -95,3 +95,50 @@ def test_guidance_pushes_towards_the_wanted_prompt():
     n = negative_conditioning(c)
     assert n.descriptors == ["simple"] and n.mapper_id == 5 and n.beatmap_id is None
     assert negative_conditioning(Conditioning(mapper_id=5)).mapper_id is None
+
+
+def test_add_to_beatmap_writes_a_new_file_and_overwrite_keeps_a_backup(tmp_path):
+    from tests.synthetic import song_folder
+
+    model = require_shared("fixtures", "ref-v29-tiny")
+    folder = song_folder(tmp_path)
+    source = next(folder.glob("*.osu"))
+    original = source.read_bytes()
+    span = ("--start-time", "4000", "--end-time", "0:08")
+    # no AUDIO: the reference's own; no --out: the reference's folder
+    proc = run("--model", str(model), "--beatmap", str(source), "--in-context", "timing", "--in-context", "gd",
+               *span, "--add-to-beatmap", "--seed", "1", "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    new = proc.stdout.strip()
+    assert new.endswith("[Beats (AI remap)].osu") and new.startswith(str(folder))
+    assert source.read_bytes() == original  # the source is untouched
+    before, after = read_beatmap(source), read_beatmap(new)
+    outside = [o.time for o in before.hit_objects if not 4000 <= o.time <= 8000]
+    assert [o.time for o in after.hit_objects if not 4000 <= o.time <= 8000] == outside
+    assert "ai-generated" in after.metadata.tags
+    rosu.Difficulty().calculate(rosu.Beatmap(path=new))
+
+    proc = run("--model", str(model), "--beatmap", str(source), "--in-context", "no_hs", *span, "--add-to-beatmap",
+               "--overwrite", "--seed", "1", "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == str(source) and "old contents" in proc.stderr
+    assert (folder / (source.name + ".bak")).read_bytes() == original
+    assert "ai-generated" in read_beatmap(source).metadata.tags
+
+
+def test_reference_options_are_checked(tmp_path):
+    model = require_shared("fixtures", "ref-v29-tiny")
+    v32 = require_shared("fixtures", "ref-v32-tiny")
+    audio = require_shared("fixtures", "audio", "click120.wav")
+    timing = require_shared("fixtures", "audio", "click120_timing.osu")
+    cases = [
+        (["--model", str(model), str(audio), "--overwrite"], "--overwrite"),
+        (["--model", str(model), str(audio), "--add-to-beatmap"], "--beatmap"),
+        (["--model", str(model), str(audio), "--start-time", "5000", "--end-time", "4000"], "--end-time"),
+        (["--model", str(model), str(audio), "--start-time", "soon"], "--start-time"),
+        (["--model", str(v32), str(audio), "--beatmap", str(timing), "--in-context", "gd"], "no gd context"),
+        (["--model", str(model), "--in-context", "timing"], "AUDIO"),
+    ]
+    for args, expected in cases:
+        proc = run(*args, "--quiet")
+        assert proc.returncode == 2 and expected in proc.stderr and proc.stderr.count("\n") == 1, (args, proc.stderr)

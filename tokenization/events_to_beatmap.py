@@ -155,6 +155,7 @@ class DecodeReport:
     dropped_groups: int = 0
     stray_events: int = 0
     slider_hints: dict[int, SliderHint] = field(default_factory=dict)  # by id() of the slider
+    scroll_speeds: dict[int, int] = field(default_factory=dict)  # SV x100 of taiko circles, by id() of the circle
 
     @property
     def problems(self) -> int:
@@ -168,7 +169,7 @@ def events_to_objects(events: list[Event], settings: TokenizerSettings, *, mode:
     for group in groups:
         builder.add(group)
     builder.finish()
-    report = DecodeReport(len(builder.objects), builder.dropped, stray, builder.hints)
+    report = DecodeReport(len(builder.objects), builder.dropped, stray, builder.hints, builder.scroll_speeds)
     builder.objects.sort(key=lambda o: o.time)
     return builder.objects, report
 
@@ -182,6 +183,7 @@ class _ObjectBuilder:
         self.open: dict | None = None  # the spinner being built
         self.sliders: list[dict] = []  # open sliders, oldest first: slow sliders may overlap in time
         self.hints: dict[int, SliderHint] = {}
+        self.scroll_speeds: dict[int, int] = {}
         self.open_holds: dict[int, Group] = {}  # mania holds by column: they overlap freely
         self.last_pos = CENTRE
 
@@ -260,7 +262,10 @@ class _ObjectBuilder:
             return
         x, y = self._position(g)
         hitsound, sample = self._sample(g)
-        self.objects.append(Circle(x, y, g.time, new_combo=g.new_combo, hitsound=hitsound, sample=sample))
+        circle = Circle(x, y, g.time, new_combo=g.new_combo, hitsound=hitsound, sample=sample)
+        if g.scroll_speed is not None:
+            self.scroll_speeds[id(circle)] = g.scroll_speed
+        self.objects.append(circle)
         self.last_pos = (x, y)
 
     def _start(self, g: Group, kind: str) -> None:
