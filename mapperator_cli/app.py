@@ -40,6 +40,7 @@ def _root(
     """mapper: AI beatmap generation, timing and modding for osu!."""
 
 
+from mapperator_cli.convert import convert  # noqa: E402
 from mapperator_cli.dataset import app as dataset_app  # noqa: E402
 from mapperator_cli.generate import generate  # noqa: E402
 from mapperator_cli.info import info  # noqa: E402 - cheap: heavy imports happen inside
@@ -55,6 +56,7 @@ app.command("mod")(mod)
 app.command("train")(train)
 app.command("lora")(lora)
 app.command("wizard")(wizard)
+app.command("convert")(convert)
 app.add_typer(dataset_app, name="dataset")
 
 

@@ -47,6 +47,13 @@ def generate(
                                        help="Profile of the checkpoint (detected if left out)."),
     lora: Path | None = typer.Option(None, "--lora", rich_help_panel=MODEL,
                                      help="LoRA adapter folder (from `mapper lora`), merged at load."),
+    refine: bool | None = typer.Option(None, "--refine/--no-refine", rich_help_panel=MODEL, show_default=False,
+                                       help="Refine positions with the diffusion model (osu!, catch; default: as "
+                                            "the profile says, on for v29)."),
+    diffusion_model: str | None = typer.Option(None, "--diffusion-model", rich_help_panel=MODEL,
+                                               help="Diffusion model folder (from `mapper convert` or `mapper train "
+                                                    "--profile diffusion`); default: the published one, if "
+                                                    "downloaded."),
     gamemode: str | None = typer.Option(None, "--gamemode", rich_help_panel=STYLE,
                                         help="osu, taiko, catch or mania (the reference's, else osu)."),
     difficulty: float | None = typer.Option(None, "--difficulty", rich_help_panel=STYLE,
@@ -144,6 +151,8 @@ def generate(
     start_ms, end_ms = parse_time_ms(start_time, "--start-time"), parse_time_ms(end_time, "--end-time")
     if start_ms is not None and end_ms is not None and end_ms <= start_ms:
         raise UserError("--end-time must be after --start-time")
+    if diffusion_model is not None and refine is False:
+        raise UserError("--diffusion-model and --no-refine contradict each other")
     if out is None:
         out = beatmap.parent if beatmap is not None else Path(".")
 
@@ -157,7 +166,7 @@ def generate(
         lora=lora, cfg_scale=cfg_scale, negative_descriptors=list(negative_descriptor),
         output_types=outputs, export_osz=export_osz, title=title, artist=artist,
         slider_multiplier=slider_multiplier, circle_size=circle_size, start_time=start_ms, end_time=end_ms,
-        add_to_beatmap=add_to_beatmap, overwrite=overwrite)
+        add_to_beatmap=add_to_beatmap, overwrite=overwrite, refine=refine, diffusion_model=diffusion_model)
     with PassProgress(enabled=not quiet) as progress:
         result = run_generation(request, progress=progress.update)
     for warning in result.warnings:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -95,7 +96,13 @@ def train(
 ) -> None:
     """Train a model on a dataset; the run folder becomes a model `mapper generate --model` takes.
 
-    For many GPUs: `accelerate launch -m mapperator_cli train ...`."""
+    For many GPUs: `accelerate launch -m mapperator_cli train ...`. `--profile diffusion` (or
+    diffusion-tiny) trains the position-refinement model instead."""
+    from diffusion.training import is_diffusion_profile
+
+    if is_diffusion_profile(profile):
+        return _train_diffusion(profile, data, out, max_steps, resume, batch_size, learning_rate, quiet,
+                                init=init, precision=precision, eval_every=eval_every)
     from profiles import load_profile
     from training.runs import train_model
 
@@ -134,6 +141,28 @@ def lora(
     chosen = load_profile(profile) if profile else detect_profile(folder, Vocabulary.load(folder))
     result = _run(lambda o, **kw: train_lora(chosen, str(folder), o, **kw), options, quiet, "training LoRA")
     _report(result, out)
+
+
+def _train_diffusion(profile, data, out, max_steps, resume, batch_size, learning_rate, quiet, **unsupported) -> None:
+    from diffusion.training import load_diffusion_profile, train_diffusion
+
+    given = [name for name, value in unsupported.items() if value is not None]
+    if given:
+        raise UserError(f"--{given[0].replace('_', '-')} does not apply to diffusion profiles")
+    _options(data, out, max_steps, resume, None, False, batch_size, learning_rate, None, None)  # validates
+    chosen = load_diffusion_profile(profile)
+    with _StepProgress(not quiet, f"training {chosen.name}") as bar:
+        try:
+            train_diffusion(chosen, data, out, max_steps=max_steps, batch_size=batch_size,
+                            learning_rate=learning_rate, resume=resume, log=bar.log, progress=bar.update)
+        except KeyboardInterrupt:
+            for partial in out.glob(".partial-*"):
+                shutil.rmtree(partial, ignore_errors=True)
+            raise UserError(f"interrupted; the last checkpoint in {out} is kept (continue with --resume)") from None
+    losses = [json.loads(line)["loss"] for line in (out / "metrics.jsonl").read_text().splitlines() if line]
+    if losses:
+        typer.echo(f"loss {losses[0]:.3f} -> {losses[-1]:.3f}", err=True)
+    typer.echo(str(out))
 
 
 def _report(result, out: Path) -> None:

@@ -41,6 +41,8 @@ class GenerateRequest:
     end_time: float | None = None
     add_to_beatmap: bool = False  # splice the span into the reference, as a new file
     overwrite: bool = False  # with add_to_beatmap: replace the reference itself (a backup is kept)
+    refine: bool | None = None  # diffusion refinement of positions; None: as the profile says
+    diffusion_model: str | None = None  # folder or hub id; None: the published one
 
 
 @dataclass
@@ -117,6 +119,8 @@ def run_generation(request: GenerateRequest, progress: Callable[[str, int, int],
     beatmap, report_warnings = _postprocess(request, profile, contexts, reference, sources.reference_timing,
                                             slider_multiplier, circle_size)
     warnings += report_warnings
+    if _wants_refinement(request, profile, wanted):
+        _refine(request, beatmap, warnings, progress)
     return _write(request, beatmap, reference, generator.generated_tokens, warnings)
 
 
@@ -270,6 +274,46 @@ def _postprocess(request, profile, contexts, reference, reference_timing, slider
     if not beatmap.hit_objects:
         warnings.append("the model placed no objects (an untrained or unsuitable model?)")
     return beatmap, warnings
+
+
+DEFAULT_DIFFUSION_MODEL = "OliBomby/osu-diffusion-v2"
+
+
+def _wants_refinement(request: GenerateRequest, profile, wanted: list[str]) -> bool:
+    if request.gamemode not in (0, 2) or "map" not in wanted:
+        return False
+    return profile.inference.generate_positions if request.refine is None else request.refine
+
+
+def _refine(request: GenerateRequest, beatmap, warnings: list[str], progress) -> None:
+    """Diffusion refinement of the positions; without a model at hand (and none asked for by
+    name) the map keeps its token positions and says so."""
+    from diffusion.model import load_model as load_diffusion
+    from diffusion.refine import MapClass, RefineSettings, refine_beatmap
+    from diffusion.training import DiffusionInference, load_vocabulary
+    from models.loading import resolve_checkpoint
+
+    try:
+        folder = resolve_checkpoint(request.diffusion_model or DEFAULT_DIFFUSION_MODEL)
+    except MapperInputError as exc:
+        if request.diffusion_model is not None:
+            raise
+        warnings.append(f"positions not refined: {exc} (give --diffusion-model, or --no-refine)")
+        return
+    model = load_diffusion(folder, request.device)
+    defaults = DiffusionInference()
+    settings = RefineSettings(steps=defaults.steps, cfg_scale=defaults.cfg_scale, max_seq_len=defaults.max_seq_len,
+                              overlap=defaults.overlap, attention_radius=defaults.attention_radius,
+                              start_time=request.start_time, end_time=request.end_time, seed=request.seed)
+    map_class = MapClass(stars=request.difficulty, descriptors=tuple(request.descriptors),
+                         negative_descriptors=tuple(request.negative_descriptors),
+                         circle_size=beatmap.difficulty.circle_size)
+    report = (progress or (lambda *a: None))
+    refine_beatmap(model, load_vocabulary(folder), beatmap, settings, map_class,
+                   progress=lambda done, total: report("refine", done, total), device=request.device)
+    from models.postprocess import fill_durations
+
+    fill_durations(beatmap)
 
 
 def _write(request: GenerateRequest, beatmap, reference, tokens: int, warnings: list[str]) -> GenerateResult:

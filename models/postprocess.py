@@ -101,7 +101,7 @@ def build_beatmap(contexts: dict[ContextType, list[Event]], settings: TokenizerS
     kiai = _kiai_spans(contexts.get(ContextType.KIAI, []), types_first)
     bm.timing_points = _timing_points(reds, greens, kiai)
     bm.hit_objects = sorted(objects, key=lambda o: o.time)
-    _fill_durations(bm)
+    fill_durations(bm)
     return bm, report
 
 
@@ -219,7 +219,7 @@ def _timing_points(reds: list[TimingPoint], greens: dict[float, float], kiai: li
     return points
 
 
-def _fill_durations(bm: Beatmap) -> None:
+def fill_durations(bm: Beatmap) -> None:
     from tokenization.timing import TimingIndex
 
     timing = TimingIndex(bm.timing_points)
