@@ -34,6 +34,7 @@ from tokenization.slider_path import SliderPath
 @dataclass
 class RefineSettings:
     steps: int = 100  # the lowest-noise steps of the schedule; sampling starts at t = steps - 1
+    eta: float | None = None  # None: ancestral sampling (the published); 0: deterministic DDIM
     refine_iters: int = 0  # extra steps at t = 0
     cfg_scale: float = 1.0
     max_seq_len: int = 1024
@@ -112,7 +113,7 @@ def refine_positions(model, vocabulary: ClassVocabulary, points: Datapoints, set
         schedule = [*reversed(range(settings.steps)), *[0] * settings.refine_iters]
         for index in schedule:
             output = _guided_output(model, x, diffusion, index, c, classes, mask, settings.cfg_scale)
-            x = diffusion.reverse_step(output, x, index, x0_hook=hook, generator=generator)
+            x = diffusion.reverse_step(output, x, index, x0_hook=hook, generator=generator, eta=settings.eta)
             x = hook.restore(x)
             done += 1
             if progress is not None:

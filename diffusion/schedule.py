@@ -118,14 +118,28 @@ class Diffusion:
     # -- sampling ---------------------------------------------------------------------------------
     def reverse_step(self, output: torch.Tensor, xt: torch.Tensor, index: int,
                      x0_hook: Callable[[torch.Tensor], torch.Tensor] | None = None,
-                     generator: torch.Generator | None = None) -> torch.Tensor:
-        """x_t -> x_{t-1}; `x0_hook` may correct the predicted clean positions first (slider lengths)."""
+                     generator: torch.Generator | None = None, eta: float | None = None) -> torch.Tensor:
+        """x_t -> x_{t-1}; `x0_hook` may correct the predicted clean positions first (slider lengths).
+
+        eta None: ancestral sampling with the learned variance (the published sampler). A number:
+        DDIM, moving along the predicted noise with `eta` times the ancestral noise (0: none)."""
         step = torch.full((xt.shape[0],), index, dtype=torch.long, device=xt.device)
         x0, log_var = self.predict(output, xt, step, xt.shape[-1])
         if x0_hook is not None:
             x0 = x0_hook(x0)
+        if eta is not None:
+            return self._ddim_step(x0, xt, index, eta, generator)
         mean, _ = self.posterior(x0, xt, step)
         if index == 0:
             return mean
         noise = torch.randn(xt.shape, generator=generator, device=xt.device, dtype=xt.dtype)
         return mean + torch.exp(0.5 * log_var) * noise
+
+    def _ddim_step(self, x0, xt, index: int, eta: float, generator) -> torch.Tensor:
+        a, a_prev = float(self.alphas_cumprod[index]), float(self.alphas_cumprod_prev[index])
+        eps = (xt - math.sqrt(a) * x0) / math.sqrt(1 - a)
+        sigma = eta * math.sqrt((1 - a_prev) / (1 - a) * (1 - a / a_prev))
+        out = math.sqrt(a_prev) * x0 + math.sqrt(max(1 - a_prev - sigma ** 2, 0.0)) * eps
+        if sigma > 0 and index > 0:
+            out = out + sigma * torch.randn(xt.shape, generator=generator, device=xt.device, dtype=xt.dtype)
+        return out

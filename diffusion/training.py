@@ -25,6 +25,7 @@ from tokenization.errors import MapperInputError
 
 PROFILE_DIR = Path(__file__).resolve().parent.parent / "profiles" / "diffusion"
 VOCABULARY_NAME = "tokenizer.json"
+INFERENCE_NAME = "refine.json"  # the sampling settings a trained model is meant to be used with
 DT_SPEED = 1.5
 
 
@@ -52,6 +53,7 @@ class DiffusionTraining:
 @dataclass(frozen=True)
 class DiffusionInference:
     steps: int = 100
+    eta: float | None = None  # None: ancestral sampling; a number: DDIM with that much noise
     cfg_scale: float = 1.0
     max_seq_len: int = 1024
     overlap: int = 128
@@ -110,21 +112,49 @@ class _Map:
     circle_size: float
 
 
-def load_maps(data_dir: Path, log: Callable[[str], None] = print) -> list[_Map]:
+def load_maps(data_dir: Path, log: Callable[[str], None] = print,
+              exclude: Callable[[Path], bool] = lambda path: False) -> list[_Map]:
+    """The osu! standard maps of an MMRS dataset or, since positions need no audio, of any folder
+    of `.osu` files (duplicates by content once; unreadable files skipped and named)."""
     from tokenization import read_beatmap
-    from training.examples import read_records
 
-    maps = []
-    for record in read_records(data_dir, gamemodes=(0,)):
-        try:
-            beatmap = read_beatmap(record.beatmap_path)
-        except Exception as exc:  # noqa: BLE001 - one bad file must not stop training
-            log(f"skipped {record.beatmap_path.name}: {exc}")
+    data_dir = Path(data_dir)
+    if (data_dir / "metadata.parquet").is_file():
+        from training.examples import read_records
+
+        sources = [(r.beatmap_path, r.stars_at(1.0), r.stars_at(DT_SPEED), r.mapper_id, r.descriptors)
+                   for r in read_records(data_dir, gamemodes=(0,))]
+    elif data_dir.is_dir():
+        sources = [(path, None, None, None, ()) for path in sorted(data_dir.rglob("*.osu"))]
+    else:
+        raise MapperInputError(f"{data_dir}: no such dataset folder")
+    maps, seen = [], set()
+    for path, stars, stars_dt, mapper, descriptors in sources:
+        if exclude(path):
             continue
-        points = beatmap_datapoints(beatmap)
-        maps.append(_Map(points, record.stars_at(1.0), record.stars_at(DT_SPEED), record.mapper_id,
-                         record.descriptors, beatmap.difficulty.circle_size))
+        try:
+            raw = path.read_bytes()
+            if raw in seen:
+                continue
+            seen.add(raw)
+            beatmap = read_beatmap(path)
+            if beatmap.mode.value != 0:
+                continue
+            if stars is None:
+                stars, stars_dt = _star_ratings(raw)
+        except Exception as exc:  # noqa: BLE001 - one bad file must not stop training
+            log(f"skipped {path.name}: {' '.join(str(exc).split())[:120]}")
+            continue
+        maps.append(_Map(beatmap_datapoints(beatmap), stars, stars_dt, mapper, tuple(descriptors),
+                         beatmap.difficulty.circle_size))
     return maps
+
+
+def _star_ratings(raw: bytes) -> tuple[float | None, float | None]:
+    import rosu_pp_py as rosu
+
+    rosu_map = rosu.Beatmap(bytes=raw)
+    return tuple(float(rosu.Difficulty(clock_rate=rate).calculate(rosu_map).stars) for rate in (1.0, DT_SPEED))
 
 
 class WindowSampler:
@@ -186,7 +216,7 @@ def lr_at(step: int, s: DiffusionTraining) -> float:
 
 def train_diffusion(profile: DiffusionProfile, data_dir: Path, out_dir: Path, *, max_steps: int | None = None,
                     batch_size: int | None = None, learning_rate: float | None = None, resume: bool = False,
-                    log: Callable[[str], None] = print,
+                    log: Callable[[str], None] = print, exclude: Callable[[Path], bool] = lambda path: False,
                     progress: Callable[[int, int, float], None] | None = None) -> Path:
     """Train and write the model folder (config.json, model.safetensors, tokenizer.json) to `out_dir`."""
     import dataclasses
@@ -197,7 +227,7 @@ def train_diffusion(profile: DiffusionProfile, data_dir: Path, out_dir: Path, *,
     state_path = out_dir / "diffusion_state.pt"
     if out_dir.exists() and any(out_dir.iterdir()) and not resume:
         raise MapperInputError(f"{out_dir} is not empty (use --resume to continue a run there, or another --out)")
-    maps = load_maps(data_dir, log)
+    maps = load_maps(data_dir, log, exclude)
     vocabulary = class_vocabulary(maps)
     rng = random.Random(s.seed)
     torch.manual_seed(s.seed)
@@ -255,14 +285,16 @@ def train_diffusion(profile: DiffusionProfile, data_dir: Path, out_dir: Path, *,
             metrics.flush()
             window.clear()
         if step % s.checkpoint_every == 0 or step == s.max_steps:
-            _save(out_dir, ema or model, vocabulary, {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+            _save(out_dir, ema or model, vocabulary, profile.inference, {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                                                      "step": step, **({"ema": ema.state_dict()} if ema else {})})
     metrics.close()
     return out_dir
 
 
-def _save(out_dir: Path, model: DiT, vocabulary: ClassVocabulary, state: dict) -> None:
-    """Weights and state side by side, each replaced atomically."""
+def _save(out_dir: Path, model: DiT, vocabulary: ClassVocabulary, inference: DiffusionInference,
+          state: dict) -> None:
+    """Weights, class vocabulary, sampling settings and training state side by side, each replaced atomically."""
+    import dataclasses
     import os
     import tempfile
 
@@ -270,6 +302,8 @@ def _save(out_dir: Path, model: DiT, vocabulary: ClassVocabulary, state: dict) -
     try:
         save_model(model, staging)
         (staging / VOCABULARY_NAME).write_text(json.dumps(vocabulary.to_json(), indent=2) + "\n", encoding="utf-8")
+        (staging / INFERENCE_NAME).write_text(json.dumps(dataclasses.asdict(inference), indent=2) + "\n",
+                                              encoding="utf-8")
         torch.save(state, staging / "diffusion_state.pt")
         for item in staging.iterdir():
             os.replace(item, out_dir / item.name)
@@ -284,3 +318,12 @@ def load_vocabulary(folder: Path) -> ClassVocabulary:
     if not path.is_file():
         return ClassVocabulary()
     return ClassVocabulary.from_json(json.loads(path.read_text(encoding="utf-8")))
+
+
+def load_inference(folder: Path) -> DiffusionInference:
+    """The model's own sampling settings, or the published model's (100 ancestral steps)."""
+    path = Path(folder) / INFERENCE_NAME
+    if not path.is_file():
+        return DiffusionInference()
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return DiffusionInference(**{k: v for k, v in data.items() if k in DiffusionInference.__dataclass_fields__})

@@ -119,7 +119,7 @@ def run_generation(request: GenerateRequest, progress: Callable[[str, int, int],
     beatmap, report_warnings = _postprocess(request, profile, contexts, reference, sources.reference_timing,
                                             slider_multiplier, circle_size)
     warnings += report_warnings
-    if _wants_refinement(request, profile, wanted):
+    if beatmap.hit_objects and _wants_refinement(request, profile, wanted):
         _refine(request, beatmap, warnings, progress)
     return _write(request, beatmap, reference, generator.generated_tokens, warnings)
 
@@ -290,7 +290,7 @@ def _refine(request: GenerateRequest, beatmap, warnings: list[str], progress) ->
     name) the map keeps its token positions and says so."""
     from diffusion.model import load_model as load_diffusion
     from diffusion.refine import MapClass, RefineSettings, refine_beatmap
-    from diffusion.training import DiffusionInference, load_vocabulary
+    from diffusion.training import load_inference, load_vocabulary
     from models.loading import resolve_checkpoint
 
     try:
@@ -301,8 +301,8 @@ def _refine(request: GenerateRequest, beatmap, warnings: list[str], progress) ->
         warnings.append(f"positions not refined: {exc} (give --diffusion-model, or --no-refine)")
         return
     model = load_diffusion(folder, request.device)
-    defaults = DiffusionInference()
-    settings = RefineSettings(steps=defaults.steps, cfg_scale=defaults.cfg_scale, max_seq_len=defaults.max_seq_len,
+    defaults = load_inference(folder)
+    settings = RefineSettings(steps=defaults.steps, eta=defaults.eta, cfg_scale=defaults.cfg_scale, max_seq_len=defaults.max_seq_len,
                               overlap=defaults.overlap, attention_radius=defaults.attention_radius,
                               start_time=request.start_time, end_time=request.end_time, seed=request.seed)
     map_class = MapClass(stars=request.difficulty, descriptors=tuple(request.descriptors),

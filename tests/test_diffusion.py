@@ -135,3 +135,21 @@ def test_convert_cli_and_generate_options(tmp_path):
                            "--diffusion-model", str(tmp_path / "weights-only"), "--no-refine"],
                           capture_output=True, text=True)
     assert proc.returncode == 2 and "contradict" in proc.stderr
+
+
+def test_mapper_train_diffusion_lowers_the_loss_on_the_corpus(tmp_path):
+    corpus = require_shared("corpus")
+    out = tmp_path / "run"
+    proc = subprocess.run([sys.executable, "-m", "mapperator_cli", "train", "--profile", "diffusion-tiny", "--data",
+                           str(corpus / "ppy+osu"), "--out", str(out), "--max-steps", "60", "--batch-size", "8",
+                           "--quiet"], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    lines = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert lines[0]["step"] == 1 and lines[-1]["step"] == 60
+    assert lines[-1]["mse"] < lines[0]["mse"] - 0.05  # the mean of the last ten steps against the first step
+    model = load_model(out)  # the run folder is a model generate --diffusion-model takes
+    assert model.config.hidden_size == 128
+    again = subprocess.run([sys.executable, "-m", "mapperator_cli", "train", "--profile", "diffusion-tiny", "--data",
+                            str(corpus / "ppy+osu"), "--out", str(out), "--init", "x", "--quiet"],
+                           capture_output=True, text=True)
+    assert again.returncode == 2 and "--init does not apply" in again.stderr
