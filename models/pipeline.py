@@ -161,7 +161,7 @@ def _reference_contexts(request: GenerateRequest, reference, profile, vocab, son
     if len(inputs) > 1:
         raise MapperInputError("--in-context takes gd or no_hs, not both")
     if inputs:
-        kind = ContextType(inputs.pop())
+        kind = ContextType(next(iter(inputs)))
         templates = [t for t in profile.templates if kind.value in t.inputs]
         if not templates or kind not in vocab.context_sos:
             raise MapperInputError(f"the {profile.name} model has no {kind.value} context "
@@ -174,7 +174,7 @@ def _reference_contexts(request: GenerateRequest, reference, profile, vocab, son
             class_ids = _reference_class_tokens(request.reference, reference, vocab, song_ms)
         out.in_contexts = {kind: InContext(events, class_ids)}
     # A model that writes timing inside the map (v30) must not invent a second timing next to a given map.
-    copy_timing = "timing" in wanted or (inputs and profile.tokenizer.add_timing)
+    copy_timing = "timing" in wanted or (bool(inputs) and profile.tokenizer.add_timing)
     if copy_timing:
         if ContextType.TIMING in vocab.context_sos:
             out.finished[ContextType.TIMING] = encoder.timing_events(song_ms).events

@@ -68,3 +68,4 @@ def test_editor_timestamps():
     s = Suggestion(time_ms=83_456, score=120.0, category="Compose", label="Circle", message="m", combo="(3)")
     assert s.editor_text == "01:23:456 (3) -" and s.link == "osu://edit/01:23:456%20(3)" and s.severity == "problem"
     assert Suggestion(5, 9.0, "", "", "").severity == "minor" and Suggestion(5, 10.0, "", "", "").severity == "warning"
+

@@ -1,0 +1,50 @@
+"""`mapper generate --refine`: a small trained model's map refined by a diffusion model, end to end."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from diffusion.features import ClassVocabulary
+from diffusion.model import DiffusionConfig, DiT, save_model
+from mapperator_cli.app import app
+from tests.synthetic import song_folder
+from tokenization import read_beatmap
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A tiny model trained long enough on a click track to place circles when it generates."""
+    root = tmp_path_factory.mktemp("refine")
+    song = song_folder(root / "songs", seconds=8.0)
+    assert runner.invoke(app, ["dataset", "build", str(root / "songs"), "--out", str(root / "ds"), "-q"]).exit_code == 0
+    result = runner.invoke(app, ["train", "--profile", "tiny", "--data", str(root / "ds"), "--out", str(root / "run"),
+                                 "--max-steps", "300", "--batch-size", "4", "--learning-rate", "0.01",
+                                 "--eval-every", "0", "--checkpoint-every", "1000", "-q"])
+    assert result.exit_code == 0, result.output
+    return song, root / "run"
+
+
+def test_generate_refines_positions_with_a_diffusion_model(trained, tmp_path):
+    song, model = trained
+    torch.manual_seed(0)
+    save_model(DiT(DiffusionConfig(hidden_size=32, depth=2, num_heads=2, class_size=ClassVocabulary().size)),
+               tmp_path / "diffusion")
+    maps = {}
+    for name, flags in (("plain", ["--no-refine"]), ("refined", ["--refine", "--diffusion-model",
+                                                                 str(tmp_path / "diffusion")])):
+        result = runner.invoke(app, ["generate", str(song / "audio.wav"), "--model", str(model), "--seed", "1",
+                                     "--out", str(tmp_path / name), "-q", *flags])
+        assert result.exit_code == 0, result.output
+        maps[name] = read_beatmap(result.output.strip().splitlines()[-1])
+    plain, refined = maps["plain"], maps["refined"]
+    assert len(plain.hit_objects) == len(refined.hit_objects) > 2
+    assert [o.time for o in plain.hit_objects] == [o.time for o in refined.hit_objects]
+    assert [(o.x, o.y) for o in plain.hit_objects] != [(o.x, o.y) for o in refined.hit_objects]
+    assert all(0 <= o.x <= 512 and 0 <= o.y <= 384 for o in refined.hit_objects)
+    missing = runner.invoke(app, ["generate", str(song / "audio.wav"), "--model", str(model), "--refine",
+                                  "--diffusion-model", str(tmp_path / "nowhere"), "-q"])
+    assert missing.exit_code != 0
