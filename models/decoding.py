@@ -69,18 +69,20 @@ class Decoder:
 
     @torch.inference_mode()
     def run(self, frames: torch.Tensor, requests: list[DecodeRequest], max_new_tokens: int,
-            conditioning: dict[str, torch.Tensor] | None = None) -> list[DecodeResult]:
-        """Decode every row; `frames` holds one audio window per request ([rows, samples])."""
+            conditioning: dict[str, torch.Tensor] | None = None,
+            encoder_states: torch.Tensor | None = None) -> list[DecodeResult]:
+        """Decode every row; `frames` holds one audio window per request ([rows, samples]).
+        `encoder_states` (from `model.encode` of those frames) skips encoding them again."""
         guided = self.cfg_scale > 1 and any(r.negative_prompt is not None for r in requests)
         prompts = [r.prompt for r in requests]
-        if guided:  # conditional rows first, then their unconditional twins
+        if encoder_states is None:
+            encoder_states = self.model.encode(frames, **(conditioning or {}))
+        if guided:  # conditional rows first, then their unconditional twins (same audio)
             prompts = prompts + [r.negative_prompt or r.prompt for r in requests]
-            frames = torch.cat([frames, frames])
-            conditioning = {k: torch.cat([v, v]) for k, v in (conditioning or {}).items()}
+            encoder_states = torch.cat([encoder_states, encoder_states])
         rows = len(requests)
         device = frames.device
         input_ids, attention_mask = _left_pad(prompts, self.pad_id, device)
-        encoder_states = self.model.encode(frames, **(conditioning or {}))
         rules = ([ClassifierFreeGuidance(self.cfg_scale)] if guided else []) + list(self.rules)
         end_mask = _end_mask(requests, self._vocab_size(), device)
 

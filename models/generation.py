@@ -146,6 +146,7 @@ class Generator:
         self.types_first = profile.tokenizer.types_first
         self.window_ms = profile.window_ms
         self.generated_tokens = 0
+        self._encoded: dict[int, torch.Tensor] = {}  # encoder states by window index, for the current song
 
     def generate(self, audio: np.ndarray, conditioning: Conditioning, passes: list[ContextType], *,
                  finished: dict[ContextType, list[Event]] | None = None,
@@ -165,6 +166,7 @@ class Generator:
         chosen = select_windows(windows.starts_ms, self.window_ms, start_ms, end_ms, inference.lookback,
                                 inference.lookahead)
         contexts: dict[ContextType, list[Event]] = dict(finished or {})
+        self._encoded.clear()
         if in_contexts is None:
             in_contexts = {ContextType(c): InContext() for c in inference.in_context
                            if ContextType(c) in self.vocab.context_sos}
@@ -184,6 +186,7 @@ class Generator:
                     progress(context.value, count + 1, len(chosen))
             if start_ms is not None or end_ms is not None:
                 contexts[context] = trim_events(contexts[context], self.types_first, start_ms, end_ms)
+        self._encoded.clear()
         return contexts
 
     def _conditioning_tensors(self, conditioning: Conditioning, start: int) -> dict:
@@ -241,8 +244,11 @@ class Generator:
         room = self.profile.model.tgt_seq_len - max(len(prompt), len(negative or []))
         if room <= 0:
             return []
+        tensors = self._conditioning_tensors(conditioning, start)
+        if index not in self._encoded:  # every pass hears the same window: encode it once
+            self._encoded[index] = self.model.encode(frames, **tensors)
         result = decoder.run(frames, [DecodeRequest(prompt, frozenset(end_ids), negative)], room,
-                             conditioning=self._conditioning_tensors(conditioning, start))[0]
+                             conditioning=tensors, encoder_states=self._encoded[index])[0]
         self.generated_tokens += len(result.tokens)
         tokens = result.tokens
         if tokens and tokens[-1] in end_ids:
