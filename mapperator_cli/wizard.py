@@ -47,10 +47,11 @@ class Asker:
 
         return self._ask(questionary.select(message, choices=choices, default=default, **self.io))
 
-    def checkbox(self, message: str, choices: list[str]) -> list[str]:
+    def checkbox(self, message: str, choices: list[str], validate=None) -> list[str]:
         import questionary
 
-        return self._ask(questionary.checkbox(message, choices=choices, **self.io))
+        extra = {"validate": validate} if validate is not None else {}
+        return self._ask(questionary.checkbox(message, choices=choices, **extra, **self.io))
 
     def confirm(self, message: str, default: bool = False) -> bool:
         import questionary
@@ -83,6 +84,36 @@ def number(low: float, high: float | None = None, *, optional: bool = False, int
 
 def not_empty(text: str):
     return True if text.strip() else "a value is needed"
+
+
+def time_of_song(optional: bool):
+    def check(text: str):
+        if not text.strip():
+            return True if optional else "a time is needed"
+        from mapperator_cli.generate import parse_time_ms
+
+        try:
+            parse_time_ms(text, "time")
+        except UserError:
+            return "milliseconds, m:ss.s or mm:ss:mmm"
+        return True
+    return check
+
+
+def one_map_input(chosen: list[str]):
+    return "gd and no_hs exclude each other" if {"gd", "no_hs"} <= set(chosen) else True
+
+
+def _contexts(model: str) -> list[str]:
+    """What a local model can take from a reference map (all four when the model is not local)."""
+    wanted = ["timing", "kiai", "gd", "no_hs"]
+    try:
+        from tokenization.vocabulary import Vocabulary
+
+        known = {c.value for c in Vocabulary.load(Path(model).expanduser()).context_sos}
+    except Exception:  # noqa: BLE001 - a hub id or an unreadable folder: offer everything, generate checks
+        return wanted
+    return [c for c in wanted if c in known]
 
 
 def _descriptors(model: str) -> list[str]:
@@ -118,8 +149,7 @@ def ask_generate(a: Asker) -> list[str]:
     reference = a.text("Reference beatmap for metadata and timing (blank: none):", validate=optional_file)
     if reference:
         argv += ["--beatmap", reference]
-        for context in a.checkbox("Take from the reference instead of generating:", ["timing", "kiai"]):
-            argv += ["--in-context", context]
+        argv += _ask_reference(a, model)
     if a.confirm("Change advanced settings?", default=False):
         cfg = a.text("Guidance scale (1: off):", default="1", validate=number(1, 20))
         if float(cfg) > 1:
@@ -134,6 +164,33 @@ def ask_generate(a: Asker) -> list[str]:
                                                validate=number(0.01, 5, optional=True)))
             _add(argv, "--top-p", a.text("Top-p (blank: profile default):", validate=number(0.01, 1, optional=True)))
         _add(argv, "--out", a.text("Output folder (blank: current folder):"))
+        if a.confirm("Also write an .osz with the song?", default=False):
+            argv.append("--export-osz")
+        refine = a.select("Position refinement (diffusion, osu! and catch):",
+                          ["as the profile says", "on", "off"], default="as the profile says")
+        if refine == "on":
+            argv.append("--refine")
+            _add(argv, "--diffusion-model", a.text("Diffusion model folder (blank: the published one):"))
+        elif refine == "off":
+            argv.append("--no-refine")
+    return argv
+
+
+def _ask_reference(a: Asker, model: str) -> list[str]:
+    argv = []
+    offered = _contexts(model)
+    chosen = [] if not offered else a.checkbox("Take from the reference (timing, kiai; gd: match it as a guest difficulty; no_hs: keep "
+                        "its objects and add hitsounds):", offered, validate=one_map_input)
+    for context in chosen:
+        argv += ["--in-context", context]
+    if a.confirm("Generate only a span of the song?", default=False):
+        argv += ["--start-time", a.text("From (ms, m:ss.s or mm:ss:mmm):", validate=time_of_song(False))]
+        _add(argv, "--end-time", a.text("To (blank: the end):", validate=time_of_song(True)))
+        if a.confirm("Splice the span into the reference, as a new difficulty file?", default=True):
+            argv.append("--add-to-beatmap")
+            if a.confirm("Overwrite the reference itself instead (its old contents are kept as .bak)?",
+                         default=False):
+                argv.append("--overwrite")
     return argv
 
 

@@ -45,13 +45,38 @@ def test_generate_with_descriptors_and_advanced_settings(files, tmp_path):
             f"\x7f3{ENTER}",  # cfg 3
             SPACE, ENTER,  # exclude "tech" (the first one left)
             f"7{ENTER}", "n", ENTER, ENTER, f"{tmp_path / 'out'}{ENTER}",
+            "y",  # .osz
+            DOWN, DOWN, ENTER,  # refinement off
             DOWN, ENTER]  # only print
     argv, run = drive(keys)
     assert not run
     assert argv == ["generate", str(song), "--model", str(model), "--gamemode", "osu", "--difficulty", "5.5",
                     "--year", "2019", "--descriptor", "jump aim", "--cfg-scale", "3", "--negative-descriptor", "tech",
-                    "--seed", "7", "--out", str(tmp_path / "out")]
+                    "--seed", "7", "--out", str(tmp_path / "out"), "--export-osz", "--no-refine"]
     assert shlex.split(shlex.join(argv)) == argv
+
+
+def test_generate_a_span_into_a_reference(files, tmp_path):
+    from profiles import load_profile
+    from tokenization.vocabulary import build_vocabulary
+
+    song, _, beatmap = files
+    profile = load_profile("v29")  # a model folder whose tokenizer.json offers timing, kiai, gd and no_hs
+    model = tmp_path / "v29"
+    build_vocabulary(profile.tokenizer, [(t.inputs, t.outputs) for t in profile.templates]).save(model)
+    keys = [ENTER, f"{song}{ENTER}", f"{model}{ENTER}", ENTER, ENTER, ENTER,  # osu, no stars, no year
+            f"{beatmap}{ENTER}",
+            SPACE, DOWN, DOWN, SPACE, DOWN, SPACE, ENTER,  # timing + gd + no_hs: refused
+            SPACE, ENTER,  # untick no_hs
+            "y", f"soon{ENTER}", "\x7f" * 4 + f"1:05{ENTER}", f"01:30:500{ENTER}",  # a bad time is asked again
+            "y", "n",  # splice as a new difficulty, do not overwrite
+            "n",  # no advanced settings
+            DOWN, ENTER]
+    argv, run = drive(keys)
+    assert not run
+    assert argv == ["generate", str(song), "--model", str(model), "--gamemode", "osu", "--beatmap", str(beatmap),
+                    "--in-context", "timing", "--in-context", "gd", "--start-time", "1:05", "--end-time", "01:30:500",
+                    "--add-to-beatmap"]
 
 
 def test_timing_and_mod(files):
