@@ -94,6 +94,8 @@ def run_generation(request: GenerateRequest, progress: Callable[[str, int, int],
     song_ms = audio_duration_ms(audio)
     sources = _reference_contexts(request, reference, profile, vocab, song_ms)
     passes, wanted = _plan_passes(request, profile, vocab, sources.finished)
+    # found before generating, so a bad --diffusion-model fails in a second, not after minutes of decoding
+    diffusion_folder = _diffusion_folder(request, warnings) if _wants_refinement(request, profile, wanted) else None
 
     if request.seed is not None:
         torch.manual_seed(request.seed)
@@ -119,8 +121,8 @@ def run_generation(request: GenerateRequest, progress: Callable[[str, int, int],
     beatmap, report_warnings = _postprocess(request, profile, contexts, reference, sources.reference_timing,
                                             slider_multiplier, circle_size)
     warnings += report_warnings
-    if beatmap.hit_objects and _wants_refinement(request, profile, wanted):
-        _refine(request, beatmap, warnings, progress)
+    if beatmap.hit_objects and diffusion_folder is not None:
+        _refine(request, diffusion_folder, beatmap, progress)
     return _write(request, beatmap, reference, generator.generated_tokens, warnings)
 
 
@@ -285,34 +287,43 @@ def _wants_refinement(request: GenerateRequest, profile, wanted: list[str]) -> b
     return profile.inference.generate_positions if request.refine is None else request.refine
 
 
-def _refine(request: GenerateRequest, beatmap, warnings: list[str], progress) -> None:
-    """Diffusion refinement of the positions; without a model at hand (and none asked for by
-    name) the map keeps its token positions and says so."""
-    from diffusion.model import load_model as load_diffusion
-    from diffusion.refine import MapClass, RefineSettings, refine_beatmap
-    from diffusion.training import load_inference, load_vocabulary
+def _diffusion_folder(request: GenerateRequest, warnings: list[str]) -> Path | None:
+    """The diffusion model to refine with; without one at hand (and none asked for by name) the
+    map keeps its token positions and says so."""
     from models.loading import resolve_checkpoint
 
+    given = Path(request.diffusion_model).expanduser() if request.diffusion_model else None
+    if given is not None and (given / "model_ema.pkl").is_file() and not (given / "model.safetensors").is_file():
+        raise MapperInputError(f"{given}: the published pickled weights; convert them once with "
+                               f"`mapper convert {given} --out {given}-safetensors` and pass that folder")
     try:
-        folder = resolve_checkpoint(request.diffusion_model or DEFAULT_DIFFUSION_MODEL)
+        return resolve_checkpoint(request.diffusion_model or DEFAULT_DIFFUSION_MODEL)
     except MapperInputError as exc:
         if request.diffusion_model is not None:
             raise
         warnings.append(f"positions not refined: {exc} (give --diffusion-model, or --no-refine)")
-        return
+        return None
+
+
+def _refine(request: GenerateRequest, folder: Path, beatmap, progress) -> None:
+    """Diffusion refinement of the positions, with the sampling settings the model came with."""
+    from diffusion.model import load_model as load_diffusion
+    from diffusion.refine import MapClass, RefineSettings, refine_beatmap
+    from diffusion.training import load_inference, load_vocabulary
+    from models.postprocess import fill_durations
+
     model = load_diffusion(folder, request.device)
     defaults = load_inference(folder)
-    settings = RefineSettings(steps=defaults.steps, eta=defaults.eta, cfg_scale=defaults.cfg_scale, max_seq_len=defaults.max_seq_len,
-                              overlap=defaults.overlap, attention_radius=defaults.attention_radius,
-                              start_time=request.start_time, end_time=request.end_time, seed=request.seed)
+    settings = RefineSettings(steps=defaults.steps, eta=defaults.eta, cfg_scale=defaults.cfg_scale,
+                              max_seq_len=defaults.max_seq_len, overlap=defaults.overlap,
+                              attention_radius=defaults.attention_radius, start_time=request.start_time,
+                              end_time=request.end_time, seed=request.seed)
     map_class = MapClass(stars=request.difficulty, descriptors=tuple(request.descriptors),
                          negative_descriptors=tuple(request.negative_descriptors),
                          circle_size=beatmap.difficulty.circle_size)
-    report = (progress or (lambda *a: None))
+    report = progress or (lambda *args: None)
     refine_beatmap(model, load_vocabulary(folder), beatmap, settings, map_class,
                    progress=lambda done, total: report("refine", done, total), device=request.device)
-    from models.postprocess import fill_durations
-
     fill_durations(beatmap)
 
 

@@ -135,6 +135,12 @@ def test_convert_cli_and_generate_options(tmp_path):
                            "--diffusion-model", str(tmp_path / "weights-only"), "--no-refine"],
                           capture_output=True, text=True)
     assert proc.returncode == 2 and "contradict" in proc.stderr
+    published = tmp_path / "osu-diffusion-v2"  # the pickles as downloaded: told to convert, before any decoding
+    published.mkdir()
+    torch.save(model.state_dict(), published / "model_ema.pkl")
+    proc = subprocess.run([sys.executable, "-m", "mapperator_cli", "generate", str(audio), "--model", str(ref),
+                           "--diffusion-model", str(published), "--quiet"], capture_output=True, text=True)
+    assert proc.returncode == 2 and "mapper convert" in proc.stderr and proc.stderr.count("\n") == 1
 
 
 def test_mapper_train_diffusion_lowers_the_loss_on_the_corpus(tmp_path):
