@@ -77,3 +77,20 @@ def song_folder(root: Path, name: str = "clicks", seconds: float = 12.0) -> Path
     click_track(folder / "audio.wav", seconds)
     beat_map(folder / "Test - Clicks (tester) [Beats].osu", "audio.wav", seconds)
     return folder
+
+
+def trained_tiny(root: Path, steps: int) -> tuple[Path, Path]:
+    """(song folder, run folder): the tiny profile trained `steps` steps on an 8 s click-track map."""
+    from typer.testing import CliRunner
+
+    from mapperator_cli.app import app
+
+    runner = CliRunner()
+    song = song_folder(root / "songs", seconds=8.0)
+    built = runner.invoke(app, ["dataset", "build", str(root / "songs"), "--out", str(root / "ds"), "-q"])
+    assert built.exit_code == 0, built.output
+    result = runner.invoke(app, ["train", "--profile", "tiny", "--data", str(root / "ds"), "--out", str(root / "run"),
+                                 "--max-steps", str(steps), "--batch-size", "4", "--learning-rate", "0.01",
+                                 "--eval-every", "0", "--checkpoint-every", "1000", "-q"])
+    assert result.exit_code == 0, result.output
+    return song, root / "run"

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 from diffusion.features import ClassVocabulary
 from diffusion.model import DiffusionConfig, DiT, save_model
 from mapperator_cli.app import app
-from tests.synthetic import song_folder
+from tests.synthetic import trained_tiny
 from tokenization import read_beatmap
 
 runner = CliRunner()
@@ -18,14 +18,7 @@ runner = CliRunner()
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """A tiny model trained long enough on a click track to place circles when it generates."""
-    root = tmp_path_factory.mktemp("refine")
-    song = song_folder(root / "songs", seconds=8.0)
-    assert runner.invoke(app, ["dataset", "build", str(root / "songs"), "--out", str(root / "ds"), "-q"]).exit_code == 0
-    result = runner.invoke(app, ["train", "--profile", "tiny", "--data", str(root / "ds"), "--out", str(root / "run"),
-                                 "--max-steps", "300", "--batch-size", "4", "--learning-rate", "0.01",
-                                 "--eval-every", "0", "--checkpoint-every", "1000", "-q"])
-    assert result.exit_code == 0, result.output
-    return song, root / "run"
+    return trained_tiny(tmp_path_factory.mktemp("refine"), steps=300)
 
 
 def test_generate_refines_positions_with_a_diffusion_model(trained, tmp_path):

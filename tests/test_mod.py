@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from mapperator_cli.app import app
 from models.modding import Suggestion
-from tests.synthetic import beat_map, song_folder
+from tests.synthetic import beat_map, trained_tiny
 
 runner = CliRunner()
 MOVED = {5: (448, 352), 10: (64, 40)}  # object index -> new position, off the square walk
@@ -18,14 +18,7 @@ OFFSET_MS, BEAT_MS = 500, 500
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    root = tmp_path_factory.mktemp("mod")
-    song = song_folder(root / "songs", seconds=8.0)
-    assert runner.invoke(app, ["dataset", "build", str(root / "songs"), "--out", str(root / "ds"), "-q"]).exit_code == 0
-    result = runner.invoke(app, ["train", "--profile", "tiny", "--data", str(root / "ds"), "--out", str(root / "run"),
-                                 "--max-steps", "80", "--batch-size", "4", "--learning-rate", "0.01",
-                                 "--eval-every", "0", "--checkpoint-every", "1000", "-q"])
-    assert result.exit_code == 0, result.output
-    return song, root / "run"
+    return trained_tiny(tmp_path_factory.mktemp("mod"), steps=80)
 
 
 def test_moved_objects_come_first(trained):
