@@ -88,12 +88,12 @@ class Decoder:
 
         sequence = input_ids
         position_ids = (attention_mask.cumsum(-1) - 1).clamp(min=0)
-        logits, past = self.model.decode(input_ids, encoder_states, attention_mask=attention_mask,
-                                         past_key_values=None, position_ids=position_ids)
+        incremental = _incremental(self.model, encoder_states, input_ids.shape[1] + max_new_tokens)
+        logits = incremental.prefill(input_ids, attention_mask, position_ids)
         finished = torch.zeros(rows, dtype=torch.bool, device=device)
         new_tokens: list[torch.Tensor] = []
         for _ in range(max_new_tokens):
-            scores = logits[:, -1, :].float()
+            scores = logits.float()
             for rule in rules:
                 scores = rule(sequence, scores)
             chosen = self._choose(sequence[:rows], scores[:rows])
@@ -104,10 +104,8 @@ class Decoder:
                 break
             step = torch.cat([chosen, chosen]) if guided else chosen
             sequence = torch.cat([sequence, step[:, None]], dim=1)
-            attention_mask = torch.cat([attention_mask, torch.ones_like(step[:, None])], dim=1)
             position_ids = position_ids[:, -1:] + 1
-            logits, past = self.model.decode(step[:, None], encoder_states, attention_mask=attention_mask,
-                                             past_key_values=past, position_ids=position_ids)
+            logits = incremental.step(step[:, None], position_ids)
         return _results(new_tokens, requests, end_mask)
 
     def _choose(self, sequence: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
@@ -125,6 +123,35 @@ class Decoder:
 
     def _vocab_size(self) -> int:
         return int(self.model.config.vocab_size)
+
+
+def _incremental(model, encoder_states: torch.Tensor, capacity: int):
+    """The model's own incremental decoder when it has one, else its `decode` with a KV cache."""
+    if hasattr(model, "incremental_decoder"):
+        found = model.incremental_decoder(encoder_states, capacity)
+        if found is not None:
+            return found
+    return CachedDecode(model, encoder_states)
+
+
+class CachedDecode:
+    """`prefill`/`step` over a model's `decode(ids, states, attention_mask=, past_key_values=, position_ids=)`."""
+
+    def __init__(self, model, encoder_states: torch.Tensor):
+        self.model, self.encoder_states = model, encoder_states
+        self.attention_mask = self.past = None
+
+    def prefill(self, input_ids, attention_mask, position_ids) -> torch.Tensor:
+        self.attention_mask = attention_mask
+        logits, self.past = self.model.decode(input_ids, self.encoder_states, attention_mask=attention_mask,
+                                              past_key_values=None, position_ids=position_ids)
+        return logits[:, -1]
+
+    def step(self, input_ids, position_ids) -> torch.Tensor:
+        self.attention_mask = torch.cat([self.attention_mask, torch.ones_like(input_ids)], dim=1)
+        logits, self.past = self.model.decode(input_ids, self.encoder_states, attention_mask=self.attention_mask,
+                                              past_key_values=self.past, position_ids=position_ids)
+        return logits[:, -1]
 
 
 def _left_pad(prompts: list[list[int]], pad_id: int, device) -> tuple[torch.Tensor, torch.Tensor]:

@@ -57,8 +57,15 @@ def _from_hub(repo_id: str) -> Path:
                                "and pass its path") from None
 
 
-def load_model(path_or_id: str | os.PathLike, device: str = "cpu", *, gamemode: int | None = None):
-    """The model in eval mode on `device`; every weight of the file must match the architecture."""
+PRECISIONS = ("fp32", "amp")
+
+
+def load_model(path_or_id: str | os.PathLike, device: str = "cpu", *, gamemode: int | None = None,
+               precision: str = "fp32"):
+    """The model in eval mode on `device`; every weight of the file must match the architecture.
+    `precision` "amp" runs the audio encoder under bf16 autocast (the decoder stays fp32)."""
+    if precision not in PRECISIONS:
+        raise MapperInputError(f"precision {precision!r}: choose one of {', '.join(PRECISIONS)}")
     from safetensors.torch import load_file
 
     from models.configuration_mapperatorinator import MapperatorinatorConfig
@@ -72,4 +79,5 @@ def load_model(path_or_id: str | os.PathLike, device: str = "cpu", *, gamemode: 
     if result.missing_keys or result.unexpected_keys:
         raise MapperInputError(f"{folder}: weights do not fit the architecture (missing: "
                                f"{result.missing_keys[:3]}, unexpected: {result.unexpected_keys[:3]})")
+    model.encoder_autocast = precision == "amp"
     return model.to(device).eval()

@@ -23,6 +23,7 @@ from models.rope_whisper import (
     SongPositionEmbedder,
 )
 from models.spectrogram import build_spectrogram
+from models.whisper_kv_decoder import WhisperKVDecoder
 
 
 @dataclass
@@ -61,6 +62,13 @@ class Mapperatorinator(PreTrainedModel):
         weights = torch.ones(config.vocab_size)
         weights[config.rhythm_token_start:config.rhythm_token_end] = config.rhythm_weight
         self.loss_fn = nn.CrossEntropyLoss(weight=weights, label_smoothing=config.label_smoothing)
+        # "amp" precision: the audio encoder (and the decoder's cross-attention keys/values, computed
+        # once per window) run under bf16 autocast; the mel front end and the decoder stay fp32.
+        self.encoder_autocast = False
+
+    def encoder_precision(self, device_type: str):
+        """The autocast context for the encoder side of the model (a no-op in fp32)."""
+        return torch.autocast(device_type=device_type, dtype=torch.bfloat16, enabled=self.encoder_autocast)
 
     # -- the two halves, for incremental generation --------------------------------------------
     def encode(self, frames: torch.Tensor, difficulty=None, mapper_idx=None, song_position=None) -> torch.Tensor:
@@ -80,10 +88,13 @@ class Mapperatorinator(PreTrainedModel):
         if extra:  # conditioning vectors follow the mel channels, the same at every frame
             cond = torch.cat(extra, dim=-1)[:, None].expand(-1, features.shape[1], -1)
             features = torch.cat([features, cond], dim=-1)
-        features = self.encoder_embedder(features).transpose(1, 2)
-        if self.rope:
-            return self.transformer.model.encoder(features)
-        return self.transformer.model.encoder(input_features=features).last_hidden_state
+        with self.encoder_precision(features.device.type):
+            features = self.encoder_embedder(features).transpose(1, 2)
+            if self.rope:
+                states = self.transformer.model.encoder(features)
+            else:
+                states = self.transformer.model.encoder(input_features=features).last_hidden_state
+        return states.float()
 
     def decode(self, decoder_input_ids: torch.Tensor, encoder_states: torch.Tensor, *, attention_mask=None,
                past_key_values=None, position_ids=None, use_cache: bool = True):
@@ -97,6 +108,13 @@ class Mapperatorinator(PreTrainedModel):
                                              attention_mask=attention_mask, past_key_values=past_key_values,
                                              position_ids=position_ids, use_cache=use_cache)
         return self.transformer.proj_out(out.last_hidden_state), out.past_key_values
+
+    def incremental_decoder(self, encoder_states: torch.Tensor, capacity: int):
+        """A prefill/step decoder with a preallocated cache of `capacity` tokens, or None where the
+        generic `decode` path is the one to use (RoPE backbones keep their own cache)."""
+        if self.rope:
+            return None
+        return WhisperKVDecoder(self, encoder_states, capacity)
 
     def forward(self, frames: torch.Tensor, decoder_input_ids: torch.Tensor, labels: torch.Tensor | None = None,
                 decoder_attention_mask=None, **conditioning) -> MapperatorinatorOutput:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from tokenization.errors import MapperInputError
@@ -31,7 +31,8 @@ class GenerateRequest:
     artist: str | None = None
     slider_multiplier: float | None = None  # None: the reference's, else 1.4
     circle_size: float | None = None  # None: the reference's, else 4
-    device: str = "cpu"
+    device: str = "cpu"  # cpu, cuda, or auto (cuda when available)
+    precision: str = "fp32"  # or amp: bf16 autocast for the encoder side
     lora: Path | None = None
     cfg_scale: float | None = None  # None: the profile's
     negative_descriptors: list[str] = field(default_factory=list)
@@ -91,6 +92,7 @@ def run_generation(request: GenerateRequest, progress: Callable[[str, int, int],
     if request.gamemode not in profile.tokenizer.gamemodes:
         raise MapperInputError(f"the {profile.name} model does not make {GameMode(request.gamemode).name.lower()} maps")
     warnings = [f"unknown descriptor {d!r} ignored" for d in unknown_descriptors(vocab, request.descriptors)]
+    request = replace(request, device=_device(request.device, warnings))
     song_ms = audio_duration_ms(audio)
     sources = _reference_contexts(request, reference, profile, vocab, song_ms)
     passes, wanted = _plan_passes(request, profile, vocab, sources.finished)
@@ -104,6 +106,7 @@ def run_generation(request: GenerateRequest, progress: Callable[[str, int, int],
         from training.runs import apply_lora
 
         model = apply_lora(model, request.lora)
+    model.encoder_autocast = request.precision == "amp"
     difficulty = reference.difficulty if reference is not None else None
     slider_multiplier = request.slider_multiplier or (difficulty.slider_multiplier if difficulty else 1.4)
     circle_size = request.circle_size or (difficulty.circle_size if difficulty and request.gamemode != 3 else 4.0)
@@ -132,6 +135,18 @@ class _ReferenceContexts:
     in_contexts: dict | None = None  # template inputs; None: the profile's default
     preload: dict = field(default_factory=dict)  # context -> events a pass continues from
     reference_timing: list | None = None
+
+
+def _device(wanted: str, warnings: list[str]) -> str:
+    """auto: the GPU when there is one; an unavailable cuda falls back to the CPU with a warning."""
+    import torch
+
+    if wanted == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if wanted == "cuda" and not torch.cuda.is_available():
+        warnings.append("no CUDA GPU is available: running on the CPU")
+        return "cpu"
+    return wanted
 
 
 def _check_span(request: GenerateRequest, reference) -> None:

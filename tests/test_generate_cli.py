@@ -52,6 +52,23 @@ def test_generate_bad_input_is_one_line(tmp_path):
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
 
 
+def test_precision_and_device_options(tmp_path):
+    model = require_shared("fixtures", "ref-v29-tiny")
+    audio = require_shared("fixtures", "audio", "click120.wav")
+    proc = run(str(audio), "--model", str(model), "--precision", "fp8")
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "--precision" in proc.stderr
+    proc = run(str(audio), "--model", str(model), "--device", "tpu")
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "--device" in proc.stderr
+    import torch
+
+    device = "cuda" if not torch.cuda.is_available() else "cpu"
+    proc = run(str(audio), "--model", str(model), "--seed", "0", "--greedy", "--precision", "amp", "--device", device,
+               "--no-refine", "--out", str(tmp_path), "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    assert (device == "cpu") or "no CUDA GPU is available: running on the CPU" in proc.stderr
+    read_beatmap(proc.stdout.strip())
+
+
 def test_generate_with_the_other_versions(tmp_path):
     audio = require_shared("fixtures", "audio", "click120.wav")
     for version in ("v30", "v31", "v32"):
