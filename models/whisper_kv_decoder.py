@@ -30,15 +30,32 @@ class WhisperKVDecoder:
             self.layers = [_Layer(layer, encoder_states) for layer in decoder.layers]
         first = decoder.layers[0].self_attn
         self.heads, self.head_dim = first.num_heads, first.head_dim
-        shape = (len(self.layers), rows, self.heads, capacity, self.head_dim)
-        self.keys = encoder_states.new_zeros(shape)
-        self.values = encoder_states.new_zeros(shape)
-        self.length = 0
-        self.key_mask = torch.zeros((rows, 1, 1, capacity), dtype=torch.bool, device=encoder_states.device)
+        self.capacity, self.length = capacity, 0
+        self.keys = self.values = self.key_mask = None
+
+    def _reserve(self, length: int) -> None:
+        """Room for `length` tokens. The cache grows by doubling rather than being sized for the
+        model's whole target length (2048 tokens: 150 MB per row at full size), which most windows
+        never reach. Slots past `self.length` are never read, so they need no zeroing."""
+        held = 0 if self.keys is None else self.keys.shape[3]
+        if length <= held:
+            return
+        size = min(self.capacity, max(length, 2 * held, 256)) if length <= self.capacity else length
+        like = self.layers[0].cross_k
+        rows = like.shape[0]
+        keys = like.new_empty((len(self.layers), rows, self.heads, size, self.head_dim))
+        values = torch.empty_like(keys)
+        key_mask = torch.zeros((rows, 1, 1, size), dtype=torch.bool, device=like.device)
+        if held:
+            keys[:, :, :, :self.length] = self.keys[:, :, :, :self.length]
+            values[:, :, :, :self.length] = self.values[:, :, :, :self.length]
+            key_mask[..., :self.length] = self.key_mask[..., :self.length]
+        self.keys, self.values, self.key_mask = keys, values, key_mask
 
     def prefill(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, position_ids: torch.Tensor) -> torch.Tensor:
         """Logits of the last prompt token, [rows, vocab_out]; prompts are left-padded."""
         width = input_ids.shape[1]
+        self._reserve(width)
         self.key_mask[:, 0, 0, :width] = attention_mask.bool()
         causal = torch.ones((width, width), dtype=torch.bool, device=input_ids.device).tril()
         mask = self.key_mask[:, :, :, :width] & causal
@@ -48,6 +65,7 @@ class WhisperKVDecoder:
 
     def step(self, input_ids: torch.Tensor, position_ids: torch.Tensor) -> torch.Tensor:
         """Logits [rows, vocab_out] after appending one token per row ([rows, 1] ids)."""
+        self._reserve(self.length + 1)
         self.key_mask[:, 0, 0, self.length] = True
         return self._forward(input_ids, position_ids, self.key_mask[:, :, :, :self.length + 1])[:, -1]
 

@@ -63,6 +63,27 @@ def test_logits_equal_the_transformers_decoder_with_left_padding(tiny_model):
             token = expected[:, -1].argmax(-1)[:, None]
 
 
+def test_the_cache_grows_past_its_first_allocation(tiny_model):
+    model, _, samples = tiny_model
+    with torch.inference_mode():
+        states = model.encode(torch.randn(1, samples, generator=torch.Generator().manual_seed(6)))
+        ids = torch.randint(3, model.config.vocab_size, (1, 250), generator=torch.Generator().manual_seed(7))
+        mask, positions = torch.ones_like(ids), torch.arange(250)[None]
+        expected, past = model.decode(ids, states, attention_mask=mask, position_ids=positions)
+        lean = model.incremental_decoder(states, capacity=600)
+        lean.prefill(ids, mask, positions)
+        first = lean.keys.shape[3]
+        token = expected[:, -1].argmax(-1)[:, None]
+        for _ in range(12):  # 250 + 12 tokens: past the first 256 slots
+            positions = positions[:, -1:] + 1
+            mask = torch.cat([mask, torch.ones_like(token)], dim=1)
+            expected, past = model.decode(token, states, attention_mask=mask, past_key_values=past,
+                                          position_ids=positions)
+            assert torch.allclose(lean.step(token, positions), expected[:, -1], atol=1e-5)
+            token = expected[:, -1].argmax(-1)[:, None]
+    assert first == 256 and lean.keys.shape[3] == 512
+
+
 @pytest.mark.parametrize("cfg_scale", [1.0, 3.0])
 def test_greedy_tokens_equal_the_generic_path(tiny_model, cfg_scale):
     model, _, samples = tiny_model
