@@ -40,6 +40,22 @@ def test_generate_writes_a_readable_beatmap(tmp_path):
     assert len(files) == 2 and files[0].read_text() == files[1].read_text()
 
 
+def test_generate_on_a_corpus_song_with_its_reference_map(tmp_path):
+    model = require_shared("fixtures", "ref-v29-tiny")
+    source = require_shared("corpus", "ppy+osu-resources", "welcome", "nekodex - welcome to osu! (peppy).osu")
+    before = sorted(p.name for p in source.parent.iterdir())
+    proc = run("--model", str(model), "--beatmap", str(source), "--in-context", "TIMING", "--seed", "0",
+               "--no-refine", "--out", str(tmp_path), "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    beatmap = read_beatmap(proc.stdout.strip())
+    rosu.Difficulty().calculate(rosu.Beatmap(path=proc.stdout.strip()))
+    reference = read_beatmap(source)
+    assert beatmap.metadata.title == reference.metadata.title and beatmap.general.audio_filename == "welcome.ogg"
+    red = [(tp.time, tp.beat_length) for tp in beatmap.timing_points if tp.uninherited]
+    assert red[0] == next((tp.time, tp.beat_length) for tp in reference.timing_points if tp.uninherited)
+    assert sorted(p.name for p in source.parent.iterdir()) == before  # nothing written beside the corpus map
+
+
 def test_generate_bad_input_is_one_line(tmp_path):
     model = require_shared("fixtures", "ref-v29-tiny")
     proc = run(str(tmp_path / "missing.mp3"), "--model", str(model))
