@@ -90,8 +90,9 @@ class _Layer:
         self.cross_scaling = cross.scaling
         heads, head_dim = cross.num_heads, cross.head_dim
         rows = encoder_states.shape[0]
-        self.cross_k = cross.k_proj(encoder_states).float().view(rows, -1, heads, head_dim).transpose(1, 2)
-        self.cross_v = cross.v_proj(encoder_states).float().view(rows, -1, heads, head_dim).transpose(1, 2)
+        # Contiguous once here: attention would otherwise copy these 3 MB views at every step.
+        self.cross_k = cross.k_proj(encoder_states).float().view(rows, -1, heads, head_dim).transpose(1, 2).contiguous()
+        self.cross_v = cross.v_proj(encoder_states).float().view(rows, -1, heads, head_dim).transpose(1, 2).contiguous()
         self.fc1, self.fc2, self.activation = layer.fc1, layer.fc2, layer.activation_fn
 
     def __call__(self, hidden, keys, values, start, mask, heads, head_dim):
