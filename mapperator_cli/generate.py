@@ -15,8 +15,8 @@ OUTPUT_TYPES = ("timing", "kiai", "map", "sv")
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("fp32", "amp")  # models.loading.PRECISIONS, without importing torch for --help
 
-MODEL, STYLE, SAMPLING, REFERENCE, OUTPUT, SPEED = ("Model", "Map style", "Sampling", "Reference beatmap", "Output",
-                                                    "Speed")
+MODEL, STYLE, SETTINGS, SAMPLING, REFERENCE = "Model", "Map style", "Beatmap settings", "Sampling", "Reference beatmap"
+CLEANUP, OUTPUT, METADATA, SPEED = "Timing and cleanup", "Output", "Metadata", "Speed"
 
 
 def parse_time_ms(text: str | None, option: str) -> float | None:
@@ -74,6 +74,25 @@ def generate(
                                                    help="Base slider velocity (the reference's, else 1.4)."),
     circle_size: float | None = typer.Option(None, "--circle-size", rich_help_panel=STYLE,
                                              help="Circle size, osu! and catch (the reference's, else 4)."),
+    mapper: int | None = typer.Option(None, "--mapper", rich_help_panel=STYLE,
+                                      help="osu! user id of a mapper whose style to follow (one the model knows)."),
+    beatmap_id: int | None = typer.Option(None, "--beatmap-id", rich_help_panel=STYLE,
+                                          help="A training beatmap's id as a style class (older models)."),
+    hitsounded: bool | None = typer.Option(None, "--hitsounded/--no-hitsounds", rich_help_panel=STYLE,
+                                           show_default=False,
+                                           help="Whether the map carries hitsounds (the reference's, else yes)."),
+    hold_note_ratio: float | None = typer.Option(None, "--hold-note-ratio", rich_help_panel=STYLE,
+                                                 help="osu!mania: share of hold notes, 0-1."),
+    scroll_speed_ratio: float | None = typer.Option(None, "--scroll-speed-ratio", rich_help_panel=STYLE,
+                                                    help="osu!mania/taiko: scroll-speed changes per note time, 0-1."),
+    hp: float | None = typer.Option(None, "--hp", rich_help_panel=SETTINGS,
+                                    help="HP drain rate (the reference's, else 5)."),
+    od: float | None = typer.Option(None, "--od", rich_help_panel=SETTINGS,
+                                    help="Overall difficulty (the reference's, else 8)."),
+    ar: float | None = typer.Option(None, "--ar", rich_help_panel=SETTINGS,
+                                    help="Approach rate (the reference's, else 9)."),
+    slider_tick_rate: float | None = typer.Option(None, "--slider-tick-rate", rich_help_panel=SETTINGS,
+                                                  help="Slider ticks per beat (the reference's, else 1)."),
     cfg_scale: float | None = typer.Option(None, "--cfg-scale", rich_help_panel=SAMPLING,
                                            help="Classifier-free guidance strength: 1 is off, higher follows "
                                                 "descriptors and mapper more (profile default)."),
@@ -85,6 +104,25 @@ def generate(
                                              help="Sampling temperature (profile default)."),
     top_p: float | None = typer.Option(None, "--top-p", rich_help_panel=SAMPLING,
                                        help="Nucleus sampling threshold (profile default)."),
+    top_k: int | None = typer.Option(None, "--top-k", rich_help_panel=SAMPLING,
+                                     help="Sample from the k likeliest tokens only; 0 is off (profile default)."),
+    timing_temperature: float | None = typer.Option(None, "--timing-temperature", rich_help_panel=SAMPLING,
+                                                    help="Temperature for the time after a beat marker (profile "
+                                                         "default)."),
+    mania_column_temperature: float | None = typer.Option(None, "--mania-column-temperature",
+                                                          rich_help_panel=SAMPLING,
+                                                          help="Temperature for mania columns (profile default)."),
+    taiko_hit_temperature: float | None = typer.Option(None, "--taiko-hit-temperature", rich_help_panel=SAMPLING,
+                                                       help="Temperature for taiko hit types (profile default)."),
+    timeshift_bias: float | None = typer.Option(None, "--timeshift-bias", rich_help_panel=SAMPLING,
+                                                help="Added to every time token's logit: above 0 places objects "
+                                                     "sooner, denser (profile default)."),
+    lookback: float | None = typer.Option(None, "--lookback", rich_help_panel=SAMPLING,
+                                          help="Share of each window prefilled from the earlier windows (profile "
+                                               "default, 0.5)."),
+    lookahead: float | None = typer.Option(None, "--lookahead", rich_help_panel=SAMPLING,
+                                           help="Share at each window's end left to the next window (profile "
+                                                "default, 0.4)."),
     beatmap: Path | None = typer.Option(None, "--beatmap", rich_help_panel=REFERENCE,
                                         help="Reference .osu: fills in audio, metadata, difficulty settings and "
                                              "the output folder; source of --in-context and --add-to-beatmap."),
@@ -109,8 +147,29 @@ def generate(
                                                "default: all it makes)."),
     export_osz: bool = typer.Option(False, "--export-osz", rich_help_panel=OUTPUT,
                                     help="Also write an .osz with the map and the song."),
-    title: str | None = typer.Option(None, "--title", rich_help_panel=OUTPUT, help="Song title for the metadata."),
-    artist: str | None = typer.Option(None, "--artist", rich_help_panel=OUTPUT, help="Artist for the metadata."),
+    timing_leniency: float | None = typer.Option(None, "--timing-leniency", rich_help_panel=CLEANUP,
+                                                 help="ms a generated beat may be off when BPMs are fitted to them "
+                                                      "(profile default)."),
+    resnap: bool | None = typer.Option(None, "--resnap/--no-resnap", rich_help_panel=CLEANUP, show_default=False,
+                                       help="Snap objects onto the beat divisors the model gave (profile default: "
+                                            "on)."),
+    snap_overlaps: bool | None = typer.Option(None, "--snap-overlaps/--no-snap-overlaps", rich_help_panel=CLEANUP,
+                                              show_default=False,
+                                              help="Merge objects that nearly overlap (< 3.8 px within 1 s; profile "
+                                                   "default)."),
+    title: str | None = typer.Option(None, "--title", rich_help_panel=METADATA, help="Song title."),
+    artist: str | None = typer.Option(None, "--artist", rich_help_panel=METADATA, help="Artist."),
+    title_unicode: str | None = typer.Option(None, "--title-unicode", rich_help_panel=METADATA,
+                                             help="Title in its own script (default: --title)."),
+    artist_unicode: str | None = typer.Option(None, "--artist-unicode", rich_help_panel=METADATA,
+                                              help="Artist in its own script (default: --artist)."),
+    creator: str | None = typer.Option(None, "--creator", rich_help_panel=METADATA,
+                                       help="Creator name; '(AI)' is added unless it says AI."),
+    version: str | None = typer.Option(None, "--difficulty-name", rich_help_panel=METADATA,
+                                       help="Difficulty name, the .osu Version (default: the model's version name "
+                                            "+ ' (AI)')."),
+    source: str | None = typer.Option(None, "--source", rich_help_panel=METADATA,
+                                      help="Source of the song (a game, an anime...)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", rich_help_panel=OUTPUT, help="No progress on stderr."),
     device: str = typer.Option("auto", "--device", rich_help_panel=SPEED,
                                help="auto (a CUDA GPU when there is one), cpu or cuda."),
@@ -160,6 +219,19 @@ def generate(
     start_ms, end_ms = parse_time_ms(start_time, "--start-time"), parse_time_ms(end_time, "--end-time")
     if start_ms is not None and end_ms is not None and end_ms <= start_ms:
         raise UserError("--end-time must be after --start-time")
+    _check_ranges({"--hold-note-ratio": (hold_note_ratio, 0, 1), "--scroll-speed-ratio": (scroll_speed_ratio, 0, 1),
+                   "--hp": (hp, 0, 10), "--od": (od, 0, 10), "--ar": (ar, 0, 10),
+                   "--slider-tick-rate": (slider_tick_rate, 0.5, 8), "--lookback": (lookback, 0, 0.9),
+                   "--lookahead": (lookahead, 0, 0.9), "--timing-leniency": (timing_leniency, 0, 1000),
+                   "--timing-temperature": (timing_temperature, 0, 100),
+                   "--mania-column-temperature": (mania_column_temperature, 0, 100),
+                   "--taiko-hit-temperature": (taiko_hit_temperature, 0, 100)})
+    if top_k is not None and top_k < 0:
+        raise UserError("--top-k must be >= 0 (0 turns it off)")
+    if (lookback or 0) + (lookahead or 0) >= 0.95:
+        raise UserError("--lookback plus --lookahead must leave part of each window to generate (below 0.95)")
+    if mapper is not None and mapper <= 0:
+        raise UserError("--mapper takes an osu! user id (a positive number)")
     if device not in DEVICES:
         raise UserError(f"--device takes {', '.join(DEVICES)}, not {device!r}")
     if precision not in PRECISIONS:
@@ -180,7 +252,13 @@ def generate(
         output_types=outputs, export_osz=export_osz, title=title, artist=artist,
         slider_multiplier=slider_multiplier, circle_size=circle_size, start_time=start_ms, end_time=end_ms,
         add_to_beatmap=add_to_beatmap, overwrite=overwrite, refine=refine, diffusion_model=diffusion_model,
-        device=device, precision=precision)
+        device=device, precision=precision, mapper_id=mapper, beatmap_id=beatmap_id, hitsounded=hitsounded,
+        hold_note_ratio=hold_note_ratio, scroll_speed_ratio=scroll_speed_ratio, top_k=top_k,
+        timing_temperature=timing_temperature, mania_column_temperature=mania_column_temperature,
+        taiko_hit_temperature=taiko_hit_temperature, timeshift_bias=timeshift_bias, lookback=lookback,
+        lookahead=lookahead, timing_leniency=timing_leniency, resnap=resnap, snap_overlaps=snap_overlaps, hp=hp,
+        overall_difficulty=od, approach_rate=ar, slider_tick_rate=slider_tick_rate, creator=creator,
+        version=version, source=source, title_unicode=title_unicode, artist_unicode=artist_unicode)
     with PassProgress(enabled=not quiet) as progress:
         result = run_generation(request, progress=progress.update)
     for warning in result.warnings:
@@ -189,6 +267,12 @@ def generate(
         typer.echo(f"mapper: the reference's old contents are in {result.backup}", err=True)
     for path in result.written:
         typer.echo(str(path))
+
+
+def _check_ranges(values: dict[str, tuple[float | None, float, float]]) -> None:
+    for option, (value, low, high) in values.items():
+        if value is not None and not low <= value <= high:
+            raise UserError(f"{option} must be between {low:g} and {high:g}")
 
 
 def _read_reference(beatmap: Path | None):

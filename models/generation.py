@@ -35,6 +35,8 @@ class GenerationSettings:
     timeshift_bias: float = 0.0
     sampling: SamplingSettings = field(default_factory=SamplingSettings)
     cfg_scale: float = 1.0
+    lookback: float = 0.5  # share of each window prefilled from earlier windows
+    lookahead: float = 0.4  # share at each window's end left to the next window
 
 
 @dataclass
@@ -162,9 +164,9 @@ class Generator:
         events within it. `preload`: events a pass starts from, so the first window continues them.
         """
         inference = self.profile.inference
-        windows = make_windows(audio, self.profile, inference.lookback, inference.lookahead)
-        chosen = select_windows(windows.starts_ms, self.window_ms, start_ms, end_ms, inference.lookback,
-                                inference.lookahead)
+        lookback, lookahead = self.settings.lookback, self.settings.lookahead
+        windows = make_windows(audio, self.profile, lookback, lookahead)
+        chosen = select_windows(windows.starts_ms, self.window_ms, start_ms, end_ms, lookback, lookahead)
         contexts: dict[ContextType, list[Event]] = dict(finished or {})
         self._encoded.clear()
         if in_contexts is None:
@@ -179,7 +181,7 @@ class Generator:
                 new = self._window(frames, start, index, last, context, contexts, conditioning, in_contexts)
                 kept = contexts[context] + new
                 if not last:  # the next window redoes what lies past the commit line
-                    cut = start + (1 - inference.lookahead) * self.window_ms
+                    cut = start + (1 - lookahead) * self.window_ms
                     kept = [e for e, t in zip(kept, event_times(kept, self.types_first)) if t <= cut]
                 contexts[context] = kept
                 if progress is not None:
@@ -202,7 +204,6 @@ class Generator:
         return self.tokenizer.encode([e for e in inside if self.vocab.has(e.type)])
 
     def _window(self, frames, start, index, last, context, contexts, conditioning, in_contexts) -> list[Event]:
-        inference = self.profile.inference
         out_blocks = []
         for done, events in contexts.items():
             if done is context:
@@ -221,8 +222,8 @@ class Generator:
             negative = build_prompt(self.vocab, negative_conditioning(conditioning), window_start_ms=start,
                                     in_contexts=in_context_blocks, out_contexts=out_blocks, last_kiai=last_kiai,
                                     last_sv=last_sv)
-        lookback_ms = inference.lookback * self.window_ms if index > 0 else 0.0
-        lookahead_ms = 0.0 if last else inference.lookahead * self.window_ms
+        lookback_ms = self.settings.lookback * self.window_ms if index > 0 else 0.0
+        lookahead_ms = 0.0 if last else self.settings.lookahead * self.window_ms
         end_ids = {EOS_ID}
         if context in self.vocab.context_eos:
             end_ids.add(self.vocab.context_eos[context])

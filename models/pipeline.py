@@ -44,6 +44,34 @@ class GenerateRequest:
     overwrite: bool = False  # with add_to_beatmap: replace the reference itself (a backup is kept)
     refine: bool | None = None  # diffusion refinement of positions; None: as the profile says
     diffusion_model: str | None = None  # folder or hub id; None: the published one
+    # style classes (None: unknown, as the model was trained to accept)
+    mapper_id: int | None = None  # osu! user id of the mapper whose style to follow
+    beatmap_id: int | None = None  # a training beatmap's id, as a style class
+    hitsounded: bool | None = None  # None: the reference's, else True
+    hold_note_ratio: float | None = None  # mania: share of hold notes, 0..1
+    scroll_speed_ratio: float | None = None  # mania/taiko: share of scroll-speed changes, 0..1
+    # sampling and windows (None: the profile's)
+    top_k: int | None = None
+    timing_temperature: float | None = None
+    mania_column_temperature: float | None = None
+    taiko_hit_temperature: float | None = None
+    timeshift_bias: float | None = None
+    lookback: float | None = None
+    lookahead: float | None = None
+    # postprocessing (None: the profile's)
+    timing_leniency: float | None = None
+    resnap: bool | None = None
+    snap_overlaps: bool | None = None
+    # beatmap settings and metadata written to the file (None: the reference's or the defaults)
+    hp: float | None = None
+    overall_difficulty: float | None = None
+    approach_rate: float | None = None
+    slider_tick_rate: float | None = None
+    creator: str | None = None
+    version: str | None = None
+    source: str | None = None
+    title_unicode: str | None = None
+    artist_unicode: str | None = None
 
 
 @dataclass
@@ -92,6 +120,10 @@ def run_generation(request: GenerateRequest, progress: Callable[[str, int, int],
     if request.gamemode not in profile.tokenizer.gamemodes:
         raise MapperInputError(f"the {profile.name} model does not make {GameMode(request.gamemode).name.lower()} maps")
     warnings = [f"unknown descriptor {d!r} ignored" for d in unknown_descriptors(vocab, request.descriptors)]
+    if request.mapper_id is not None and request.mapper_id not in vocab.mapper_idx:
+        warnings.append(f"the model does not know mapper {request.mapper_id}: no mapper style used")
+    if request.beatmap_id is not None and request.beatmap_id not in vocab.beatmap_idx:
+        warnings.append(f"the model does not know beatmap {request.beatmap_id}: no beatmap style used")
     request = replace(request, device=_device(request.device, warnings))
     song_ms = audio_duration_ms(audio)
     sources = _reference_contexts(request, reference, profile, vocab, song_ms)
@@ -107,13 +139,21 @@ def run_generation(request: GenerateRequest, progress: Callable[[str, int, int],
 
         model = apply_lora(model, request.lora)
     model.encoder_autocast = request.precision == "amp"
+    style = reference_style(request.reference, reference) if reference is not None else {}
+    asked = {"difficulty": request.difficulty, "hitsounded": request.hitsounded,
+             "hold_note_ratio": request.hold_note_ratio, "scroll_speed_ratio": request.scroll_speed_ratio}
+    asked = {key: value if value is not None else style.get(key) for key, value in asked.items()}
+    request = replace(request, difficulty=asked["difficulty"])  # the refinement's class uses it too
     difficulty = reference.difficulty if reference is not None else None
     slider_multiplier = request.slider_multiplier or (difficulty.slider_multiplier if difficulty else 1.4)
     circle_size = request.circle_size or (difficulty.circle_size if difficulty and request.gamemode != 3 else 4.0)
     conditioning = Conditioning(
-        gamemode=request.gamemode, difficulty=request.difficulty, year=request.year, song_length_ms=song_ms,
+        gamemode=request.gamemode, difficulty=asked["difficulty"], year=request.year, song_length_ms=song_ms,
         slider_multiplier=slider_multiplier, circle_size=circle_size, keycount=request.keycount,
-        descriptors=request.descriptors, negative_descriptors=request.negative_descriptors)
+        descriptors=request.descriptors, negative_descriptors=request.negative_descriptors,
+        mapper_id=request.mapper_id, beatmap_id=request.beatmap_id,
+        hitsounded=True if asked["hitsounded"] is None else asked["hitsounded"],
+        hold_note_ratio=asked["hold_note_ratio"], scroll_speed_ratio=asked["scroll_speed_ratio"])
     generator = Generator(model, vocab, profile, _settings(request, profile), request.device)
     with torch.inference_mode():
         contexts = generator.generate(audio, conditioning, passes, finished=sources.finished,
@@ -217,24 +257,41 @@ def _inputs_of(profile, vocab) -> list[str]:
     return sorted({c for t in profile.templates for c in t.inputs if c != "none" and ContextType(c) in vocab.context_sos})
 
 
-def _reference_class_tokens(path: Path, reference, vocab, song_ms: float) -> list[int]:
-    """The class tokens describing the reference map itself (its mode, star rating, CS, ...), year unknown."""
+def reference_style(path: Path, reference) -> dict:
+    """What a reference map says about its own style: star rating (rosu-pp, 2 decimals), whether it
+    is hitsounded, and for mania/taiko its hold-note and scroll-speed-change ratios."""
+    import math
+
     import rosu_pp_py as rosu
 
-    from tokenization.prompt import Conditioning, class_tokens
-
     try:
-        stars = float(rosu.Difficulty().calculate(rosu.Beatmap(path=str(path))).stars)
+        stars = round(float(rosu.Difficulty().calculate(rosu.Beatmap(path=str(path))).stars), 2)
     except Exception:  # noqa: BLE001 - rosu-pp raises its own parse errors; unknown stars is fine
         stars = None
-    d = reference.difficulty
     objects = reference.hit_objects
+    mode = int(reference.mode)
     holds = sum(1 for o in objects if type(o).__name__ == "HoldNote")
+    scroll_ratio = None
+    if mode in (1, 3) and objects:
+        changes, current = 0, 1.0
+        for tp in sorted(reference.timing_points, key=lambda tp: tp.time):
+            sv = 1.0 if tp.uninherited or math.isnan(tp.beat_length) or tp.beat_length >= 0 else -100 / tp.beat_length
+            changes += abs(sv - current) > 1e-6
+            current = sv
+        scroll_ratio = changes / len({round(o.time) for o in objects})
+    return {"difficulty": stars, "hitsounded": any(getattr(o, "hitsound", 0) for o in objects),
+            "hold_note_ratio": holds / len(objects) if mode == 3 and objects else None,
+            "scroll_speed_ratio": scroll_ratio}
+
+
+def _reference_class_tokens(path: Path, reference, vocab, song_ms: float) -> list[int]:
+    """The class tokens describing the reference map itself (its mode, star rating, CS, ...), year unknown."""
+    from tokenization.prompt import Conditioning, class_tokens
+
+    d = reference.difficulty
     return class_tokens(vocab, Conditioning(
-        gamemode=reference.mode.value, difficulty=stars, song_length_ms=song_ms, slider_multiplier=d.slider_multiplier,
-        circle_size=d.circle_size, keycount=int(d.circle_size),
-        hold_note_ratio=holds / len(objects) if objects else None,
-        hitsounded=any(getattr(o, "hitsound", 0) for o in objects)))
+        gamemode=reference.mode.value, song_length_ms=song_ms, slider_multiplier=d.slider_multiplier,
+        circle_size=d.circle_size, keycount=int(d.circle_size), **reference_style(path, reference)))
 
 
 def _plan_passes(request: GenerateRequest, profile, vocab, finished: dict):
@@ -259,13 +316,19 @@ def _settings(request: GenerateRequest, profile):
     from models.generation import GenerationSettings
 
     inference = profile.inference
+    def pick(asked, default):
+        return default if asked is None else asked
+
     return GenerationSettings(
-        temperature=inference.temperature if request.temperature is None else request.temperature,
-        timing_temperature=inference.timing_temperature, mania_column_temperature=inference.mania_column_temperature,
-        taiko_hit_temperature=inference.taiko_hit_temperature, timeshift_bias=inference.timeshift_bias,
-        cfg_scale=inference.cfg_scale if request.cfg_scale is None else request.cfg_scale,
-        sampling=SamplingSettings(greedy=request.greedy, top_p=inference.top_p if request.top_p is None
-                                  else request.top_p, top_k=inference.top_k, seed=request.seed))
+        temperature=pick(request.temperature, inference.temperature),
+        timing_temperature=pick(request.timing_temperature, inference.timing_temperature),
+        mania_column_temperature=pick(request.mania_column_temperature, inference.mania_column_temperature),
+        taiko_hit_temperature=pick(request.taiko_hit_temperature, inference.taiko_hit_temperature),
+        timeshift_bias=pick(request.timeshift_bias, inference.timeshift_bias),
+        cfg_scale=pick(request.cfg_scale, inference.cfg_scale),
+        lookback=pick(request.lookback, inference.lookback), lookahead=pick(request.lookahead, inference.lookahead),
+        sampling=SamplingSettings(greedy=request.greedy, top_p=pick(request.top_p, inference.top_p),
+                                  top_k=pick(request.top_k, inference.top_k), seed=request.seed))
 
 
 def _postprocess(request, profile, contexts, reference, reference_timing, slider_multiplier, circle_size):
@@ -274,16 +337,27 @@ def _postprocess(request, profile, contexts, reference, reference_timing, slider
 
     inference = profile.inference
     meta = reference.metadata if reference is not None else None
+    d = reference.difficulty if reference is not None else None
+    defaults = BeatmapInfo()
+    hp, od, ar, tick = ((d.hp_drain_rate, d.overall_difficulty, d.approach_rate, d.slider_tick_rate) if d else
+                        (defaults.hp, defaults.overall_difficulty, defaults.approach_rate, defaults.slider_tick_rate))
     info = BeatmapInfo(
         title=request.title or (meta.title if meta and meta.title else request.audio.stem),
         artist=request.artist or (meta.artist if meta and meta.artist else "Unknown Artist"),
-        version=f"{inference.version_name} (AI)", audio_filename=request.audio.name, mode=GameMode(request.gamemode),
+        title_unicode=request.title_unicode or (None if request.title or not meta else meta.title_unicode or None),
+        artist_unicode=request.artist_unicode or (None if request.artist or not meta else meta.artist_unicode or None),
+        source=request.source if request.source is not None else (meta.source if meta else ""),
+        creator=_ai_creator(request.creator), version=request.version or f"{inference.version_name} (AI)",
+        audio_filename=request.audio.name, mode=GameMode(request.gamemode),
         circle_size=circle_size, slider_multiplier=slider_multiplier, keycount=request.keycount,
+        hp=_first(request.hp, hp), overall_difficulty=_first(request.overall_difficulty, od),
+        approach_rate=_first(request.approach_rate, ar), slider_tick_rate=_first(request.slider_tick_rate, tick),
         tags=[f"seed-{request.seed}"] if request.seed is not None else [])
     beatmap, report = build_beatmap(contexts, profile.tokenizer, info, reference_timing=reference_timing,
-                                    leniency_ms=inference.timing_leniency, resnap=inference.resnap_events,
+                                    leniency_ms=_first(request.timing_leniency, inference.timing_leniency),
+                                    resnap=_first(request.resnap, inference.resnap_events),
                                     types_first=profile.tokenizer.types_first,
-                                    snap_overlaps=inference.snap_near_perfect_overlaps)
+                                    snap_overlaps=_first(request.snap_overlaps, inference.snap_near_perfect_overlaps))
     warnings = []
     if report.dropped_groups or report.stray_events or report.dropped_drumrolls:
         warnings.append(f"repaired the model's output: dropped {report.dropped_groups + report.dropped_drumrolls} "
@@ -291,6 +365,17 @@ def _postprocess(request, profile, contexts, reference, reference_timing, slider
     if not beatmap.hit_objects:
         warnings.append("the model placed no objects (an untrained or unsuitable model?)")
     return beatmap, warnings
+
+
+def _first(*values):
+    return next(v for v in values if v is not None)
+
+
+def _ai_creator(name: str | None) -> str:
+    """The creator field says the map is AI-generated, as the osu! rules ask, whatever name is given."""
+    if not name:
+        return "mapper (AI)"
+    return name if re.search(r"\bAI\b", name) else f"{name} (AI)"
 
 
 DEFAULT_DIFFUSION_MODEL = "OliBomby/osu-diffusion-v2"

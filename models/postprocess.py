@@ -40,6 +40,9 @@ class BeatmapInfo:
     keycount: int = 4
     tags: list[str] = field(default_factory=list)
     preview_time: int = -1
+    source: str = ""
+    title_unicode: str | None = None  # None: the same as title
+    artist_unicode: str | None = None
 
 
 @dataclass
@@ -83,9 +86,9 @@ def build_beatmap(contexts: dict[ContextType, list[Event]], settings: TokenizerS
     bm.general.preview_time = info.preview_time
     bm.general.sample_set = "Soft"
     m = bm.metadata
-    m.title = m.title_unicode = info.title
-    m.artist = m.artist_unicode = info.artist
-    m.creator, m.version = info.creator, info.version
+    m.title, m.title_unicode = info.title, info.title_unicode or info.title
+    m.artist, m.artist_unicode = info.artist, info.artist_unicode or info.artist
+    m.creator, m.version, m.source = info.creator, info.version, info.source
     m.tags = list(dict.fromkeys(AI_TAGS + info.tags))
     d = bm.difficulty
     d.hp_drain_rate, d.overall_difficulty, d.approach_rate = info.hp, info.overall_difficulty, info.approach_rate

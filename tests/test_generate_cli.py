@@ -54,6 +54,9 @@ def test_generate_on_a_corpus_song_with_its_reference_map(tmp_path):
     red = [(tp.time, tp.beat_length) for tp in beatmap.timing_points if tp.uninherited]
     assert red[0] == next((tp.time, tp.beat_length) for tp in reference.timing_points if tp.uninherited)
     assert sorted(p.name for p in source.parent.iterdir()) == before  # nothing written beside the corpus map
+    # the reference's difficulty settings are filled in
+    assert (beatmap.difficulty.hp_drain_rate, beatmap.difficulty.approach_rate) == (
+        reference.difficulty.hp_drain_rate, reference.difficulty.approach_rate)
 
 
 def test_generate_bad_input_is_one_line(tmp_path):
@@ -83,6 +86,32 @@ def test_precision_and_device_options(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert (device == "cpu") or "no CUDA GPU is available: running on the CPU" in proc.stderr
     read_beatmap(proc.stdout.strip())
+
+
+def test_style_settings_and_metadata_options(tmp_path):
+    model = require_shared("fixtures", "ref-v29-tiny")
+    audio = require_shared("fixtures", "audio", "click120.wav")
+    common = [str(audio), "--model", str(model), "--seed", "0", "--no-refine", "--out", str(tmp_path), "--quiet"]
+    proc = run(*common, "--mapper", "1161", "--hp", "6.5", "--od", "7", "--ar", "8.5", "--slider-tick-rate", "2",
+               "--creator", "Bob", "--difficulty-name", "Bob's Insane", "--source", "Game X",
+               "--title", "Click", "--title-unicode", "クリック", "--top-k", "20", "--timing-temperature", "0.2",
+               "--lookback", "0.3", "--lookahead", "0.3", "--timing-leniency", "10", "--no-resnap",
+               "--no-snap-overlaps", "--no-hitsounds", "--timeshift-bias", "0.5")
+    assert proc.returncode == 0, proc.stderr
+    assert "does not know mapper" not in proc.stderr  # 1161 is one of the fixture's mappers
+    beatmap = read_beatmap(proc.stdout.strip())
+    m, d = beatmap.metadata, beatmap.difficulty
+    assert (m.title, m.title_unicode, m.artist_unicode, m.source) == ("Click", "クリック", "Unknown Artist", "Game X")
+    assert m.creator == "Bob (AI)" and m.version == "Bob's Insane" and "ai-generated" in m.tags
+    assert (d.hp_drain_rate, d.overall_difficulty, d.approach_rate, d.slider_tick_rate) == (6.5, 7, 8.5, 2)
+    proc = run(*common, "--mapper", "99999999")
+    assert proc.returncode == 0 and "the model does not know mapper 99999999" in proc.stderr
+    for bad, text in [(["--hold-note-ratio", "1.5"], "--hold-note-ratio must be between 0 and 1"),
+                      (["--lookback", "0.6", "--lookahead", "0.4"], "--lookback plus --lookahead"),
+                      (["--top-k", "-1"], "--top-k"), (["--ar", "11"], "--ar must be between 0 and 10"),
+                      (["--mapper", "0"], "--mapper")]:
+        proc = run(*common, *bad)
+        assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and text in proc.stderr, (bad, proc.stderr)
 
 
 def test_generate_with_the_other_versions(tmp_path):
