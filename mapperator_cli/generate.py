@@ -147,6 +147,11 @@ def generate(
                                                "default: all it makes)."),
     export_osz: bool = typer.Option(False, "--export-osz", rich_help_panel=OUTPUT,
                                     help="Also write an .osz with the map and the song."),
+    bpm: float | None = typer.Option(None, "--bpm", rich_help_panel=CLEANUP,
+                                     help="The song's tempo, if you know it: one red line at --offset instead of "
+                                          "generated timing."),
+    offset: float | None = typer.Option(None, "--offset", rich_help_panel=CLEANUP,
+                                        help="With --bpm: ms of the first beat (default 0)."),
     timing_leniency: float | None = typer.Option(None, "--timing-leniency", rich_help_panel=CLEANUP,
                                                  help="ms a generated beat may be off when BPMs are fitted to them "
                                                       "(profile default)."),
@@ -226,6 +231,12 @@ def generate(
                    "--timing-temperature": (timing_temperature, 0, 100),
                    "--mania-column-temperature": (mania_column_temperature, 0, 100),
                    "--taiko-hit-temperature": (taiko_hit_temperature, 0, 100)})
+    if offset is not None and bpm is None:
+        raise UserError("--offset needs --bpm")
+    if bpm is not None and not 10 <= bpm <= 1000:
+        raise UserError("--bpm must be between 10 and 1000")
+    if bpm is not None and "timing" in [c.lower() for c in in_context]:
+        raise UserError("--bpm and --in-context timing both give the timing: choose one")
     if top_k is not None and top_k < 0:
         raise UserError("--top-k must be >= 0 (0 turns it off)")
     if (lookback or 0) + (lookahead or 0) >= 0.95:
@@ -258,7 +269,8 @@ def generate(
         taiko_hit_temperature=taiko_hit_temperature, timeshift_bias=timeshift_bias, lookback=lookback,
         lookahead=lookahead, timing_leniency=timing_leniency, resnap=resnap, snap_overlaps=snap_overlaps, hp=hp,
         overall_difficulty=od, approach_rate=ar, slider_tick_rate=slider_tick_rate, creator=creator,
-        version=version, source=source, title_unicode=title_unicode, artist_unicode=artist_unicode)
+        version=version, source=source, title_unicode=title_unicode, artist_unicode=artist_unicode, bpm=bpm,
+        offset=offset)
     with PassProgress(enabled=not quiet) as progress:
         result = run_generation(request, progress=progress.update)
     for warning in result.warnings:

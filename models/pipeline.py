@@ -44,6 +44,8 @@ class GenerateRequest:
     overwrite: bool = False  # with add_to_beatmap: replace the reference itself (a backup is kept)
     refine: bool | None = None  # diffusion refinement of positions; None: as the profile says
     diffusion_model: str | None = None  # folder or hub id; None: the published one
+    bpm: float | None = None  # a known tempo: one red line instead of the timing pass
+    offset: float | None = None  # ms of that red line's first beat
     # style classes (None: unknown, as the model was trained to accept)
     mapper_id: int | None = None  # osu! user id of the mapper whose style to follow
     beatmap_id: int | None = None  # a training beatmap's id, as a style class
@@ -210,6 +212,14 @@ def _reference_contexts(request: GenerateRequest, reference, profile, vocab, son
     from tokenization.events import ContextType, EventType
 
     out = _ReferenceContexts()
+    if request.bpm is not None:  # a known tempo stands in for the timing pass
+        from tokenization.beatmap import Beatmap, TimingPoint
+
+        given = Beatmap()
+        given.timing_points = [TimingPoint(time=request.offset or 0.0, beat_length=60_000 / request.bpm)]
+        if ContextType.TIMING in vocab.context_sos:
+            out.finished[ContextType.TIMING] = BeatmapEncoder(given, profile.tokenizer).timing_events(song_ms).events
+        out.reference_timing = given.timing_points
     if reference is None:
         return out
     wanted = {c.lower() for c in request.in_context}

@@ -104,12 +104,16 @@ def test_style_settings_and_metadata_options(tmp_path):
     assert (m.title, m.title_unicode, m.artist_unicode, m.source) == ("Click", "クリック", "Unknown Artist", "Game X")
     assert m.creator == "Bob (AI)" and m.version == "Bob's Insane" and "ai-generated" in m.tags
     assert (d.hp_drain_rate, d.overall_difficulty, d.approach_rate, d.slider_tick_rate) == (6.5, 7, 8.5, 2)
+    proc = run(*common, "--bpm", "150", "--offset", "230")  # a known tempo instead of the timing pass
+    assert proc.returncode == 0, proc.stderr
+    red = [(tp.time, tp.beat_length) for tp in read_beatmap(proc.stdout.strip()).timing_points if tp.uninherited]
+    assert red == [(230, 400)]
     proc = run(*common, "--mapper", "99999999")
     assert proc.returncode == 0 and "the model does not know mapper 99999999" in proc.stderr
     for bad, text in [(["--hold-note-ratio", "1.5"], "--hold-note-ratio must be between 0 and 1"),
                       (["--lookback", "0.6", "--lookahead", "0.4"], "--lookback plus --lookahead"),
                       (["--top-k", "-1"], "--top-k"), (["--ar", "11"], "--ar must be between 0 and 10"),
-                      (["--mapper", "0"], "--mapper")]:
+                      (["--mapper", "0"], "--mapper"), (["--offset", "20"], "--offset needs --bpm")]:
         proc = run(*common, *bad)
         assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and text in proc.stderr, (bad, proc.stderr)
 
