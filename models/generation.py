@@ -191,12 +191,23 @@ class Generator:
         self._encoded.clear()
         return contexts
 
-    def _conditioning_tensors(self, conditioning: Conditioning, start: int) -> dict:
-        inputs = _embedding_inputs(self.model, self.vocab, conditioning, start, self.window_ms)
+    def conditioning_tensors(self, conditioning: Conditioning, start: int) -> dict:
+        inputs = embedding_inputs(self.model, self.vocab, conditioning, start, self.window_ms)
         return {k: v.to(self.device) for k, v in inputs.items()}
 
+    def base_rules(self) -> list:
+        """The logits rules of every window: monotonic time, the time-shift bias, temperatures."""
+        s = self.settings
+        rules = [MonotonicTime(self.tokens)]
+        if s.timeshift_bias:
+            rules.append(TimeShiftBias(self.tokens, s.timeshift_bias))
+        rules.append(Temperature(self.tokens, s.temperature, types_first=self.types_first,
+                                 timing=s.timing_temperature, mania_column=s.mania_column_temperature,
+                                 taiko_hit=s.taiko_hit_temperature))
+        return rules
+
     # -- one window --------------------------------------------------------------------------
-    def _window_events(self, events: list[Event], start: int) -> list[int]:
+    def window_events(self, events: list[Event], start: int) -> list[int]:
         times = event_times(events, self.types_first)
         inside = [e if e.type is not E.TIME_SHIFT else
                   Event(E.TIME_SHIFT, int((e.value - start) / self.tokenizer.step_ms))
@@ -208,12 +219,12 @@ class Generator:
         for done, events in contexts.items():
             if done is context:
                 continue
-            out_blocks.append(ContextBlock(done, self._window_events(events, start)))
-        prefill = self._window_events(contexts[context], start)
+            out_blocks.append(ContextBlock(done, self.window_events(events, start)))
+        prefill = self.window_events(contexts[context], start)
         out_blocks.append(ContextBlock(context, prefill, finished=False))
         last_kiai = next((e.value for e in reversed(contexts.get(ContextType.KIAI, [])) if e.type is E.KIAI), 0)
         last_sv = 100
-        in_context_blocks = [ContextBlock(c, self._window_events(given.events, start), list(given.class_ids))
+        in_context_blocks = [ContextBlock(c, self.window_events(given.events, start), list(given.class_ids))
                              for c, given in in_contexts.items()]
         prompt = build_prompt(self.vocab, conditioning, window_start_ms=start, in_contexts=in_context_blocks,
                               out_contexts=out_blocks, last_kiai=last_kiai, last_sv=last_sv)
@@ -233,19 +244,14 @@ class Generator:
         if lookback_ms and self.types_first:
             end_ids.add(self.tokens.time_shift_start)  # the lookback rule's "end instead" token
         s = self.settings
-        rules = [MonotonicTime(self.tokens)]
-        if s.timeshift_bias:
-            rules.append(TimeShiftBias(self.tokens, s.timeshift_bias))
-        rules.append(Temperature(self.tokens, s.temperature, types_first=self.types_first,
-                                 timing=s.timing_temperature, mania_column=s.mania_column_temperature,
-                                 taiko_hit=s.taiko_hit_temperature))
+        rules = self.base_rules()
         if lookback_ms:
             rules.append(LookbackZone(self.tokens, lookback_ms, types_first=self.types_first))
         decoder = Decoder(self.model, rules=rules, sampling=s.sampling, cfg_scale=s.cfg_scale)
         room = self.profile.model.tgt_seq_len - max(len(prompt), len(negative or []))
         if room <= 0:
             return []
-        tensors = self._conditioning_tensors(conditioning, start)
+        tensors = self.conditioning_tensors(conditioning, start)
         if index not in self._encoded:  # every pass hears the same window: encode it once
             self._encoded[index] = self.model.encode(frames, **tensors)
         result = decoder.run(frames, [DecodeRequest(prompt, frozenset(end_ids), negative)], room,
@@ -260,7 +266,7 @@ class Generator:
         return [e for e in events if not (e.type is E.TIME_SHIFT and e.value < start)]
 
 
-def _embedding_inputs(model, vocab: Vocabulary, conditioning: Conditioning, start: int, window_ms: float) -> dict:
+def embedding_inputs(model, vocab: Vocabulary, conditioning: Conditioning, start: int, window_ms: float) -> dict:
     """Conditioning-embedding inputs (v30/v31) for one window: star rating, mapper row, song position."""
     inputs = {}
     if hasattr(model, "difficulty_embedder"):

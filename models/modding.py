@@ -87,7 +87,7 @@ class _Scored:
 def score_beatmap(model, vocab: Vocabulary, profile: Profile, beatmap: Beatmap, audio: np.ndarray,
                   conditioning: Conditioning, *, batch_size: int = 8, device: str = "cpu", progress=None) -> list[_Scored]:
     """Every token of the map's contexts inside a generation zone, with its relative surprisal."""
-    from models.generation import _embedding_inputs
+    from models.generation import embedding_inputs
 
     inference = profile.inference
     song_ms = len(audio) * 1000 / profile.audio.sample_rate
@@ -126,7 +126,7 @@ def score_beatmap(model, vocab: Vocabulary, profile: Profile, beatmap: Beatmap, 
                     ids.append(vocab.context_eos[c])
             rows.append((ids[:profile.model.tgt_seq_len], meta))
             frames.append(windows.frames(index))
-            extra.append(_embedding_inputs(model, vocab, conditioning, start, window_ms))
+            extra.append(embedding_inputs(model, vocab, conditioning, start, window_ms))
         scored += _score_rows(model, rows, frames, extra, groups, tokenizer, device)
         if progress is not None:
             progress("scoring", min(first + batch_size, count), count)

@@ -44,6 +44,8 @@ class GenerateRequest:
     overwrite: bool = False  # with add_to_beatmap: replace the reference itself (a backup is kept)
     refine: bool | None = None  # diffusion refinement of positions; None: as the profile says
     diffusion_model: str | None = None  # folder or hub id; None: the published one
+    parallel: bool = False  # side-by-side windows decoded in batches (models.parallel_generation)
+    batch_size: int | None = None  # windows per batch in parallel mode; None: the profile's
     bpm: float | None = None  # a known tempo: one red line instead of the timing pass
     offset: float | None = None  # ms of that red line's first beat
     # style classes (None: unknown, as the model was trained to accept)
@@ -158,9 +160,17 @@ def run_generation(request: GenerateRequest, progress: Callable[[str, int, int],
         hold_note_ratio=asked["hold_note_ratio"], scroll_speed_ratio=asked["scroll_speed_ratio"])
     generator = Generator(model, vocab, profile, _settings(request, profile), request.device)
     with torch.inference_mode():
-        contexts = generator.generate(audio, conditioning, passes, finished=sources.finished,
-                                      in_contexts=sources.in_contexts, start_ms=request.start_time,
-                                      end_ms=request.end_time, preload=sources.preload, progress=progress)
+        if request.parallel and passes:
+            from models.parallel_generation import generate_parallel
+
+            batch = request.batch_size or profile.inference.max_batch_size
+            contexts = generate_parallel(generator, audio, conditioning, passes, finished=sources.finished,
+                                         in_contexts=sources.in_contexts, start_ms=request.start_time,
+                                         end_ms=request.end_time, batch_size=batch, progress=progress)
+        else:
+            contexts = generator.generate(audio, conditioning, passes, finished=sources.finished,
+                                          in_contexts=sources.in_contexts, start_ms=request.start_time,
+                                          end_ms=request.end_time, preload=sources.preload, progress=progress)
     contexts = {c: events for c, events in contexts.items()
                 if c.value in wanted or c is ContextType.TIMING or c in sources.finished}
     beatmap, report_warnings = _postprocess(request, profile, contexts, reference, sources.reference_timing,

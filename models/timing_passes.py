@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from models.decoding import Decoder, DecodeRequest, SamplingSettings
-from models.generation import _embedding_inputs, beat_markers, rule_tokens
+from models.generation import beat_markers, embedding_inputs, rule_tokens
 from models.logits_rules import MonotonicTime
 from models.super_timing import TimingVotes, vote_beats
 from models.timing_fit import BeatMarker, RedLine, fit_timing
@@ -92,7 +92,7 @@ def run_timing_passes(model, vocab: Vocabulary, profile: Profile, audio: np.ndar
                    for j in batch]
         room = min(profile.model.tgt_seq_len - max(len(p) for p in prompts),
                    int(window_ms / 1000 * MAX_TOKENS_PER_SECOND), max_tokens or 1 << 30)
-        extra = [_embedding_inputs(model, vocab, conditioning, max(0, j.start_ms - j.offset_ms), window_ms)
+        extra = [embedding_inputs(model, vocab, conditioning, max(0, j.start_ms - j.offset_ms), window_ms)
                  for j in batch]
         cond = {k: torch.cat([e[k] for e in extra]).to(device) for k in extra[0]} if extra and extra[0] else None
         frames = torch.from_numpy(np.stack([j.frames for j in batch])).to(device)

@@ -41,3 +41,15 @@ def test_generate_refines_positions_with_a_diffusion_model(trained, tmp_path):
     missing = runner.invoke(app, ["generate", str(song / "audio.wav"), "--model", str(model), "--refine",
                                   "--diffusion-model", str(tmp_path / "nowhere"), "-q"])
     assert missing.exit_code != 0
+
+
+def test_parallel_mode_writes_every_context_from_one_decoding_per_window(trained, tmp_path):
+    """With --parallel the model writes timing, kiai and map in one go per window; the map's
+    objects can only come from the map context cut out after the others."""
+    song, model = trained
+    result = runner.invoke(app, ["generate", str(song / "audio.wav"), "--model", str(model), "--seed", "1",
+                                 "--parallel", "--batch-size", "2", "--no-refine", "--out", str(tmp_path), "-q"])
+    assert result.exit_code == 0, result.output
+    beatmap = read_beatmap(result.output.strip().splitlines()[-1])
+    assert beatmap.hit_objects and any(tp.uninherited for tp in beatmap.timing_points)
+    assert all(0 <= o.time <= 8000 for o in beatmap.hit_objects)
