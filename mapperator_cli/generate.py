@@ -152,6 +152,12 @@ def generate(
                                           "generated timing."),
     offset: float | None = typer.Option(None, "--offset", rich_help_panel=CLEANUP,
                                         help="With --bpm: ms of the first beat (default 0)."),
+    super_timing: bool | None = typer.Option(None, "--super-timing/--no-super-timing", rich_help_panel=CLEANUP,
+                                             show_default=False,
+                                             help="Find the timing by voting over passes on shifted audio, as "
+                                                  "`mapper timing` does (profile default: on for v29)."),
+    timing_passes: int | None = typer.Option(None, "--timing-passes", rich_help_panel=CLEANUP,
+                                             help="Passes to vote over with --super-timing (profile default, 20)."),
     timing_leniency: float | None = typer.Option(None, "--timing-leniency", rich_help_panel=CLEANUP,
                                                  help="ms a generated beat may be off when BPMs are fitted to them "
                                                       "(profile default)."),
@@ -237,6 +243,8 @@ def generate(
                    "--timing-temperature": (timing_temperature, 0, 100),
                    "--mania-column-temperature": (mania_column_temperature, 0, 100),
                    "--taiko-hit-temperature": (taiko_hit_temperature, 0, 100)})
+    if timing_passes is not None and timing_passes < 1:
+        raise UserError("--timing-passes must be at least 1")
     if batch_size is not None and not parallel:
         raise UserError("--batch-size only applies with --parallel")
     if batch_size is not None and batch_size < 1:
@@ -280,7 +288,8 @@ def generate(
         lookahead=lookahead, timing_leniency=timing_leniency, resnap=resnap, snap_overlaps=snap_overlaps, hp=hp,
         overall_difficulty=od, approach_rate=ar, slider_tick_rate=slider_tick_rate, creator=creator,
         version=version, source=source, title_unicode=title_unicode, artist_unicode=artist_unicode, bpm=bpm,
-        offset=offset, parallel=parallel, batch_size=batch_size)
+        offset=offset, parallel=parallel, batch_size=batch_size,
+        super_timing=super_timing, timing_passes=timing_passes)
     with PassProgress(enabled=not quiet) as progress:
         result = run_generation(request, progress=progress.update)
     for warning in result.warnings:

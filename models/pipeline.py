@@ -44,6 +44,8 @@ class GenerateRequest:
     overwrite: bool = False  # with add_to_beatmap: replace the reference itself (a backup is kept)
     refine: bool | None = None  # diffusion refinement of positions; None: as the profile says
     diffusion_model: str | None = None  # folder or hub id; None: the published one
+    super_timing: bool | None = None  # timing by voting over shifted passes; None: the profile's
+    timing_passes: int | None = None  # passes to vote over; None: the profile's timer_iterations
     parallel: bool = False  # side-by-side windows decoded in batches (models.parallel_generation)
     batch_size: int | None = None  # windows per batch in parallel mode; None: the profile's
     bpm: float | None = None  # a known tempo: one red line instead of the timing pass
@@ -159,6 +161,10 @@ def run_generation(request: GenerateRequest, progress: Callable[[str, int, int],
         hitsounded=True if asked["hitsounded"] is None else asked["hitsounded"],
         hold_note_ratio=asked["hold_note_ratio"], scroll_speed_ratio=asked["scroll_speed_ratio"])
     generator = Generator(model, vocab, profile, _settings(request, profile), request.device)
+    if ContextType.TIMING in passes:
+        with torch.inference_mode():
+            _super_timing(request, model, vocab, profile, audio, conditioning, sources, progress)
+        passes = [p for p in passes if p not in sources.finished]
     with torch.inference_mode():
         if request.parallel and passes:
             from models.parallel_generation import generate_parallel
@@ -223,13 +229,10 @@ def _reference_contexts(request: GenerateRequest, reference, profile, vocab, son
 
     out = _ReferenceContexts()
     if request.bpm is not None:  # a known tempo stands in for the timing pass
-        from tokenization.beatmap import Beatmap, TimingPoint
+        from tokenization.beatmap import TimingPoint
 
-        given = Beatmap()
-        given.timing_points = [TimingPoint(time=request.offset or 0.0, beat_length=60_000 / request.bpm)]
-        if ContextType.TIMING in vocab.context_sos:
-            out.finished[ContextType.TIMING] = BeatmapEncoder(given, profile.tokenizer).timing_events(song_ms).events
-        out.reference_timing = given.timing_points
+        give_timing(out, [TimingPoint(time=request.offset or 0.0, beat_length=60_000 / request.bpm)], profile,
+                    vocab, song_ms)
     if reference is None:
         return out
     wanted = {c.lower() for c in request.in_context}
@@ -269,6 +272,37 @@ def _reference_contexts(request: GenerateRequest, reference, profile, vocab, son
             events = encoder.context(context, song_ms).events
             out.preload[context] = trim_events(events, profile.tokenizer.types_first, None, request.start_time - 1, 0)
     return out
+
+
+def give_timing(out: _ReferenceContexts, red_lines, profile, vocab, song_ms: float) -> None:
+    """Known red lines as the finished TIMING context (its beat and measure events) and as the map's timing."""
+    from tokenization.beatmap import Beatmap
+    from tokenization.beatmap_to_events import BeatmapEncoder
+    from tokenization.events import ContextType
+
+    given = Beatmap()
+    given.timing_points = list(red_lines)
+    if ContextType.TIMING in vocab.context_sos:
+        out.finished[ContextType.TIMING] = BeatmapEncoder(given, profile.tokenizer).timing_events(song_ms).events
+    out.reference_timing = given.timing_points
+
+
+def _super_timing(request: GenerateRequest, model, vocab, profile, audio, conditioning, sources, progress) -> None:
+    """The timing pass replaced by voting over shifted passes (models.timing_passes), as the
+    profile or --super-timing asks, for models with a timing context of their own."""
+    from models.timing_passes import run_timing_passes
+    from tokenization.events import ContextType
+
+    wanted = profile.inference.super_timing if request.super_timing is None else request.super_timing
+    if not wanted or ContextType.TIMING in sources.finished or ContextType.TIMING not in vocab.context_sos:
+        return
+    passes = request.timing_passes or profile.inference.timer_iterations
+    result = run_timing_passes(model, vocab, profile, audio, conditioning, passes=passes,
+                               batch_size=profile.inference.max_batch_size, seed=request.seed, device=request.device,
+                               progress=progress)
+    if result.red_lines:  # otherwise the plain timing pass gets its chance
+        give_timing(sources, [line.to_timing_point() for line in result.red_lines], profile, vocab,
+                    conditioning.song_length_ms)
 
 
 def _inputs_of(profile, vocab) -> list[str]:

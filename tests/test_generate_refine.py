@@ -53,3 +53,17 @@ def test_parallel_mode_writes_every_context_from_one_decoding_per_window(trained
     beatmap = read_beatmap(result.output.strip().splitlines()[-1])
     assert beatmap.hit_objects and any(tp.uninherited for tp in beatmap.timing_points)
     assert all(0 <= o.time <= 8000 for o in beatmap.hit_objects)
+
+
+def test_super_timing_in_generate_is_the_timing_command(trained, tmp_path):
+    song, model = trained
+    timed = runner.invoke(app, ["timing", str(song / "audio.wav"), "--model", str(model), "--passes", "4",
+                                "--seed", "3", "--out", str(tmp_path / "timing"), "-q"])
+    assert timed.exit_code == 0, timed.output
+    generated = runner.invoke(app, ["generate", str(song / "audio.wav"), "--model", str(model), "--seed", "3",
+                                    "--super-timing", "--timing-passes", "4", "--output-type", "timing",
+                                    "--out", str(tmp_path / "generate"), "-q"])
+    assert generated.exit_code == 0, generated.output
+    expected = read_beatmap(timed.output.strip().splitlines()[-1]).timing_points
+    got = [tp for tp in read_beatmap(generated.output.strip().splitlines()[-1]).timing_points if tp.uninherited]
+    assert expected and [(tp.time, tp.beat_length) for tp in got] == [(tp.time, tp.beat_length) for tp in expected]
