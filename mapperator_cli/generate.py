@@ -186,8 +186,8 @@ def generate(
                                   help="Cut the song into side-by-side windows and decode them in batches, all "
                                        "contexts at once: several times faster, less coherent at window edges."),
     batch_size: int | None = typer.Option(None, "--batch-size", rich_help_panel=SPEED,
-                                          help="Windows per batch with --parallel (profile default; halved by "
-                                               "--cfg-scale)."),
+                                          help="Windows decoded together with --parallel and super timing "
+                                               "(profile default; halved by --cfg-scale in --parallel)."),
     device: str = typer.Option("auto", "--device", rich_help_panel=SPEED,
                                help="auto (a CUDA GPU when there is one), cpu or cuda."),
     precision: str = typer.Option("fp32", "--precision", rich_help_panel=SPEED,
@@ -245,8 +245,6 @@ def generate(
                    "--taiko-hit-temperature": (taiko_hit_temperature, 0, 100)})
     if timing_passes is not None and timing_passes < 1:
         raise UserError("--timing-passes must be at least 1")
-    if batch_size is not None and not parallel:
-        raise UserError("--batch-size only applies with --parallel")
     if batch_size is not None and batch_size < 1:
         raise UserError("--batch-size must be at least 1")
     if offset is not None and bpm is None:

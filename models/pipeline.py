@@ -47,7 +47,7 @@ class GenerateRequest:
     super_timing: bool | None = None  # timing by voting over shifted passes; None: the profile's
     timing_passes: int | None = None  # passes to vote over; None: the profile's timer_iterations
     parallel: bool = False  # side-by-side windows decoded in batches (models.parallel_generation)
-    batch_size: int | None = None  # windows per batch in parallel mode; None: the profile's
+    batch_size: int | None = None  # windows per batch in parallel mode and super timing; None: the profile's
     bpm: float | None = None  # a known tempo: one red line instead of the timing pass
     offset: float | None = None  # ms of that red line's first beat
     # style classes (None: unknown, as the model was trained to accept)
@@ -298,7 +298,8 @@ def _super_timing(request: GenerateRequest, model, vocab, profile, audio, condit
         return
     passes = request.timing_passes or profile.inference.timer_iterations
     result = run_timing_passes(model, vocab, profile, audio, conditioning, passes=passes,
-                               batch_size=profile.inference.max_batch_size, seed=request.seed, device=request.device,
+                               batch_size=request.batch_size or profile.inference.max_batch_size, seed=request.seed,
+                               device=request.device,
                                progress=progress)
     if result.red_lines:  # otherwise the plain timing pass gets its chance
         give_timing(sources, [line.to_timing_point() for line in result.red_lines], profile, vocab,
