@@ -55,6 +55,9 @@ class Decoder:
     rules: list[LogitsProcessor] = field(default_factory=list)
     sampling: SamplingSettings = field(default_factory=SamplingSettings)
     cfg_scale: float = 1.0
+    # Decode through the model's generic `decode` and transformers' cache objects instead of its
+    # lean incremental decoder: the reference path the lean one is checked and measured against.
+    generic_cache: bool = False
     _generator: torch.Generator | None = None
 
     def __post_init__(self):
@@ -88,7 +91,8 @@ class Decoder:
 
         sequence = input_ids
         position_ids = (attention_mask.cumsum(-1) - 1).clamp(min=0)
-        incremental = _incremental(self.model, encoder_states, input_ids.shape[1] + max_new_tokens)
+        incremental = (CachedDecode(self.model, encoder_states) if self.generic_cache else
+                       _incremental(self.model, encoder_states, input_ids.shape[1] + max_new_tokens))
         logits = incremental.prefill(input_ids, attention_mask, position_ids)
         finished = torch.zeros(rows, dtype=torch.bool, device=device)
         new_tokens: list[torch.Tensor] = []

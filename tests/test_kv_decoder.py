@@ -13,19 +13,6 @@ from profiles import load_profile
 from tokenization.vocabulary import build_vocabulary
 
 
-class GenericPath:
-    """The model without `incremental_decoder`: decoding through transformers' decoder and cache."""
-
-    def __init__(self, model):
-        self.model, self.config = model, model.config
-
-    def encode(self, *args, **kwargs):
-        return self.model.encode(*args, **kwargs)
-
-    def decode(self, *args, **kwargs):
-        return self.model.decode(*args, **kwargs)
-
-
 @pytest.fixture(scope="module")
 def tiny_model():
     profile = load_profile("tiny")
@@ -42,6 +29,17 @@ def _prompts(vocab_size: int, lengths: list[int], seed: int) -> list[list[int]]:
     return [torch.randint(3, vocab_size, (n,), generator=generator).tolist() for n in lengths]
 
 
+def _steps_agree(model, lean, states, expected, past, mask, positions, steps: int) -> None:
+    """Feed both decoders the transformers path's greedy token `steps` times; logits must agree."""
+    token = expected[:, -1].argmax(-1)[:, None]
+    for _ in range(steps):
+        positions = positions[:, -1:] + 1
+        mask = torch.cat([mask, torch.ones_like(token)], dim=1)
+        expected, past = model.decode(token, states, attention_mask=mask, past_key_values=past, position_ids=positions)
+        assert torch.allclose(lean.step(token, positions), expected[:, -1], atol=1e-5)
+        token = expected[:, -1].argmax(-1)[:, None]
+
+
 def test_logits_equal_the_transformers_decoder_with_left_padding(tiny_model):
     model, _, samples = tiny_model
     with torch.inference_mode():
@@ -53,14 +51,7 @@ def test_logits_equal_the_transformers_decoder_with_left_padding(tiny_model):
         expected, past = model.decode(ids, states, attention_mask=mask, position_ids=positions)
         lean = model.incremental_decoder(states, capacity=20)
         assert torch.allclose(lean.prefill(ids, mask, positions), expected[:, -1], atol=1e-5)
-        token = expected[:, -1].argmax(-1)[:, None]
-        for _ in range(6):
-            positions = positions[:, -1:] + 1
-            mask = torch.cat([mask, torch.ones_like(token)], dim=1)
-            expected, past = model.decode(token, states, attention_mask=mask, past_key_values=past,
-                                          position_ids=positions)
-            assert torch.allclose(lean.step(token, positions), expected[:, -1], atol=1e-5)
-            token = expected[:, -1].argmax(-1)[:, None]
+        _steps_agree(model, lean, states, expected, past, mask, positions, steps=6)
 
 
 def test_the_cache_grows_past_its_first_allocation(tiny_model):
@@ -73,14 +64,7 @@ def test_the_cache_grows_past_its_first_allocation(tiny_model):
         lean = model.incremental_decoder(states, capacity=600)
         lean.prefill(ids, mask, positions)
         first = lean.keys.shape[3]
-        token = expected[:, -1].argmax(-1)[:, None]
-        for _ in range(12):  # 250 + 12 tokens: past the first 256 slots
-            positions = positions[:, -1:] + 1
-            mask = torch.cat([mask, torch.ones_like(token)], dim=1)
-            expected, past = model.decode(token, states, attention_mask=mask, past_key_values=past,
-                                          position_ids=positions)
-            assert torch.allclose(lean.step(token, positions), expected[:, -1], atol=1e-5)
-            token = expected[:, -1].argmax(-1)[:, None]
+        _steps_agree(model, lean, states, expected, past, mask, positions, steps=12)  # past the first 256 slots
     assert first == 256 and lean.keys.shape[3] == 512
 
 
@@ -93,7 +77,7 @@ def test_greedy_tokens_equal_the_generic_path(tiny_model, cfg_scale):
     frames = torch.randn(3, samples, generator=torch.Generator().manual_seed(4))
     greedy = SamplingSettings(greedy=True)
     lean = Decoder(model, sampling=greedy, cfg_scale=cfg_scale).run(frames, requests, 24)
-    generic = Decoder(GenericPath(model), sampling=greedy, cfg_scale=cfg_scale).run(frames, requests, 24)
+    generic = Decoder(model, sampling=greedy, cfg_scale=cfg_scale, generic_cache=True).run(frames, requests, 24)
     assert [r.tokens for r in lean] == [r.tokens for r in generic]
     assert all(len(r.tokens) > 0 for r in lean)
 
