@@ -173,6 +173,14 @@ def ask_generate(a: Asker) -> list[str]:
             _add(argv, "--diffusion-model", a.text("Diffusion model folder (blank: the published one):"))
         elif refine == "off":
             argv.append("--no-refine")
+        _add(argv, "--mapper", a.text("Follow a mapper's style (osu! user id the model knows; blank: none):",
+                                      validate=number(1, optional=True, integer=True)))
+        speed = a.select("Windows:", ["one at a time, each continuing the last (best maps)",
+                                      "side by side in batches (--parallel: faster, rougher at window edges)"])
+        if speed.startswith("side"):
+            argv.append("--parallel")
+        if a.select("Precision:", ["fp32", "amp (audio encoder in bf16: faster where bf16 is fast)"]) != "fp32":
+            argv += ["--precision", "amp"]
     return argv
 
 

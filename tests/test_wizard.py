@@ -47,12 +47,16 @@ def test_generate_with_descriptors_and_advanced_settings(files, tmp_path):
             f"7{ENTER}", "n", ENTER, ENTER, f"{tmp_path / 'out'}{ENTER}",
             "y",  # .osz
             DOWN, DOWN, ENTER,  # refinement off
+            f"1161{ENTER}",  # mapper style
+            DOWN, ENTER,  # parallel windows
+            DOWN, ENTER,  # amp
             DOWN, ENTER]  # only print
     argv, run = drive(keys)
     assert not run
     assert argv == ["generate", str(song), "--model", str(model), "--gamemode", "osu", "--difficulty", "5.5",
                     "--year", "2019", "--descriptor", "jump aim", "--cfg-scale", "3", "--negative-descriptor", "tech",
-                    "--seed", "7", "--out", str(tmp_path / "out"), "--export-osz", "--no-refine"]
+                    "--seed", "7", "--out", str(tmp_path / "out"), "--export-osz", "--no-refine", "--mapper", "1161",
+                    "--parallel", "--precision", "amp"]
     assert shlex.split(shlex.join(argv)) == argv
 
 
