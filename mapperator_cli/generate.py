@@ -106,6 +106,9 @@ def generate(
                                        help="Nucleus sampling threshold (profile default)."),
     top_k: int | None = typer.Option(None, "--top-k", rich_help_panel=SAMPLING,
                                      help="Sample from the k likeliest tokens only; 0 is off (profile default)."),
+    num_beams: int = typer.Option(1, "--num-beams", rich_help_panel=SAMPLING,
+                                  help="Beam search over this many hypotheses per window (deterministic: no "
+                                       "sampling; slower by about that factor)."),
     timing_temperature: float | None = typer.Option(None, "--timing-temperature", rich_help_panel=SAMPLING,
                                                     help="Temperature for the time after a beat marker (profile "
                                                          "default)."),
@@ -253,6 +256,8 @@ def generate(
         raise UserError("--bpm must be between 10 and 1000")
     if bpm is not None and "timing" in [c.lower() for c in in_context]:
         raise UserError("--bpm and --in-context timing both give the timing: choose one")
+    if not 1 <= num_beams <= 16:
+        raise UserError("--num-beams must be between 1 and 16")
     if top_k is not None and top_k < 0:
         raise UserError("--top-k must be >= 0 (0 turns it off)")
     if (lookback or 0) + (lookahead or 0) >= 0.95:
@@ -287,7 +292,7 @@ def generate(
         overall_difficulty=od, approach_rate=ar, slider_tick_rate=slider_tick_rate, creator=creator,
         version=version, source=source, title_unicode=title_unicode, artist_unicode=artist_unicode, bpm=bpm,
         offset=offset, parallel=parallel, batch_size=batch_size,
-        super_timing=super_timing, timing_passes=timing_passes)
+        super_timing=super_timing, timing_passes=timing_passes, num_beams=num_beams)
     with PassProgress(enabled=not quiet) as progress:
         result = run_generation(request, progress=progress.update)
     for warning in result.warnings:

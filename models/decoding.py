@@ -24,6 +24,7 @@ class SamplingSettings:
     top_p: float = 1.0
     top_k: int = 0
     seed: int | None = None
+    num_beams: int = 1  # above 1: deterministic beam search (models.beam_search), no sampling
 
 
 @dataclass
@@ -85,6 +86,16 @@ class Decoder:
             encoder_states = torch.cat([encoder_states, encoder_states])
         rows = len(requests)
         device = frames.device
+        if self.sampling.num_beams > 1:
+            from models.beam_search import beam_search
+
+            base = encoder_states[:rows]
+            return beam_search(self, base, requests, max_new_tokens, num_beams=self.sampling.num_beams,
+                               guided=guided, end_mask=_end_mask(requests, self._vocab_size(), device),
+                               prompts_of=lambda p: _left_pad(p, self.pad_id, device),
+                               incremental_for=lambda states, capacity: (
+                                   CachedDecode(self.model, states) if self.generic_cache
+                                   else _incremental(self.model, states, capacity)))
         input_ids, attention_mask = _left_pad(prompts, self.pad_id, device)
         rules = ([ClassifierFreeGuidance(self.cfg_scale)] if guided else []) + list(self.rules)
         end_mask = _end_mask(requests, self._vocab_size(), device)
@@ -138,6 +149,14 @@ def _incremental(model, encoder_states: torch.Tensor, capacity: int):
     return CachedDecode(model, encoder_states)
 
 
+def _take_rows(cache, rows: torch.Tensor):
+    if isinstance(cache, torch.Tensor):
+        return cache[rows]
+    if isinstance(cache, (list, tuple)):
+        return type(cache)(_take_rows(part, rows) for part in cache)
+    return cache
+
+
 class CachedDecode:
     """`prefill`/`step` over a model's `decode(ids, states, attention_mask=, past_key_values=, position_ids=)`."""
 
@@ -150,6 +169,14 @@ class CachedDecode:
         logits, self.past = self.model.decode(input_ids, self.encoder_states, attention_mask=attention_mask,
                                               past_key_values=None, position_ids=position_ids)
         return logits[:, -1]
+
+    def reorder(self, rows: torch.Tensor) -> None:
+        """Row i continues what row rows[i] held (beam search)."""
+        self.attention_mask = self.attention_mask[rows]
+        if hasattr(self.past, "reorder_cache"):  # transformers' cache objects
+            self.past.reorder_cache(rows)
+        else:
+            self.past = _take_rows(self.past, rows)
 
     def step(self, input_ids, position_ids) -> torch.Tensor:
         self.attention_mask = torch.cat([self.attention_mask, torch.ones_like(input_ids)], dim=1)

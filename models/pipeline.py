@@ -58,6 +58,7 @@ class GenerateRequest:
     scroll_speed_ratio: float | None = None  # mania/taiko: share of scroll-speed changes, 0..1
     # sampling and windows (None: the profile's)
     top_k: int | None = None
+    num_beams: int = 1  # above 1: beam search, no sampling
     timing_temperature: float | None = None
     mania_column_temperature: float | None = None
     taiko_hit_temperature: float | None = None
@@ -247,7 +248,8 @@ def _settings(request: GenerateRequest, profile):
         cfg_scale=pick(request.cfg_scale, inference.cfg_scale),
         lookback=pick(request.lookback, inference.lookback), lookahead=pick(request.lookahead, inference.lookahead),
         sampling=SamplingSettings(greedy=request.greedy, top_p=pick(request.top_p, inference.top_p),
-                                  top_k=pick(request.top_k, inference.top_k), seed=request.seed))
+                                  top_k=pick(request.top_k, inference.top_k), seed=request.seed,
+                                  num_beams=request.num_beams))
 
 
 def _postprocess(request, profile, contexts, reference, reference_timing, slider_multiplier, circle_size):

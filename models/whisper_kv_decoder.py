@@ -68,6 +68,12 @@ class WhisperKVDecoder:
         self.key_mask[:, 0, 0, self.length] = True
         return self._forward(input_ids, position_ids, self.key_mask[:, :, :, :self.length + 1])[:, -1]
 
+    def reorder(self, rows: torch.Tensor) -> None:
+        """Row i continues what row rows[i] held (beam search). Rows only move among those that
+        share an audio window, so the cross-attention states stay as they are."""
+        self.keys, self.values = self.keys[:, rows], self.values[:, rows]
+        self.key_mask = self.key_mask[rows]
+
     def _forward(self, input_ids, position_ids, mask) -> torch.Tensor:
         start, width = self.length, input_ids.shape[1]
         hidden = self.embed(input_ids) + self.positions[position_ids]

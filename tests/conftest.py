@@ -27,3 +27,22 @@ def corpus_beatmaps() -> list[Path]:
 
 def corpus_manifest() -> dict:
     return json.loads(require_shared("corpus", "manifest.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def random_tiny_model():
+    """(model, vocabulary, samples per window): the tiny profile's architecture with random weights."""
+    import torch
+
+    from models.factory import build_config
+    from models.modeling_mapperatorinator import Mapperatorinator
+    from profiles import load_profile
+    from tokenization.vocabulary import build_vocabulary
+
+    profile = load_profile("tiny")
+    templates = [(list(t.inputs), list(t.outputs)) for t in profile.templates]
+    vocab = build_vocabulary(profile.tokenizer, templates)
+    torch.manual_seed(1)
+    model = Mapperatorinator(build_config(profile, vocab)).eval()
+    samples = (profile.model.src_seq_len - 1) * profile.audio.hop_length
+    return model, vocab, samples

@@ -96,7 +96,7 @@ def test_style_settings_and_metadata_options(tmp_path):
                "--creator", "Bob", "--difficulty-name", "Bob's Insane", "--source", "Game X",
                "--title", "Click", "--title-unicode", "クリック", "--top-k", "20", "--timing-temperature", "0.2",
                "--lookback", "0.3", "--lookahead", "0.3", "--timing-leniency", "10", "--no-resnap",
-               "--no-snap-overlaps", "--no-hitsounds", "--timeshift-bias", "0.5")
+               "--no-snap-overlaps", "--no-hitsounds", "--timeshift-bias", "0.5", "--num-beams", "2")
     assert proc.returncode == 0, proc.stderr
     assert "does not know mapper" not in proc.stderr  # 1161 is one of the fixture's mappers
     beatmap = read_beatmap(proc.stdout.strip())
@@ -113,7 +113,8 @@ def test_style_settings_and_metadata_options(tmp_path):
     for bad, text in [(["--hold-note-ratio", "1.5"], "--hold-note-ratio must be between 0 and 1"),
                       (["--lookback", "0.6", "--lookahead", "0.4"], "--lookback plus --lookahead"),
                       (["--top-k", "-1"], "--top-k"), (["--ar", "11"], "--ar must be between 0 and 10"),
-                      (["--mapper", "0"], "--mapper"), (["--offset", "20"], "--offset needs --bpm")]:
+                      (["--mapper", "0"], "--mapper"), (["--offset", "20"], "--offset needs --bpm"),
+                      (["--num-beams", "0"], "--num-beams")]:
         proc = run(*common, *bad)
         assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and text in proc.stderr, (bad, proc.stderr)
 

@@ -7,21 +7,6 @@ import pytest
 import torch
 
 from models.decoding import Decoder, DecodeRequest, SamplingSettings
-from models.factory import build_config
-from models.modeling_mapperatorinator import Mapperatorinator
-from profiles import load_profile
-from tokenization.vocabulary import build_vocabulary
-
-
-@pytest.fixture(scope="module")
-def tiny_model():
-    profile = load_profile("tiny")
-    templates = [(list(t.inputs), list(t.outputs)) for t in profile.templates]
-    vocab = build_vocabulary(profile.tokenizer, templates)
-    torch.manual_seed(1)
-    model = Mapperatorinator(build_config(profile, vocab)).eval()
-    samples = (profile.model.src_seq_len - 1) * profile.audio.hop_length
-    return model, vocab, samples
 
 
 def _prompts(vocab_size: int, lengths: list[int], seed: int) -> list[list[int]]:
@@ -40,8 +25,8 @@ def _steps_agree(model, lean, states, expected, past, mask, positions, steps: in
         token = expected[:, -1].argmax(-1)[:, None]
 
 
-def test_logits_equal_the_transformers_decoder_with_left_padding(tiny_model):
-    model, _, samples = tiny_model
+def test_logits_equal_the_transformers_decoder_with_left_padding(random_tiny_model):
+    model, _, samples = random_tiny_model
     with torch.inference_mode():
         states = model.encode(torch.randn(2, samples))
         ids = torch.randint(3, model.config.vocab_size, (2, 12))
@@ -54,8 +39,8 @@ def test_logits_equal_the_transformers_decoder_with_left_padding(tiny_model):
         _steps_agree(model, lean, states, expected, past, mask, positions, steps=6)
 
 
-def test_the_cache_grows_past_its_first_allocation(tiny_model):
-    model, _, samples = tiny_model
+def test_the_cache_grows_past_its_first_allocation(random_tiny_model):
+    model, _, samples = random_tiny_model
     with torch.inference_mode():
         states = model.encode(torch.randn(1, samples, generator=torch.Generator().manual_seed(6)))
         ids = torch.randint(3, model.config.vocab_size, (1, 250), generator=torch.Generator().manual_seed(7))
@@ -69,8 +54,8 @@ def test_the_cache_grows_past_its_first_allocation(tiny_model):
 
 
 @pytest.mark.parametrize("cfg_scale", [1.0, 3.0])
-def test_greedy_tokens_equal_the_generic_path(tiny_model, cfg_scale):
-    model, _, samples = tiny_model
+def test_greedy_tokens_equal_the_generic_path(random_tiny_model, cfg_scale):
+    model, _, samples = random_tiny_model
     prompts = _prompts(model.config.vocab_size, [9, 14, 11], seed=2)
     negatives = _prompts(model.config.vocab_size, [7, 7, 13], seed=3)
     requests = [DecodeRequest(p, frozenset({2}), negative_prompt=n) for p, n in zip(prompts, negatives)]
@@ -82,8 +67,8 @@ def test_greedy_tokens_equal_the_generic_path(tiny_model, cfg_scale):
     assert all(len(r.tokens) > 0 for r in lean)
 
 
-def test_amp_keeps_the_encoder_close_and_fp32(tiny_model):
-    model, _, samples = tiny_model
+def test_amp_keeps_the_encoder_close_and_fp32(random_tiny_model):
+    model, _, samples = random_tiny_model
     frames = torch.randn(2, samples, generator=torch.Generator().manual_seed(5))
     with torch.inference_mode():
         exact = model.encode(frames)
