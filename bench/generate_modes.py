@@ -38,7 +38,7 @@ def main() -> None:
                                       parallel=parallel, super_timing=False, refine=False)
             windows = []
             t0 = time.perf_counter()
-            result = run_generation(request, progress=lambda label, done, total: windows.append((label, total)))
+            result = run_generation(request, progress=lambda label, done, total, seen=windows: seen.append((label, total)))
             seconds = time.perf_counter() - t0
             timings[name] = result.tokens / seconds
             passes = {label: total for label, total in windows}
