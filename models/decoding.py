@@ -93,17 +93,14 @@ class Decoder:
             return beam_search(self, base, requests, max_new_tokens, num_beams=self.sampling.num_beams,
                                guided=guided, end_mask=_end_mask(requests, self._vocab_size(), device),
                                prompts_of=lambda p: _left_pad(p, self.pad_id, device),
-                               incremental_for=lambda states, capacity: (
-                                   CachedDecode(self.model, states) if self.generic_cache
-                                   else _incremental(self.model, states, capacity)))
+                               incremental_for=self._incremental)
         input_ids, attention_mask = _left_pad(prompts, self.pad_id, device)
         rules = ([ClassifierFreeGuidance(self.cfg_scale)] if guided else []) + list(self.rules)
         end_mask = _end_mask(requests, self._vocab_size(), device)
 
         sequence = input_ids
         position_ids = (attention_mask.cumsum(-1) - 1).clamp(min=0)
-        incremental = (CachedDecode(self.model, encoder_states) if self.generic_cache else
-                       _incremental(self.model, encoder_states, input_ids.shape[1] + max_new_tokens))
+        incremental = self._incremental(encoder_states, input_ids.shape[1] + max_new_tokens)
         logits = incremental.prefill(input_ids, attention_mask, position_ids)
         finished = torch.zeros(rows, dtype=torch.bool, device=device)
         new_tokens: list[torch.Tensor] = []
@@ -135,6 +132,11 @@ class Decoder:
             scores = warper(sequence, scores)
         probs = torch.softmax(scores, dim=-1)
         return torch.multinomial(probs.cpu(), 1, generator=self._generator).squeeze(1).to(scores.device)
+
+    def _incremental(self, encoder_states: torch.Tensor, capacity: int):
+        if self.generic_cache:
+            return CachedDecode(self.model, encoder_states)
+        return _incremental(self.model, encoder_states, capacity)
 
     def _vocab_size(self) -> int:
         return int(self.model.config.vocab_size)
