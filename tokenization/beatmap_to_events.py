@@ -43,7 +43,7 @@ MAX_SNAP_DIVISOR = 16
 HITSOUND_LOOKAHEAD_MS = 5  # hitsound settings come from the timing point 5 ms after the object
 DEFAULT_SAMPLE_SET = 2  # a timing point's "auto" sample set counts as soft
 TIMING_END_MARGIN_MS = 10  # ticks stop this long before the next red line
-MIN_TICK_BEAT_LENGTH_MS = 20  # faster "tempos" (3000+ BPM) are mapping tricks, not beats: no ticks
+MAX_TICKS_PER_RED_LINE = 100_000  # more ticks than any song holds (e.g. 1e-300 ms per beat): none
 MIN_SV, MAX_SV = 0.01, 10.0
 
 
@@ -122,7 +122,8 @@ class BeatmapEncoder:
         if context is ContextType.KIAI:
             return self.kiai_events()
         if context is ContextType.SV:
-            return self.scroll_speed_events() if self.mode is GameMode.MANIA else EventList()
+            # Every mode has one (the green lines' speeds); only mania generates or reads it at inference.
+            return self.scroll_speed_events()
         return EventList()
 
     def map_events(self, song_length_ms: float | None = None) -> EventList:
@@ -159,7 +160,7 @@ class BeatmapEncoder:
         if not self.bm.timing_points:
             return out
         if self.bm.hit_objects:
-            last_time = self.bm.hit_objects[-1].end_time + 0.999
+            last_time = _whole_ms_end(self.bm.hit_objects[-1]) + 0.999
         elif song_length_ms is not None:
             last_time = song_length_ms
         else:
@@ -167,8 +168,8 @@ class BeatmapEncoder:
         reds = [tp for tp in self.bm.timing_points if tp.uninherited and tp.beat_length > 0]
         for index, red in enumerate(reds):
             end = reds[index + 1].time - TIMING_END_MARGIN_MS if index + 1 < len(reds) else last_time
-            if red.beat_length < MIN_TICK_BEAT_LENGTH_MS:
-                continue
+            if (end - red.time) / red.beat_length > MAX_TICKS_PER_RED_LINE:
+                continue  # a "tempo" no song has (a mapping trick or a corrupt line): no ticks, bounded work
             count = 0
             time = red.time
             while time <= end:
@@ -187,9 +188,11 @@ class BeatmapEncoder:
         out = EventList()
         kiai = False
         for tp in self.bm.timing_points:
-            if tp.kiai == kiai:
+            # The original's .osu parser takes any non-zero effects field as kiai (so "omit first bar
+            # line", 8, reads as kiai too); the published models were trained on that reading.
+            if bool(tp.effects) == kiai:
                 continue
-            kiai = tp.kiai
+            kiai = bool(tp.effects)
             self._group(out, Event(E.KIAI, int(kiai)), tp.time)
         return out
 
@@ -399,6 +402,13 @@ class BeatmapEncoder:
         return value, (0 if volume < 0 else (100 if volume > 100 else int(volume)))
 
 
+def _whole_ms_end(obj: HitObject) -> float:
+    """An object's end as the original's parser holds it: slider durations in whole milliseconds."""
+    if isinstance(obj, Slider):
+        return obj.time + int(obj.duration or 0.0)
+    return obj.end_time
+
+
 def _sample_fields(sample: HitSample) -> tuple[int, int, int, int]:
     return sample.normal_set, sample.addition_set, sample.index, sample.volume
 
@@ -432,21 +442,33 @@ def _anchor_types(slider: Slider) -> list[tuple[int, EventType]]:
 
 
 def median_beat_length(beatmap: Beatmap) -> float:
-    """The beat length that lasts longest up to the last object start, as osu! stable computes it."""
+    """The beat length that lasts longest up to the last object start, as osu! stable computes it.
+
+    Times are whole seconds, as the training code measured them (`timedelta.seconds`): an offset
+    of 61.9 s counts as 61000 ms, and a negative one wraps to the end of a day and is skipped."""
     if not beatmap.hit_objects:
         reds = [tp.beat_length for tp in beatmap.timing_points if tp.uninherited and tp.beat_length > 0]
         return reds[0] if reds else 500.0
-    last_time = max(o.end_time if isinstance(o, HoldNote) else o.time for o in beatmap.hit_objects)
-    durations: dict[float, float] = {}
+    last_time = _whole_seconds_ms(max(o.end_time if isinstance(o, HoldNote) else o.time for o in beatmap.hit_objects))
+    durations: dict[float, int] = {}
     beat_length = 0.0
     points = beatmap.timing_points
     for index in range(len(points) - 1, -1, -1):
         tp = points[index]
+        offset = _whole_seconds_ms(tp.time)
         if tp.uninherited:
             beat_length = tp.beat_length
-        if beat_length == 0 or tp.time > last_time or (not tp.uninherited and index > 0):
+        if beat_length == 0 or offset > last_time or (not tp.uninherited and index > 0):
             continue
-        start = 0 if index == 0 else tp.time
-        durations[beat_length] = durations.get(beat_length, 0) + (last_time - start)
-        last_time = tp.time
-    return max(durations, key=durations.get) if durations else 500.0
+        durations[beat_length] = durations.get(beat_length, 0) + int(last_time - (0 if index == 0 else offset))
+        last_time = offset
+    longest, median = 0, 0.0
+    for length, duration in durations.items():  # the first of equal durations wins
+        if duration > longest:
+            longest, median = duration, length
+    return median if median else 500.0
+
+
+def _whole_seconds_ms(time_ms: float) -> int:
+    """`timedelta(milliseconds=t).seconds * 1000`: whole seconds (floored), wrapped into one day."""
+    return (round(time_ms * 1000) // 1_000_000 % 86_400) * 1000

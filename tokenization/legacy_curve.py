@@ -14,7 +14,9 @@ SLIDER_END position uses this.
 
 from __future__ import annotations
 
+import bisect
 import functools
+import itertools
 import math
 
 import numpy as np
@@ -26,41 +28,50 @@ _SAMPLE_T = np.linspace(0.0, 1.0, LENGTH_SAMPLES)
 
 
 @functools.lru_cache(maxsize=64)
-def _sample_basis(degree: int) -> np.ndarray:
-    """Bernstein basis of a degree at the 50 length samples: [samples, degree + 1]."""
-    return _basis(degree, _SAMPLE_T)
+def _weights(degree: int) -> np.ndarray:
+    return np.array([math.comb(degree, i) for i in range(degree + 1)], dtype=np.float64)
 
 
-def _basis(degree: int, t: np.ndarray) -> np.ndarray:
+def _bezier_at(coordinates: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Points of the Bezier curve with control points `coordinates` ([2, degree + 1]) at parameters t.
+
+    The arithmetic is elementwise in the training code's order (weight * (1-t)^(n-k) * t^k, times
+    each coordinate, summed over k) rather than a matrix product, whose different summation order
+    moves results by an ulp: enough to flip a truncated pixel (123.99999 vs 124)."""
+    degree = coordinates.shape[1] - 1
+    t = np.asarray(t, dtype=np.float64).reshape(-1, 1)
     k = np.arange(degree + 1)
-    weights = np.array([math.comb(degree, int(i)) for i in k], dtype=np.float64)
-    return weights * (1 - t[:, None]) ** (degree - k) * t[:, None] ** k
+    basis = _weights(degree) * (1 - t) ** (degree - k) * t ** k
+    return np.sum(basis[:, np.newaxis] * coordinates, axis=-1)
 
 
-def _bernstein(points: np.ndarray, t: np.ndarray) -> np.ndarray:
-    return _basis(len(points) - 1, t) @ points
-
-
-def _measured_length(points: np.ndarray) -> float:
-    if len(points) == 2:  # a straight piece: the samples measure it exactly
-        return math.hypot(points[1][0] - points[0][0], points[1][1] - points[0][1])
-    samples = _sample_basis(len(points) - 1) @ points
-    steps = np.diff(samples, axis=0)
-    return float(np.sqrt((steps * steps).sum(axis=1)).sum())
+def _measured_length(coordinates: np.ndarray) -> float:
+    """Length of a piece measured as 49 chords between 50 evenly spaced parameters (straight pieces
+    too: the float error of the sampled measure is part of what the models saw)."""
+    samples = _bezier_at(coordinates, _SAMPLE_T)
+    return np.sum(np.sqrt(np.sum(np.square(np.diff(samples, axis=0)), axis=1)))
 
 
 def _pieces_end(pieces: list[np.ndarray], required: float) -> tuple[float, float]:
+    """The point at parameter 1 of a chain of Bezier pieces cut to `required` pixels.
+
+    Each piece spans a share of the parameter range proportional to its measured length; the last
+    piece is evaluated at required-remainder / its length (so a short path continues along the
+    polynomial). When the last piece measures 0 the parameter falls on an earlier piece's end."""
     lengths = [_measured_length(p) for p in pieces]
-    last_required = lengths[-1] if len(pieces) > 1 else required
-    if len(pieces) > 1:
-        last_required = max(0.0, lengths[-1] - (sum(lengths) - required))
-    if lengths[-1] == 0:
-        return float(pieces[-1][-1][0]), float(pieces[-1][-1][1])
-    t = last_required / lengths[-1]
-    last = pieces[-1]
-    if len(last) == 2:
-        return (float(last[0][0] + (last[1][0] - last[0][0]) * t), float(last[0][1] + (last[1][1] - last[0][1]) * t))
-    end = _bernstein(last, np.array([t]))[0]
+    total = sum(lengths)
+    last_required = max(0, lengths[-1] - (total - required))
+    if len(pieces) == 1:
+        index, local_t = 0, 1.0
+    else:
+        bounds = [running / total for running in itertools.accumulate(lengths[:-1])] + [1]
+        index = bisect.bisect_left(bounds, 1)
+        before = bounds[index - 1] if index else 0
+        local_t = (1 - before) / (bounds[index] - before)
+    piece_required = last_required if index == len(pieces) - 1 else lengths[index]
+    if lengths[index] == 0:
+        return float(pieces[index][0][-1]), float(pieces[index][1][-1])
+    end = _bezier_at(pieces[index], np.array([local_t * (piece_required / lengths[index])]))[0]
     return float(end[0]), float(end[1])
 
 
@@ -108,8 +119,7 @@ def legacy_end_position(slider: Slider) -> tuple[float, float]:
         pieces = [list(pair) for pair in zip(points, points[1:])]
     else:
         pieces = _split_at_doubles(points)
-    # straight pieces stay plain tuples (exact and cheap); curved ones become arrays for the sampling
-    return _pieces_end([p if len(p) == 2 else np.array(p, dtype=np.float64) for p in pieces], required)
+    return _pieces_end([np.array(p, dtype=np.float64).T for p in pieces], required)
 
 
 def _arc_end(points, required: float) -> tuple[float, float]:

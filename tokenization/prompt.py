@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from tokenization.events import ContextType, EventType
+from tokenization.events import ContextType, Event, EventType
 from tokenization.vocabulary import SOS_ID, Vocabulary
 
 E = EventType
@@ -116,6 +116,16 @@ def song_position_value(window_start_ms: float, song_length_ms: float) -> int:
     if ratio >= 1:
         return 101
     return min(max(round(ratio * 100), 0), 100)
+
+
+def last_value_before(events: list[Event], times: list[int], kind: EventType, before_ms: float,
+                      default: int) -> int:
+    """The value of the last `kind` event (in list order) whose group time is before `before_ms`:
+    the prompt's last-kiai and last-scroll-speed tokens, as the original finds them."""
+    for event, time in zip(reversed(events), reversed(times)):
+        if event.type is kind and time < before_ms:
+            return event.value
+    return default
 
 
 def special_tokens(vocab: Vocabulary, *, window_start_ms: float, song_length_ms: float, last_kiai: int = 0,

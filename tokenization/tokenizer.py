@@ -1,8 +1,9 @@
 """Events <-> token ids for one checkpoint, and the cutting of event streams into audio windows.
 
 A window holds the events whose group time t satisfies start <= t < start + window length; time
-shifts become relative to the window start in 10 ms steps (truncated), clipped to the range the
-vocabulary has.
+shifts become relative to the window start in 10 ms steps, `int((t - start) / 10)` with the
+start kept fractional (truncation after the subtraction, as the original), clipped to the range
+the vocabulary has.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from tokenization.vocabulary import Vocabulary
 
 @dataclass
 class Window:
-    start_ms: int
+    start_ms: float  # whole ms at inference; training and the reference vectors also use fractional starts
     events: list[Event]  # time shifts relative to start_ms, in steps
     times: list[int]  # absolute group time of each event (ms)
 
@@ -44,7 +45,9 @@ class Tokenizer:
         length = self.settings.window_ms if length_ms is None else length_ms
         lo = bisect.bisect_left(events.times, start_ms)
         hi = bisect.bisect_left(events.times, start_ms + length)
-        start, step = int(start_ms), self.step_ms
+        # The original subtracts the (possibly fractional) start before truncating: int((t - start) / 10).
+        # Truncating the start first would put an event 489.6 ms after 45557.4 at step 49 instead of 48.
+        start, step = start_ms, self.step_ms
         low, high = self.min_steps, self.max_steps
         shift = EventType.TIME_SHIFT
         relative = []
