@@ -15,11 +15,20 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from models.context_stream import ContextStream
 from models.decoding import Decoder, DecodeRequest, SamplingSettings
 from models.logits_rules import LookbackZone, MonotonicTime, RuleTokens, Temperature, TimeShiftBias
+from models.trace import call_record
 from profiles.settings import Profile
+from tokenization.beatmap_to_events import EventList
 from tokenization.events import BEAT_TYPES, TIMED_TYPES, TYPE_TOKENS, ContextType, Event, EventType
-from tokenization.prompt import Conditioning, ContextBlock, build_prompt, negative_conditioning
+from tokenization.prompt import (
+    DEFAULT_LAST_SV,
+    Conditioning,
+    ContextBlock,
+    build_prompt,
+    negative_conditioning,
+)
 from tokenization.tokenizer import Tokenizer
 from tokenization.vocabulary import EOS_ID, Vocabulary
 
@@ -114,6 +123,7 @@ class InContext:
 
     events: list[Event] = field(default_factory=list)
     class_ids: list[int] = field(default_factory=list)
+    times: list[int] | None = None  # each event's time as its encoder gave it; None: worked out from the events
 
 
 def select_windows(starts_ms: list[int], window_ms: float, start_ms: float | None, end_ms: float | None,
@@ -148,48 +158,53 @@ class Generator:
         self.types_first = profile.tokenizer.types_first
         self.window_ms = profile.window_ms
         self.generated_tokens = 0
+        self.trace: Callable[[dict], None] | None = None  # receives one record per decoder call (models.trace)
         self._encoded: dict[int, torch.Tensor] = {}  # encoder states by window index, for the current song
 
     def generate(self, audio: np.ndarray, conditioning: Conditioning, passes: list[ContextType], *,
-                 finished: dict[ContextType, list[Event]] | None = None,
+                 finished: dict | None = None,
                  in_contexts: dict[ContextType, InContext] | None = None,
                  start_ms: float | None = None, end_ms: float | None = None,
-                 preload: dict[ContextType, list[Event]] | None = None,
+                 preload: dict | None = None,
                  progress: Callable[[str, int, int], None] | None = None) -> dict[ContextType, list[Event]]:
         """Events with absolute times for each pass, generated in order.
 
-        `finished`: contexts given whole (a reference's timing, say). `in_contexts`: the template's
-        input blocks (a guest difficulty, a map without hitsounds); None means the profile's.
-        `start_ms`/`end_ms`: generate only that span (the windows that reach it) and keep only
-        events within it. `preload`: events a pass starts from, so the first window continues them.
+        `finished`: contexts given whole (a reference's timing, say), as event lists or EventLists
+        with their times. `in_contexts`: the template's input blocks (a guest difficulty, a map
+        without hitsounds); None means the profile's. `start_ms`/`end_ms`: generate only that span
+        (the windows that reach it) and keep only events within it. `preload`: events a pass starts
+        from, so the first window continues them.
         """
         inference = self.profile.inference
         lookback, lookahead = self.settings.lookback, self.settings.lookahead
         windows = make_windows(audio, self.profile, lookback, lookahead)
         chosen = select_windows(windows.starts_ms, self.window_ms, start_ms, end_ms, lookback, lookahead)
-        contexts: dict[ContextType, list[Event]] = dict(finished or {})
+        streams = {c: self._stream(events) for c, events in (finished or {}).items()}
         self._encoded.clear()
         if in_contexts is None:
             in_contexts = {ContextType(c): InContext() for c in inference.in_context
                            if ContextType(c) in self.vocab.context_sos}
+        given = {c: (self._stream(i.events if i.times is None else EventList(i.events, i.times)), i.class_ids)
+                 for c, i in in_contexts.items()}
         for context in passes:
-            contexts[context] = list((preload or {}).get(context, []))
+            streams[context] = self._stream((preload or {}).get(context, []))
             for count, index in enumerate(chosen):
-                start = windows.starts_ms[index]
-                last = count == len(chosen) - 1
                 frames = torch.from_numpy(windows.frames(index).copy())[None].to(self.device)
-                new = self._window(frames, start, index, last, context, contexts, conditioning, in_contexts)
-                kept = contexts[context] + new
-                if not last:  # the next window redoes what lies past the commit line
-                    cut = start + (1 - lookahead) * self.window_ms
-                    kept = [e for e, t in zip(kept, event_times(kept, self.types_first)) if t <= cut]
-                contexts[context] = kept
+                self._window(frames, windows.starts_ms[index], index, count == 0, count == len(chosen) - 1,
+                             context, streams, conditioning, given)
                 if progress is not None:
                     progress(context.value, count + 1, len(chosen))
-            if start_ms is not None or end_ms is not None:
-                contexts[context] = trim_events(contexts[context], self.types_first, start_ms, end_ms)
         self._encoded.clear()
+        contexts = {c: stream.events for c, stream in streams.items()}
+        if start_ms is not None or end_ms is not None:
+            for context in passes:
+                contexts[context] = trim_events(contexts[context], self.types_first, start_ms, end_ms)
         return contexts
+
+    def _stream(self, events) -> ContextStream:
+        if isinstance(events, EventList):
+            return ContextStream.of(events.events, events.times, types_first=self.types_first)
+        return ContextStream.of(list(events), types_first=self.types_first)
 
     def conditioning_tensors(self, conditioning: Conditioning, start: int) -> dict:
         inputs = embedding_inputs(self.model, self.vocab, conditioning, start, self.window_ms)
@@ -208,41 +223,65 @@ class Generator:
 
     # -- one window --------------------------------------------------------------------------
     def window_events(self, events: list[Event], start: int) -> list[int]:
-        times = event_times(events, self.types_first)
-        inside = [e if e.type is not E.TIME_SHIFT else
-                  Event(E.TIME_SHIFT, int((e.value - start) / self.tokenizer.step_ms))
-                  for e, t in zip(events, times) if start <= t < start + self.window_ms]
-        return self.tokenizer.encode([e for e in inside if self.vocab.has(e.type)])
+        """Ids of a plain event list's events inside the window starting at `start` (parallel mode)."""
+        return self.window_ids(self._stream(events), start)
 
-    def _window(self, frames, start, index, last, context, contexts, conditioning, in_contexts) -> list[Event]:
-        out_blocks = []
-        for done, events in contexts.items():
-            if done is context:
-                continue
-            out_blocks.append(ContextBlock(done, self.window_events(events, start)))
-        prefill = self.window_events(contexts[context], start)
-        out_blocks.append(ContextBlock(context, prefill, finished=False))
-        last_kiai = next((e.value for e in reversed(contexts.get(ContextType.KIAI, [])) if e.type is E.KIAI), 0)
-        last_sv = 100
-        in_context_blocks = [ContextBlock(c, self.window_events(given.events, start), list(given.class_ids))
-                             for c, given in in_contexts.items()]
-        prompt = build_prompt(self.vocab, conditioning, window_start_ms=start, in_contexts=in_context_blocks,
-                              out_contexts=out_blocks, last_kiai=last_kiai, last_sv=last_sv)
-        negative = None
-        if self.settings.cfg_scale > 1:
-            negative = build_prompt(self.vocab, negative_conditioning(conditioning), window_start_ms=start,
-                                    in_contexts=in_context_blocks, out_contexts=out_blocks, last_kiai=last_kiai,
-                                    last_sv=last_sv)
-        lookback_ms = self.settings.lookback * self.window_ms if index > 0 else 0.0
+    def window_ids(self, stream: ContextStream, start: float, max_tokens: int | None = None) -> list[int]:
+        """Ids of a stream's events inside the window, time shifts relative to its start; the last
+        `max_tokens` of them when the prompt has to be shortened."""
+        step = self.tokenizer.step_ms
+        inside = [e if e.type is not E.TIME_SHIFT else Event(E.TIME_SHIFT, int((e.value - start) / step))
+                  for e in stream.window(start, start + self.window_ms)]
+        ids = self.tokenizer.encode([e for e in inside if self.vocab.has(e.type)])
+        return ids[-max_tokens:] if max_tokens is not None and len(ids) > max_tokens else ids
+
+    def _prompts(self, start, context, streams, conditioning, given) -> tuple[list[int], list[int] | None]:
+        """The window's prompt (and the negative one, with guidance), cut as the original cuts it:
+        while a prompt fills the whole target length, every context block keeps only its last
+        tgt/2, then tgt/4, ... tokens."""
+        tokenizer_settings = self.profile.tokenizer
+        last_kiai, last_sv = 0, DEFAULT_LAST_SV
+        order = [c for c in streams if c is not context] + [context]
+        for c in order:  # a later context's value replaces an earlier one's
+            stream = streams[c]
+            mapish = c in (ContextType.MAP, ContextType.GD)
+            if self.profile.inference.kiai_prompt_token and (
+                    c is ContextType.KIAI or (tokenizer_settings.add_kiai and mapish)):
+                last_kiai = stream.last_value_before(E.KIAI, start, 0)
+            if c is ContextType.SV or ((tokenizer_settings.add_sv or tokenizer_settings.add_mania_sv) and mapish):
+                last_sv = stream.last_value_before(E.SCROLL_SPEED, start, DEFAULT_LAST_SV)
+        limit = self.profile.model.tgt_seq_len
+        max_tokens = None
+        while True:
+            in_blocks = [ContextBlock(c, self.window_ids(stream, start, max_tokens), list(class_ids))
+                         for c, (stream, class_ids) in given.items()]
+            out_blocks = [ContextBlock(c, self.window_ids(streams[c], start, max_tokens), finished=c is not context)
+                          for c in order]
+            prompt = build_prompt(self.vocab, conditioning, window_start_ms=start, in_contexts=in_blocks,
+                                  out_contexts=out_blocks, last_kiai=last_kiai, last_sv=last_sv)
+            negative = None
+            if self.settings.cfg_scale > 1:
+                negative = build_prompt(self.vocab, negative_conditioning(conditioning), window_start_ms=start,
+                                        in_contexts=in_blocks, out_contexts=out_blocks, last_kiai=last_kiai,
+                                        last_sv=last_sv)
+            if len(prompt) < limit or (max_tokens is not None and max_tokens <= 1):
+                return prompt, negative
+            max_tokens = (max_tokens or limit) // 2
+
+    def _window(self, frames, start, index, first, last, context, streams, conditioning, given) -> None:
+        """Decode one window of a pass and add what it wrote to the pass's stream."""
+        prompt, negative = self._prompts(start, context, streams, conditioning, given)
+        lookback_ms = self.settings.lookback * self.window_ms if not first else 0.0
         lookahead_ms = 0.0 if last else self.settings.lookahead * self.window_ms
         end_ids = {EOS_ID}
         if context in self.vocab.context_eos:
             end_ids.add(self.vocab.context_eos[context])
-        steps = self.tokens.time_shift_end - self.tokens.time_shift_start
-        if lookahead_ms:
-            end_ids.update(self.tokens.time_shift_start + s for s in range(steps - int(lookahead_ms / 10), steps))
-        if lookback_ms and self.types_first:
-            end_ids.add(self.tokens.time_shift_start)  # the lookback rule's "end instead" token
+        t = self.tokens
+        steps = t.time_shift_end - t.time_shift_start
+        if lookback_ms:  # a time in the lookback zone ends the window (it is dropped below)
+            end_ids.update(t.time_shift_start + s for s in range(min(steps, int(lookback_ms / 10))))
+        if lookahead_ms:  # so does a time in the lookahead zone: the next window redoes it
+            end_ids.update(t.time_shift_start + s for s in range(max(0, steps - int(lookahead_ms / 10)), steps))
         s = self.settings
         rules = self.base_rules()
         if lookback_ms:
@@ -250,20 +289,39 @@ class Generator:
         decoder = Decoder(self.model, rules=rules, sampling=s.sampling, cfg_scale=s.cfg_scale)
         room = self.profile.model.tgt_seq_len - max(len(prompt), len(negative or []))
         if room <= 0:
-            return []
+            return
         tensors = self.conditioning_tensors(conditioning, start)
         if index not in self._encoded:  # every pass hears the same window: encode it once
             self._encoded[index] = self.model.encode(frames, **tensors)
         result = decoder.run(frames, [DecodeRequest(prompt, frozenset(end_ids), negative)], room,
                              conditioning=tensors, encoder_states=self._encoded[index])[0]
         self.generated_tokens += len(result.tokens)
-        tokens = result.tokens
-        if tokens and tokens[-1] in end_ids:
-            tokens = tokens[:-1]
-            if self.types_first and tokens and tokens[-1] in self.tokens.timed_type_ids:
-                tokens = tokens[:-1]  # the type whose time ended the window goes with it
-        events = self.tokenizer.to_absolute(self.tokenizer.decode(tokens), start)
-        return [e for e in events if not (e.type is E.TIME_SHIFT and e.value < start)]
+        if self.trace is not None:
+            self.trace(call_record(context.value, index, start, lookback_ms, lookahead_ms, prompt, result.tokens,
+                                   result.ended, negative))
+        self._add_window(streams[context], result.tokens, context, start, first, last)
+
+    def _add_window(self, stream: ContextStream, tokens: list[int], context, start, first, last) -> None:
+        """What a window wrote, as the original keeps it: end tokens stripped; a final time in the
+        commit or lookback zone dropped (with the type token before it in types-first models);
+        events past the commit line cut, for the next window to redo with more audio ahead."""
+        ends = {EOS_ID, self.vocab.context_eos.get(context, EOS_ID)}
+        tokens = list(tokens)
+        while tokens and tokens[-1] in ends:
+            tokens.pop()
+        t, step = self.tokens, self.tokenizer.step_ms
+        commit_ms = (1 - self.settings.lookahead) * self.window_ms
+        in_commit_zone = not last and t.time_shift_id(int(commit_ms / step)) <= (tokens[-1] if tokens else -1) \
+            < t.time_shift_end
+        lookback_end = t.time_shift_id(int(self.settings.lookback * self.window_ms / step))
+        in_lookback_zone = not first and self.settings.lookback > 0 and tokens \
+            and t.time_shift_start <= tokens[-1] < lookback_end
+        if tokens and (in_commit_zone or in_lookback_zone):
+            del tokens[-(2 if self.types_first else 1):]
+        stream.add(self.tokenizer.to_absolute(self.tokenizer.decode(tokens), start), end_ms=start + self.window_ms,
+                   types_first=self.types_first)
+        if not last:
+            stream.cut_after(start + commit_ms)
 
 
 def embedding_inputs(model, vocab: Vocabulary, conditioning: Conditioning, start: int, window_ms: float) -> dict:

@@ -13,7 +13,7 @@ from tokenization.errors import MapperInputError
 
 @dataclass
 class GivenContexts:
-    finished: dict = field(default_factory=dict)  # context -> events, given whole
+    finished: dict = field(default_factory=dict)  # context -> EventList (events with their times), given whole
     in_contexts: dict | None = None  # template inputs; None: the profile's default
     preload: dict = field(default_factory=dict)  # context -> events a pass continues from
     reference_timing: list | None = None
@@ -56,12 +56,12 @@ def given_contexts(request, reference, profile, vocab, song_ms: float) -> GivenC
     copy_timing = "timing" in wanted or (bool(inputs) and profile.tokenizer.add_timing)
     if copy_timing:
         if ContextType.TIMING in vocab.context_sos:
-            out.finished[ContextType.TIMING] = encoder.timing_events(song_ms).events
+            out.finished[ContextType.TIMING] = encoder.timing_events(song_ms)
         out.reference_timing = reference.timing_points
     if "kiai" in wanted:
         if ContextType.KIAI not in vocab.context_sos:
             raise MapperInputError(f"the {profile.name} model has no kiai context to take from --beatmap")
-        out.finished[ContextType.KIAI] = encoder.kiai_events().events
+        out.finished[ContextType.KIAI] = encoder.kiai_events()
     if request.add_to_beatmap and request.start_time is not None:
         from models.generation import trim_events
 
@@ -82,7 +82,7 @@ def give_timing(out: GivenContexts, red_lines, profile, vocab, song_ms: float) -
     given = Beatmap()
     given.timing_points = list(red_lines)
     if ContextType.TIMING in vocab.context_sos:
-        out.finished[ContextType.TIMING] = BeatmapEncoder(given, profile.tokenizer).timing_events(song_ms).events
+        out.finished[ContextType.TIMING] = BeatmapEncoder(given, profile.tokenizer).timing_events(song_ms)
     out.reference_timing = given.timing_points
 
 

@@ -24,7 +24,7 @@ from tokenization.vocabulary import EOS_ID
 
 
 def generate_parallel(generator: Generator, audio: np.ndarray, conditioning: Conditioning,
-                      passes: list[ContextType], *, finished: dict[ContextType, list[Event]] | None = None,
+                      passes: list[ContextType], *, finished: dict | None = None,
                       in_contexts: dict[ContextType, InContext] | None = None, start_ms: float | None = None,
                       end_ms: float | None = None, batch_size: int = 8,
                       progress: Callable[[str, int, int], None] | None = None) -> dict[ContextType, list[Event]]:
@@ -32,7 +32,7 @@ def generate_parallel(generator: Generator, audio: np.ndarray, conditioning: Con
     g = generator
     windows = make_windows(audio, g.profile, 0.0, 0.0)  # stride = the whole window
     chosen = select_windows(windows.starts_ms, g.window_ms, start_ms, end_ms, 0.0, 0.0)
-    contexts: dict[ContextType, list[Event]] = dict(finished or {})
+    contexts = {c: getattr(events, "events", events) for c, events in (finished or {}).items()}  # EventLists too
     written: dict[ContextType, list[Event]] = {c: [] for c in passes}
     if in_contexts is None:
         in_contexts = {ContextType(c): InContext() for c in g.profile.inference.in_context

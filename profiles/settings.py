@@ -75,6 +75,7 @@ class InferenceSettings:
     timeshift_bias: float = 0.0
     lookback: float = 0.5  # share of each window prefilled from earlier windows
     lookahead: float = 0.4  # share of each window left to the next one
+    kiai_prompt_token: bool = False  # the prompt's last-kiai token says the kiai state before the window (v31)
     timing_leniency: float = 20.0  # ms
     super_timing: bool = False
     timer_iterations: int = 20
