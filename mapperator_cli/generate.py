@@ -150,6 +150,9 @@ def generate(
                                                "default: all it makes)."),
     export_osz: bool = typer.Option(False, "--export-osz", rich_help_panel=OUTPUT,
                                     help="Also write an .osz with the map and the song."),
+    trace: Path | None = typer.Option(None, "--trace", rich_help_panel=OUTPUT,
+                                      help="Write one JSON line per decoder call to this file (pass, window, "
+                                           "prompt ids, generated ids): for debugging and comparing runs."),
     bpm: float | None = typer.Option(None, "--bpm", rich_help_panel=CLEANUP,
                                      help="The song's tempo, if you know it: one red line at --offset instead of "
                                           "generated timing."),
@@ -272,6 +275,8 @@ def generate(
         raise UserError("--diffusion-model and --no-refine contradict each other")
     if out is None:
         out = beatmap.parent if beatmap is not None else Path(".")
+    if trace is not None and (trace.is_dir() or not trace.parent.is_dir()):
+        raise UserError(f"{trace}: --trace needs a file path in an existing folder")
 
     from mapperator_cli.progress import PassProgress
     from models.pipeline import GenerateRequest, run_generation
@@ -292,7 +297,7 @@ def generate(
         overall_difficulty=od, approach_rate=ar, slider_tick_rate=slider_tick_rate, creator=creator,
         version=version, source=source, title_unicode=title_unicode, artist_unicode=artist_unicode, bpm=bpm,
         offset=offset, parallel=parallel, batch_size=batch_size,
-        super_timing=super_timing, timing_passes=timing_passes, num_beams=num_beams)
+        super_timing=super_timing, timing_passes=timing_passes, num_beams=num_beams, trace=trace)
     with PassProgress(enabled=not quiet) as progress:
         result = run_generation(request, progress=progress.update)
     for warning in result.warnings:

@@ -86,7 +86,7 @@ def give_timing(out: GivenContexts, red_lines, profile, vocab, song_ms: float) -
     out.reference_timing = given.timing_points
 
 
-def super_timing(request, model, vocab, profile, audio, conditioning, sources, progress) -> None:
+def super_timing(request, model, vocab, profile, audio, conditioning, sources, progress, trace=None) -> None:
     """The timing pass replaced by voting over shifted passes (models.timing_passes), as the
     profile or --super-timing asks, for models with a timing context of their own."""
     from models.timing_passes import run_timing_passes
@@ -98,8 +98,7 @@ def super_timing(request, model, vocab, profile, audio, conditioning, sources, p
     passes = request.timing_passes or profile.inference.timer_iterations
     result = run_timing_passes(model, vocab, profile, audio, conditioning, passes=passes,
                                batch_size=request.batch_size or profile.inference.max_batch_size, seed=request.seed,
-                               device=request.device,
-                               progress=progress)
+                               device=request.device, progress=progress, trace=trace)
     if result.red_lines:  # otherwise the plain timing pass gets its chance
         give_timing(sources, [line.to_timing_point() for line in result.red_lines], profile, vocab,
                     conditioning.song_length_ms)

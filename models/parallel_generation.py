@@ -18,6 +18,7 @@ import torch
 
 from models.decoding import Decoder, DecodeRequest
 from models.generation import Generator, InContext, make_windows, select_windows, trim_events
+from models.trace import call_record
 from tokenization.events import ContextType, Event
 from tokenization.prompt import Conditioning, ContextBlock, build_prompt, negative_conditioning
 from tokenization.vocabulary import EOS_ID
@@ -61,9 +62,12 @@ def generate_parallel(generator: Generator, audio: np.ndarray, conditioning: Con
         conditioning_batch = {k: torch.cat([t[k] for t in tensors]) for k in tensors[0]} if tensors[0] else None
         decoder = Decoder(g.model, rules=g.base_rules(), sampling=g.settings.sampling, cfg_scale=g.settings.cfg_scale)
         results = decoder.run(torch.cat(frames), requests, room, conditioning=conditioning_batch)
-        for index, result in zip(batch, results):
+        for index, request, result in zip(batch, requests, results):
             g.generated_tokens += len(result.tokens)
             start = windows.starts_ms[index]
+            if g.trace is not None:
+                g.trace(call_record(label, index, start, 0.0, 0.0, request.prompt, result.tokens, result.ended,
+                                    request.negative_prompt))
             for context, tokens in split_contexts(result.tokens, passes[0], g.vocab).items():
                 if context in written:
                     written[context] += g.tokenizer.to_absolute(g.tokenizer.decode(tokens), start)

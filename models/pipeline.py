@@ -79,6 +79,7 @@ class GenerateRequest:
     source: str | None = None
     title_unicode: str | None = None
     artist_unicode: str | None = None
+    trace: Path | None = None  # a JSON-lines file with one record per decoder call (models.trace)
 
 
 @dataclass
@@ -109,8 +110,9 @@ def run_generation(request: GenerateRequest, progress: Callable[[str, int, int],
 
     from models.audio import audio_duration_ms, load_audio
     from models.generation import Generator
-    from models.given_contexts import given_contexts, reference_style, super_timing
+    from models.given_contexts import given_contexts, reference_style
     from models.loading import load_model, resolve_checkpoint
+    from models.trace import Trace
     from profiles import load_profile
     from profiles.detect import detect_profile
     from tokenization import read_beatmap
@@ -163,9 +165,35 @@ def run_generation(request: GenerateRequest, progress: Callable[[str, int, int],
         hitsounded=True if asked["hitsounded"] is None else asked["hitsounded"],
         hold_note_ratio=asked["hold_note_ratio"], scroll_speed_ratio=asked["scroll_speed_ratio"])
     generator = Generator(model, vocab, profile, _settings(request, profile), request.device)
+    trace = Trace(request.trace) if request.trace is not None else None
+    generator.trace = trace
+    try:
+        contexts = _decode_passes(request, generator, model, vocab, profile, audio, conditioning, sources, passes,
+                                  progress)
+    finally:
+        if trace is not None:
+            trace.write()  # also after a failure: the calls up to it are what a debugger wants
+    contexts = {c: events for c, events in contexts.items()
+                if c.value in wanted or c is ContextType.TIMING or c in sources.finished}
+    beatmap, report_warnings = _postprocess(request, profile, contexts, reference, sources.reference_timing,
+                                            slider_multiplier, circle_size)
+    warnings += report_warnings
+    if beatmap.hit_objects and diffusion_folder is not None:
+        _refine(request, diffusion_folder, beatmap, progress)
+    return _write(request, beatmap, reference, generator.generated_tokens, warnings)
+
+
+def _decode_passes(request, generator, model, vocab, profile, audio, conditioning, sources, passes, progress):
+    """Every pass the request needs: super timing first when asked, then the rest in order."""
+    import torch
+
+    from models.given_contexts import super_timing
+    from tokenization.events import ContextType
+
     if ContextType.TIMING in passes:
         with torch.inference_mode():
-            super_timing(request, model, vocab, profile, audio, conditioning, sources, progress)
+            super_timing(request, model, vocab, profile, audio, conditioning, sources, progress,
+                         trace=generator.trace)
         passes = [p for p in passes if p not in sources.finished]
     with torch.inference_mode():
         if request.parallel and passes:
@@ -179,14 +207,7 @@ def run_generation(request: GenerateRequest, progress: Callable[[str, int, int],
             contexts = generator.generate(audio, conditioning, passes, finished=sources.finished,
                                           in_contexts=sources.in_contexts, start_ms=request.start_time,
                                           end_ms=request.end_time, preload=sources.preload, progress=progress)
-    contexts = {c: events for c, events in contexts.items()
-                if c.value in wanted or c is ContextType.TIMING or c in sources.finished}
-    beatmap, report_warnings = _postprocess(request, profile, contexts, reference, sources.reference_timing,
-                                            slider_multiplier, circle_size)
-    warnings += report_warnings
-    if beatmap.hit_objects and diffusion_folder is not None:
-        _refine(request, diffusion_folder, beatmap, progress)
-    return _write(request, beatmap, reference, generator.generated_tokens, warnings)
+    return contexts
 
 
 def _device(wanted: str, warnings: list[str]) -> str:

@@ -19,6 +19,7 @@ from models.generation import beat_markers, embedding_inputs, rule_tokens
 from models.logits_rules import MonotonicTime
 from models.super_timing import TimingVotes, vote_beats
 from models.timing_fit import BeatMarker, RedLine, fit_timing
+from models.trace import call_record
 from profiles.settings import Profile
 from tokenization.events import ContextType
 from tokenization.prompt import Conditioning, ContextBlock, build_prompt
@@ -71,7 +72,8 @@ def _jobs(audio: np.ndarray, profile: Profile, passes: int, rng: np.random.Gener
 def run_timing_passes(model, vocab: Vocabulary, profile: Profile, audio: np.ndarray, conditioning: Conditioning, *,
                       passes: int = 20, batch_size: int = 16, seed: int | None = None, device: str = "cpu",
                       max_tokens: int | None = None,
-                      progress: Callable[[str, int, int], None] | None = None) -> TimingResult:
+                      progress: Callable[[str, int, int], None] | None = None,
+                      trace: Callable[[dict], None] | None = None) -> TimingResult:
     rng = np.random.default_rng(seed)
     jobs = _jobs(audio, profile, passes, rng)
     context = timing_context(vocab)
@@ -97,8 +99,11 @@ def run_timing_passes(model, vocab: Vocabulary, profile: Profile, audio: np.ndar
         cond = {k: torch.cat([e[k] for e in extra]).to(device) for k in extra[0]} if extra and extra[0] else None
         frames = torch.from_numpy(np.stack([j.frames for j in batch])).to(device)
         results = decoder.run(frames, [DecodeRequest(p, end_ids) for p in prompts], max(1, room), conditioning=cond)
-        for job, result in zip(batch, results):
+        for job, prompt, result in zip(batch, prompts, results):
             generated += len(result.tokens)
+            if trace is not None:  # window index: the job's place in its shifted pass
+                trace(call_record(f"timing/pass{job.pass_index}", int(job.start_ms // window_ms), job.start_ms, 0.0, 0.0,
+                                  prompt, result.tokens, result.ended))
             events = tokenizer.to_absolute(tokenizer.decode([t for t in result.tokens if t not in end_ids]),
                                            job.start_ms)
             for marker in beat_markers(events, profile.tokenizer.types_first):
