@@ -141,6 +141,7 @@ def synthesize_song(recipe: Recipe, index: int, pieces: dict[str, list[str]], fo
     record = {"index": index, "piece": song.piece, "title": song.title, "composer": song.composer,
               "parts": song.parts, "notes": len(song.notes), "seconds": len(audio) / SAMPLE_RATE,
               "red_lines": [[line.time, line.beat_length, line.meter] for line in song.red_lines],
+              "tempo": [list(segment) for segment in song.tempo],
               "programs": mix.programs, "drums": mix.drums, "noise": mix.noise,
               "snr_db": round(mix.snr_db, 2), "peak": round(mix.peak, 3), "mania_keys": keys,
               "maps": len(maps), "skipped_pieces": skipped}

@@ -45,6 +45,7 @@ class Song:
     red_lines: list[RedLine]
     end: float  # ms: the end of the last bar used
     parts: int
+    tempo: list[tuple[float, float]]  # (from ms, ms per quarter note) segments
 
 
 def corpus_pieces() -> list[str]:
@@ -175,7 +176,8 @@ def load_song(piece: str, rng, *, max_seconds: float, bpm_range: tuple[float, fl
     meta = parsed.metadata
     title = (meta.title if meta is not None and meta.title else piece.rsplit("/", 1)[-1].rsplit(".", 1)[0])
     composer = meta.composer if meta is not None and meta.composer else "Traditional"
-    return Song(piece, str(title), str(composer), notes, red_lines, tempo.ms(end_ql), len(parts))
+    return Song(piece, str(title), str(composer), notes, red_lines, tempo.ms(end_ql), len(parts),
+                [(ms, per) for _, ms, per in tempo.segments])
 
 
 def _score_end(score) -> Fraction:
