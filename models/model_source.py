@@ -74,8 +74,10 @@ def _snapshot(repo_id: str) -> Path:
     except Exception as exc:  # noqa: BLE001 - a corrupt cache is reported, not raised
         raise MapperInputError(f"{repo_id}: cannot read the cached model ({exc})") from None
     unreachable = f"{repo_id}: not in the Hugging Face cache and the hub cannot be reached"
-    if constants.HF_HUB_OFFLINE:
-        raise MapperInputError(f"{unreachable} (HF_HUB_OFFLINE is set); {ALTERNATIVES}")
+    # huggingface_hub reads HF_HUB_OFFLINE once, at import; the variable is read here too, so that a
+    # process that imported it earlier (transformers does) still honours a later setting.
+    if constants.HF_HUB_OFFLINE or os.environ.get("HF_HUB_OFFLINE", "").upper() in ("1", "ON", "YES", "TRUE"):
+        raise MapperInputError(f"{unreachable} (offline: HF_HUB_OFFLINE is set); {ALTERNATIVES}")
     print(f"mapper: downloading {repo_id} from the Hugging Face hub", file=sys.stderr)
     try:
         return Path(snapshot_download(repo_id, allow_patterns=HUB_PATTERNS))  # tqdm progress on stderr
