@@ -164,3 +164,26 @@ def test_refuses_a_dataset_of_another_recipe(dataset):
     result = runner.invoke(app, ["dataset", "synth", "--out", str(dataset), "--songs", "3", "--seed", "4",
                                  "--quiet"])
     assert result.exit_code != 0 and "another recipe" in str(result.exception)
+
+
+def test_starter_profile_trains_on_the_synthetic_dataset(dataset, tmp_path):
+    """The starter shape (5-20 M parameters, all four modes) takes a few steps on a synthetic dataset and
+    leaves a model folder `generate` takes."""
+    from pathlib import Path
+
+    from profiles import load_profile
+
+    starter = Path(__file__).resolve().parents[1] / "profiles" / "starter.yaml"
+    profile = load_profile(starter)
+    assert tuple(profile.tokenizer.gamemodes) == (0, 1, 2, 3)
+    run = tmp_path / "run"
+    result = runner.invoke(app, ["train", "--profile", str(starter), "--data", str(dataset), "--out", str(run),
+                                 "--max-steps", "2", "--batch-size", "2", "--precision", "no", "--cpu", "--quiet"])
+    assert result.exit_code == 0, result.output
+    metrics = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [m["step"] for m in metrics if "loss" in m][:2] == [1, 2]
+    from safetensors import safe_open
+
+    with safe_open(str(run / "model.safetensors"), "pt") as weights:
+        parameters = sum(int(np.prod(weights.get_slice(name).get_shape())) for name in weights.keys())
+    assert 5e6 <= parameters <= 20e6, parameters
