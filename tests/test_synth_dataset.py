@@ -166,6 +166,7 @@ def test_refuses_a_dataset_of_another_recipe(dataset):
     assert result.exit_code != 0 and "another recipe" in str(result.exception)
 
 
+@pytest.mark.slow
 def test_starter_profile_trains_on_the_synthetic_dataset(dataset, tmp_path):
     """The starter shape (5-20 M parameters, all four modes) takes a few steps on a synthetic dataset and
     leaves a model folder `generate` takes."""

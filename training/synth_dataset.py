@@ -197,6 +197,7 @@ def synthesize_dataset(recipe: Recipe, out_dir: str | os.PathLike, *, progress=N
 
     header["songs"] = records
     write_text_atomic(recipe_path, json.dumps(header, indent=1, ensure_ascii=False) + "\n")
+    recipe_path.chmod(0o644)  # a temporary file's 0600 would keep others from reading the recipe
     shutil.rmtree(staging, ignore_errors=True)
     return SynthReport(out, recipe.songs, made, report.total_beatmaps,
                        skipped_pieces=[s for r in records for s in r["skipped_pieces"]],
