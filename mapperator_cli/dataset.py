@@ -131,7 +131,7 @@ def check(
 @app.command("synth")
 def synth(
     out: Path = typer.Option(..., "--out", help="Dataset folder (created; an interrupted run there is continued)."),
-    songs: int = typer.Option(..., "--songs", help="How many songs (each gets 8 maps: 4 modes x 2 densities)."),
+    songs: int = typer.Option(..., "--songs", help="How many songs (each gets 8 maps: 4 modes, each Full and Melody or Beats)."),
     seed: int = typer.Option(0, "--seed", help="Recipe seed: the same seed and options give the same dataset."),
     seconds: float = typer.Option(90.0, "--seconds", help="Longest song in seconds (cut at a bar line)."),
     source: list[str] = typer.Option([], "--source", help="music21 corpus folder to draw pieces from "

@@ -19,7 +19,7 @@ MISSING = [name for name in ("music21", "pretty_midi", "tinysoundfont") if impor
 pytestmark = pytest.mark.skipif(bool(MISSING), reason=f"dataset synth needs {', '.join(MISSING)} (make install)")
 
 runner = CliRunner()
-SEED = 3
+SEED = 1  # one chorale (several parts: Melody maps) and two fiddle tunes (one part: Beats maps)
 
 
 @pytest.fixture(scope="module")
@@ -64,6 +64,23 @@ def test_dataset_is_valid_and_marked_synthetic(dataset):
     for row, beatmap in maps:
         assert {"synthetic", "ai-free"} <= set(beatmap.metadata.tags), row["BeatmapFile"]
         assert beatmap.hit_objects and beatmap.timing_points
+    # The easier map of each mode holds a subset of the Full map's onsets: the top part's or those on a beat.
+    from training.synth_score import RedLine, snap_error
+
+    times = {(b.metadata.title, b.metadata.version): [o.time for o in b.hit_objects] for _, b in maps}
+    easier = [(title, version) for title, version in times if not version.endswith("Full")]
+    assert len(easier) == 12
+    assert {version.split()[1] for _, version in easier} == {"Melody", "Beats"}
+    for title, version in easier:
+        mode = version.split()[0]
+        full = times[(title, f"{mode} Full")]
+        if mode != "Mania":  # mania may drop a note whose columns are all held
+            assert set(times[(title, version)]) <= set(full) and len(times[(title, version)]) <= len(full)
+        if version.endswith("Beats"):
+            red = [RedLine(tp.time, tp.beat_length, tp.meter) for tp in next(
+                b for _, b in maps if b.metadata.title == title).timing_points]
+            assert all(snap_error(t, red, divisor=1) < 1.0 for t in times[(title, version)])
+    assert sum(len(times[k]) for k in easier) < sum(len(v) for k, v in times.items() if k[1].endswith("Full"))
 
 
 def test_objects_match_score_onsets_and_red_lines(dataset):

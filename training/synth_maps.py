@@ -1,7 +1,8 @@
 """Beatmaps for a synthetic song, written from its exact note times and red lines, in all four modes.
 
-Each mode gets two difficulties: "Full" (every distinct onset of every part) and "Melody" (the top
-part's onsets). Objects are placed by simple rules, since the dataset exists to teach timing from
+Each mode gets two difficulties: "Full" (every distinct onset of every part) and an easier one:
+"Melody" (the top part's onsets) for a score of several parts, "Beats" (the onsets on a beat) for a
+tune of one part, whose melody is all of it. Objects are placed by simple rules, since the dataset exists to teach timing from
 audio: osu! and catch walk the playfield at a speed that follows the time gap, taiko picks don or kat
 from pitch, mania picks columns from pitch. Long notes become sliders (osu!) or hold notes (mania).
 """
@@ -51,11 +52,19 @@ def _line_at(lines: list[RedLine], time: float) -> RedLine:
     return found
 
 
-def onsets(song: Song, melody: bool) -> list[Onset]:
-    """Distinct onsets (notes starting within the same ms are one), of the top part when `melody`."""
+def _on_beat(lines: list[RedLine], time: float) -> bool:
+    line = _line_at(lines, time)
+    position = (time - line.time) / line.beat_length
+    return abs(position - round(position)) * line.beat_length < 1.0
+
+
+def onsets(song: Song, level: str) -> list[Onset]:
+    """Distinct onsets (notes starting within the same ms are one): all of them ("Full"), the top part's
+    ("Melody") or those on a beat ("Beats")."""
     groups: dict[int, list] = {}
     for note in song.notes:
-        if not melody or note.part == 0:
+        if level == "Full" or (level == "Melody" and note.part == 0) or \
+                (level == "Beats" and _on_beat(song.red_lines, note.time)):
             groups.setdefault(round(note.time), []).append(note)
     found = []
     for time in sorted(groups):
@@ -178,15 +187,16 @@ def _mania(found: list[Onset], song: Song, keys: int, low: float, high: float) -
 
 
 def song_beatmaps(song: Song, rng, audio_file: str, keys: int) -> list[Beatmap]:
-    """Eight maps: each mode at Full and Melody density."""
+    """Eight maps: each mode at Full density and at Melody (several parts) or Beats (one part)."""
     pitches = sorted(n.pitch for n in song.notes)
     median, low, high = pitches[len(pitches) // 2], pitches[0], pitches[-1]
     velocities = sorted(n.velocity for n in song.notes)
     loud = velocities[int(0.9 * (len(velocities) - 1))] + 1  # the loudest tenth, never all notes
     timing = [TimingPoint(line.time, line.beat_length, line.meter, sample_set=2, volume=70) for line in song.red_lines]
     maps = []
-    for melody in (False, True):
-        found = onsets(song, melody)
+    for level in ("Full", "Melody" if song.parts > 1 else "Beats"):
+        easy = level != "Full"
+        found = onsets(song, level)
         if not found:
             continue
         per_mode = {
@@ -198,9 +208,8 @@ def song_beatmaps(song: Song, rng, audio_file: str, keys: int) -> list[Beatmap]:
         for mode, objects in per_mode.items():
             if mode != GameMode.MANIA:
                 objects = _with_combos(objects, song.red_lines)
-            level = "Melody" if melody else "Full"
-            difficulty = Difficulty(hp_drain_rate=5 if melody else 6, overall_difficulty=6 if melody else 8,
-                                    approach_rate=7 if melody else 9, slider_multiplier=SLIDER_MULTIPLIER,
+            difficulty = Difficulty(hp_drain_rate=5 if easy else 6, overall_difficulty=6 if easy else 8,
+                                    approach_rate=7 if easy else 9, slider_multiplier=SLIDER_MULTIPLIER,
                                     circle_size=keys if mode == GameMode.MANIA else 4)
             maps.append(Beatmap(
                 general=General(audio_filename=audio_file, mode=mode, sample_set="Soft",
