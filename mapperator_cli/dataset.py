@@ -126,3 +126,32 @@ def check(
         typer.echo(f"{dataset}: {'no problems' if not problems else f'{len(problems)} problems'}")
     if problems:
         raise typer.Exit(1)
+
+
+@app.command("synth")
+def synth(
+    out: Path = typer.Option(..., "--out", help="Dataset folder (created; an interrupted run there is continued)."),
+    songs: int = typer.Option(..., "--songs", help="How many songs (each gets 8 maps: 4 modes, each Full and Melody or Beats)."),
+    seed: int = typer.Option(0, "--seed", help="Recipe seed: the same seed and options give the same dataset."),
+    seconds: float = typer.Option(90.0, "--seconds", help="Longest song in seconds (cut at a bar line)."),
+    source: list[str] = typer.Option([], "--source", help="music21 corpus folder to draw pieces from "
+                                     "(repeatable; default: all public-domain ones)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+    quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress on stderr."),
+) -> None:
+    """Synthesize a redistributable training dataset: music21 scores rendered with a General MIDI
+    soundfont, maps written from the exact note times (recipe in synth.json)."""
+    from mapperator_cli.progress import PassProgress
+    from training.synth_dataset import Recipe, synthesize_dataset
+
+    recipe = Recipe(songs=songs, seed=seed, max_seconds=seconds, sources=tuple(source))
+    with PassProgress(enabled=not quiet, unit="", verb="") as progress:
+        report = synthesize_dataset(recipe, out, progress=progress.update)
+    if as_json:
+        typer.echo(json.dumps(report.to_dict()))
+    else:
+        typer.echo(f"{report.out_dir}: {report.beatmaps} beatmaps from {report.songs} songs "
+                   f"({report.audio_seconds / 60:.1f} min of audio, {report.songs_synthesized} synthesized now, "
+                   f"{report.seconds:.1f} s)")
+    for item in report.skipped_maps:
+        typer.echo(f"skipped map {item}", err=True)

@@ -43,9 +43,9 @@ def parse_time_ms(text: str | None, option: str) -> float | None:
 def generate(
     audio: Path | None = typer.Argument(None, help="The song (mp3, ogg, wav, flac); with --beatmap, the "
                                         "reference's own audio if left out.", show_default=False),
-    model: str = typer.Option(..., "--model", rich_help_panel=MODEL,
-                              help="Checkpoint folder (config.json, model.safetensors, tokenizer.json) "
-                                   "or a downloaded hub id."),
+    model: str | None = typer.Option(None, "--model", rich_help_panel=MODEL, show_default=False,
+                                     help="Checkpoint folder (config.json, model.safetensors, tokenizer.json), "
+                                          "a Hugging Face hub id or v29/v30/v31/v32; default: $MAPPER_MODEL."),
     profile: str | None = typer.Option(None, "--profile", rich_help_panel=MODEL,
                                        help="Profile of the checkpoint (detected if left out)."),
     lora: Path | None = typer.Option(None, "--lora", rich_help_panel=MODEL,
@@ -277,6 +277,10 @@ def generate(
         out = beatmap.parent if beatmap is not None else Path(".")
     if trace is not None and (trace.is_dir() or not trace.parent.is_dir()):
         raise UserError(f"{trace}: --trace needs a file path in an existing folder")
+
+    from models.model_source import model_path
+
+    model = model_path(model)  # before the heavy imports: a missing model is reported at once
 
     from mapperator_cli.progress import PassProgress
     from models.pipeline import GenerateRequest, run_generation

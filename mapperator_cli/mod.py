@@ -14,7 +14,7 @@ SEVERITY_STYLE = {"problem": "bold red", "warning": "bold yellow", "minor": ""}
 
 def mod(
     beatmap: Path = typer.Argument(..., help="The .osu file to mod."),
-    model: str = typer.Option(..., "--model", help="Checkpoint folder or downloaded hub id."),
+    model: str | None = typer.Option(None, "--model", show_default=False, help="Model: a checkpoint folder, a Hugging Face hub id or v29/v30/v31/v32 (downloaded once, then cached); default: $MAPPER_MODEL."),
     profile: str | None = typer.Option(None, "--profile", help="Profile of the checkpoint (detected if left out)."),
     audio: Path | None = typer.Option(None, "--audio", help="The song (default: the map's AudioFilename beside it)."),
     threshold: float = typer.Option(20.0, "--threshold", help="Relative surprisal a token needs to be reported."),
@@ -30,6 +30,10 @@ def mod(
         raise UserError(f"{beatmap}: beatmap not found")
     if threshold < 0 or top < 0 or batch_size < 1:
         raise UserError("--threshold and --top must be >= 0 and --batch-size at least 1")
+
+    from models.model_source import model_path
+
+    model = model_path(model)  # before torch is imported: a missing model is reported at once
 
     import torch
 

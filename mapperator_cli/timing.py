@@ -12,7 +12,7 @@ from mapperator_cli.errors import UserError
 
 def timing(
     audio: Path = typer.Argument(..., help="The song (mp3, ogg, wav, flac)."),
-    model: str = typer.Option(..., "--model", help="Checkpoint folder or downloaded hub id."),
+    model: str | None = typer.Option(None, "--model", show_default=False, help="Model: a checkpoint folder, a Hugging Face hub id or v29/v30/v31/v32 (downloaded once, then cached); default: $MAPPER_MODEL."),
     profile: str | None = typer.Option(None, "--profile", help="Profile of the checkpoint (detected if left out)."),
     out: Path | None = typer.Option(None, "--out", help="Folder for the new .osu (default: --beatmap's folder, else .)."),
     beatmap: Path | None = typer.Option(None, "--beatmap", help="Write a new copy of this map with the new timing "
@@ -30,6 +30,10 @@ def timing(
         raise UserError(f"{beatmap}: beatmap not found")
     if passes < 1 or batch_size < 1:
         raise UserError("--passes and --batch-size must be at least 1")
+
+    from models.model_source import model_path
+
+    model = model_path(model)  # before torch is imported: a missing model is reported at once
 
     import torch
 

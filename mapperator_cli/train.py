@@ -114,7 +114,9 @@ def train(
 
 
 def lora(
-    base: str = typer.Option(..., "--base", help="Model to adapt (checkpoint folder or downloaded hub id)."),
+    base: str | None = typer.Option(None, "--base", show_default=False,
+                                    help="Model to adapt: a checkpoint folder, a Hugging Face hub id or "
+                                         "v29/v30/v31/v32; default: $MAPPER_MODEL."),
     data: Path = typer.Option(..., "--data", help="Dataset folder from `mapper dataset build`."),
     out: Path = typer.Option(..., "--out", help="Adapter folder (adapter_config.json, adapter_model.safetensors)."),
     profile: str | None = typer.Option(None, "--profile", help="Profile with the LoRA settings (detected from --base)."),
@@ -130,10 +132,13 @@ def lora(
 ) -> None:
     """Train a LoRA adapter (peft) for a model; use it with `mapper generate --lora`."""
     from models.loading import resolve_checkpoint
+    from models.model_source import model_path
     from profiles import load_profile
     from profiles.detect import detect_profile
     from tokenization.vocabulary import Vocabulary
     from training.runs import train_lora
+
+    base = model_path(base, "--base")
 
     options = _options(data, out, max_steps, resume, precision, cpu, batch_size, learning_rate, checkpoint_every,
                        eval_every)

@@ -1,4 +1,4 @@
-"""Loading checkpoints: a local folder or a hub id, gamemode sub-models, safetensors only."""
+"""Loading checkpoints: a local folder, a hub id or a short name, gamemode sub-models, safetensors only."""
 
 from __future__ import annotations
 
@@ -13,10 +13,11 @@ PICKLED_WEIGHTS = ("pytorch_model.bin", "model.pt", "model.ckpt", "model_ema.pkl
 
 
 def resolve_checkpoint(path_or_id: str | os.PathLike, gamemode: int | None = None) -> Path:
-    """The folder holding config.json + model.safetensors (+ tokenizer.json) for this model."""
-    path = Path(path_or_id).expanduser()
-    if not path.exists():
-        path = _from_hub(str(path_or_id))
+    """The folder holding config.json + model.safetensors (+ tokenizer.json) for this model: a folder,
+    a hub id or a short name (v29-v32), as `models.model_source.locate_model` finds it."""
+    from models.model_source import locate_model
+
+    path = locate_model(path_or_id)
     if not path.is_dir():
         raise MapperInputError(f"{path}: a model is a folder with {CONFIG_FILE} and {WEIGHTS_FILE}")
     if gamemode is not None and (path / f"gamemode={gamemode}" / CONFIG_FILE).exists():
@@ -31,30 +32,6 @@ def resolve_checkpoint(path_or_id: str | os.PathLike, gamemode: int | None = Non
             raise MapperInputError(f"{path}: only pickled weights ({pickled[0]}); mapper loads safetensors only")
         raise MapperInputError(f"{path}: no {WEIGHTS_FILE}")
     return path
-
-
-def _from_hub(repo_id: str) -> Path:
-    if repo_id.count("/") != 1 or repo_id.startswith((".", "/")):
-        raise MapperInputError(f"{repo_id}: no such model folder")
-    from huggingface_hub import snapshot_download
-    from huggingface_hub.errors import LocalEntryNotFoundError
-
-    patterns = ["*.json", "*.safetensors"]
-    try:
-        return Path(snapshot_download(repo_id, allow_patterns=patterns, local_files_only=True))
-    except LocalEntryNotFoundError:
-        pass
-    except Exception as exc:  # noqa: BLE001 - a corrupt cache is reported, not raised
-        raise MapperInputError(f"{repo_id}: cannot read the cached model ({exc})") from None
-    if os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false"):
-        raise MapperInputError(f"{repo_id}: not downloaded and the hub is offline; download the model folder "
-                               "(config.json, model.safetensors, tokenizer.json) and pass its path")
-    try:
-        return Path(snapshot_download(repo_id, allow_patterns=patterns))
-    except Exception as exc:  # noqa: BLE001 - network errors become one line
-        raise MapperInputError(f"{repo_id}: cannot download it from the Hugging Face hub ({type(exc).__name__}); "
-                               "download the model folder (config.json, model.safetensors, tokenizer.json) "
-                               "and pass its path") from None
 
 
 PRECISIONS = ("fp32", "amp")

@@ -1,0 +1,90 @@
+"""Where a model comes from: `--model` (a folder, a Hugging Face hub id, or a short name of a published
+Mapperatorinator checkpoint), else the MAPPER_MODEL environment variable.
+
+No starter model is bundled yet, so with neither given the commands stop and say how to name one.
+Hub downloads use huggingface_hub's cache (HF_HOME, HF_HUB_CACHE) and its offline switch
+(HF_HUB_OFFLINE=1); a model already in the cache is used without asking the hub.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from tokenization.errors import MapperInputError
+
+MODEL_ENV = "MAPPER_MODEL"
+# The published checkpoints, by the version names the profiles use.
+SHORT_NAMES = {version: f"OliBomby/Mapperatorinator-{version}" for version in ("v29", "v30", "v31", "v32")}
+HUB_PATTERNS = ["*.json", "*.safetensors"]  # config, tokenizer and weights; never pickles
+ALTERNATIVES = (f"pass a local model folder (config.json, model.safetensors, tokenizer.json) with --model, "
+                f"or set {MODEL_ENV} to one")
+
+
+def chosen_model(given: str | None, option: str = "--model") -> str:
+    """The model to use: `given` (the command-line option), else $MAPPER_MODEL; an error naming both
+    when neither is set."""
+    if given is not None and given.strip():
+        return given
+    from_env = os.environ.get(MODEL_ENV, "").strip()
+    if from_env:
+        return from_env
+    raise MapperInputError(f"no model given: pass {option} (a model folder, a Hugging Face hub id, or "
+                           f"{'/'.join(SHORT_NAMES)}) or set the {MODEL_ENV} environment variable "
+                           "(no starter model is bundled yet)")
+
+
+def model_path(given: str | None, option: str = "--model") -> str:
+    """`chosen_model`, located (hub models fetched) before anything heavy runs: a command that cannot
+    have its model says so at once, not after loading audio and torch."""
+    return str(locate_model(chosen_model(given, option)))
+
+
+def hub_id(name: str) -> str | None:
+    """The hub id a name stands for (a short name expanded), or None when it cannot be one."""
+    name = SHORT_NAMES.get(name.strip().lower(), name.strip())
+    owner, slash, repo = name.partition("/")
+    if not slash or not owner or not repo or "/" in repo or name.startswith((".", "~")) or "\\" in name:
+        return None
+    return name
+
+
+def locate_model(name: str | os.PathLike) -> Path:
+    """A local path for the model: the folder itself when it exists, else the hub snapshot (from the
+    cache, or downloaded with a progress bar when the hub is reachable)."""
+    path = Path(name).expanduser()
+    if path.exists():
+        return path
+    repo_id = hub_id(str(name))
+    if repo_id is None:
+        raise MapperInputError(f"{name}: no such model folder (nor a hub id like owner/name, nor one of "
+                               f"{', '.join(SHORT_NAMES)})")
+    return _snapshot(repo_id)
+
+
+def _snapshot(repo_id: str) -> Path:
+    from huggingface_hub import constants, snapshot_download
+    from huggingface_hub.errors import GatedRepoError, LocalEntryNotFoundError, RepositoryNotFoundError
+
+    try:
+        return Path(snapshot_download(repo_id, allow_patterns=HUB_PATTERNS, local_files_only=True))
+    except LocalEntryNotFoundError:
+        pass  # not cached: ask the hub below
+    except Exception as exc:  # noqa: BLE001 - a corrupt cache is reported, not raised
+        raise MapperInputError(f"{repo_id}: cannot read the cached model ({exc})") from None
+    unreachable = f"{repo_id}: not in the Hugging Face cache and the hub cannot be reached"
+    # huggingface_hub reads HF_HUB_OFFLINE once, at import; the variable is read here too, so that a
+    # process that imported it earlier (transformers does) still honours a later setting.
+    if constants.HF_HUB_OFFLINE or os.environ.get("HF_HUB_OFFLINE", "").upper() in ("1", "ON", "YES", "TRUE"):
+        raise MapperInputError(f"{unreachable} (offline: HF_HUB_OFFLINE is set); {ALTERNATIVES}")
+    print(f"mapper: downloading {repo_id} from the Hugging Face hub", file=sys.stderr)
+    try:
+        return Path(snapshot_download(repo_id, allow_patterns=HUB_PATTERNS))  # tqdm progress on stderr
+    except (RepositoryNotFoundError, GatedRepoError):
+        raise MapperInputError(f"{repo_id}: no such model on the Hugging Face hub (or it needs a login); "
+                               f"{ALTERNATIVES}") from None
+    except LocalEntryNotFoundError:  # what huggingface_hub raises when it cannot connect
+        raise MapperInputError(f"{unreachable}; {ALTERNATIVES}") from None
+    except Exception as exc:  # noqa: BLE001 - network errors of every kind become one line
+        raise MapperInputError(f"{unreachable} ({type(exc).__name__}); {ALTERNATIVES}") from None

@@ -1,0 +1,99 @@
+"""Which model a command uses: --model (folder, hub id, short name v29-v32), else $MAPPER_MODEL; offline
+and uncached, or with no model at all, one line that names the alternatives. No test needs the network:
+the hub is switched off (HF_HUB_OFFLINE=1) and its cache is a fresh folder."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from models.model_source import SHORT_NAMES, hub_id
+from tests.synthetic import beat_map, click_track
+
+COMMIT = "0123456789abcdef0123456789abcdef01234567"
+
+
+@pytest.fixture(scope="module")
+def tiny_folder(tmp_path_factory, random_tiny_model):
+    from training.checkpoint import save_published
+
+    model, vocab, _ = random_tiny_model
+    folder = tmp_path_factory.mktemp("tiny") / "model"
+    save_published(model, vocab, folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def song(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("song")
+    click_track(folder / "audio.wav", seconds=4.0)
+    beat_map(folder / "map.osu", "audio.wav", seconds=4.0)
+    return folder
+
+
+def run_mapper(tmp_path, *args: str, model_env: str | None = None) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k != "MAPPER_MODEL" and not k.startswith("HF_")}
+    env.update(HF_HUB_OFFLINE="1", HF_HOME=str(tmp_path / "hf"))
+    if model_env is not None:
+        env["MAPPER_MODEL"] = model_env
+    return subprocess.run([sys.executable, "-m", "mapperator_cli", *args], capture_output=True, text=True, env=env,
+                          timeout=600)
+
+
+def one_line(proc: subprocess.CompletedProcess) -> str:
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert proc.returncode == 2 and len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    return lines[0]
+
+
+def test_hub_ids():
+    assert hub_id("v30") == "OliBomby/Mapperatorinator-v30" and hub_id("V29") == SHORT_NAMES["v29"]
+    assert hub_id("someone/some-model") == "someone/some-model"
+    for not_an_id in ("v33", "folder", "./a/b", "a/b/c", "/abs", "~/x", "a\\b"):
+        assert hub_id(not_an_id) is None, not_an_id
+
+
+@pytest.mark.parametrize("command", ["generate", "timing", "mod", "lora"])
+def test_no_model_names_both_ways_to_give_one(tmp_path, song, command):
+    args = {"generate": [str(song / "audio.wav")], "timing": [str(song / "audio.wav")], "mod": [str(song / "map.osu")],
+            "lora": ["--data", str(tmp_path), "--out", str(tmp_path / "adapter")]}[command]
+    line = one_line(run_mapper(tmp_path, command, *args))
+    option = "--base" if command == "lora" else "--model"
+    assert option in line and "MAPPER_MODEL" in line and "no starter model" in line, line
+
+
+def test_uncached_hub_model_offline_is_one_line(tmp_path, song):
+    line = one_line(run_mapper(tmp_path, "timing", str(song / "audio.wav"), "--model", "v30"))
+    assert "OliBomby/Mapperatorinator-v30" in line and "cannot be reached" in line
+    assert "--model" in line and "MAPPER_MODEL" in line
+    # the same through the environment variable, with another short name
+    line = one_line(run_mapper(tmp_path, "timing", str(song / "audio.wav"), model_env="v31"))
+    assert "OliBomby/Mapperatorinator-v31" in line and "cannot be reached" in line
+    line = one_line(run_mapper(tmp_path, "timing", str(song / "audio.wav"), "--model", "no-such-folder"))
+    assert "no-such-folder" in line and "v29" in line
+
+
+def test_model_from_environment_and_option_wins(tmp_path, song, tiny_folder):
+    proc = run_mapper(tmp_path, "timing", str(song / "audio.wav"), "--passes", "1", "--out", str(tmp_path),
+                      "--quiet", model_env=str(tiny_folder))
+    assert proc.returncode == 0, proc.stderr
+    # --model beats $MAPPER_MODEL (which here names a model that cannot be had)
+    proc = run_mapper(tmp_path, "mod", str(song / "map.osu"), "--model", str(tiny_folder), "--quiet",
+                      model_env="v32")
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_cached_hub_model_works_offline(tmp_path, song, tiny_folder):
+    repo = tmp_path / "hf" / "hub" / "models--OliBomby--Mapperatorinator-v30"
+    snapshot = repo / "snapshots" / COMMIT
+    snapshot.mkdir(parents=True)
+    for path in tiny_folder.iterdir():
+        (snapshot / path.name).write_bytes(path.read_bytes())
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(COMMIT)
+    proc = run_mapper(tmp_path, "timing", str(song / "audio.wav"), "--model", "v30", "--passes", "1",
+                      "--out", str(tmp_path), "--quiet")
+    assert proc.returncode == 0, proc.stderr
