@@ -17,13 +17,23 @@ import numpy as np
 
 from models.evaluation.difficulty import mania_column
 from models.evaluation.grid import Grid
-from tokenization.beatmap import PLAYFIELD_HEIGHT, PLAYFIELD_WIDTH, Beatmap, GameMode, HoldNote, Slider, Spinner
+from tokenization.beatmap import (
+    PLAYFIELD_HEIGHT,
+    PLAYFIELD_WIDTH,
+    Beatmap,
+    GameMode,
+    HoldNote,
+    Slider,
+    Spinner,
+)
 from tokenization.timing import TimingIndex
 
 MINOR_UNSNAP_MS = 1.0
 PROBLEM_UNSNAP_MS = 2.0
 MIN_GAP_MS = 10.0
 CHECKS = ("unsnapped", "slider-length", "offscreen", "too-close")
+SEVERITIES = {"unsnapped": ("problem", "minor"), "slider-length": ("problem", "minor"),
+              "offscreen": ("problem", "minor"), "too-close": ("problem",)}
 _PATH_SAMPLES = 65  # points along each slider checked against the playfield
 # Where a 4:3 screen ends around the playfield, in osu! pixels (MapsetVerifier's measurements with
 # slider tails): an object's border past these is partly off the screen.
@@ -49,7 +59,7 @@ def find_problems(beatmap: Beatmap) -> list[Problem]:
 
 
 def problem_counts(problems: list[Problem]) -> dict[str, int]:
-    counts = {f"{check}_{severity}": 0 for check in CHECKS for severity in ("problem", "minor")}
+    counts = {f"{check}_{severity}": 0 for check in CHECKS for severity in SEVERITIES[check]}
     for p in problems:
         counts[f"{p.check}_{p.severity}"] += 1
     return counts
@@ -111,11 +121,11 @@ def _offscreen(beatmap: Beatmap) -> list[Problem]:
             x, y = points[int(np.argmax(off_screen))]
             found.append(Problem(obj.time, "offscreen", "problem",
                                  f"{_name(obj)} {'outside the playfield' if catch else 'partly off a 4:3 screen'} "
-                                 f"at ({x:.0f}, {y:.0f})"))
+                                 f"at ({x + 0.0:.0f}, {y + 0.0:.0f})"))
         elif off_field is not None and off_field.any():
             x, y = points[int(np.argmax(off_field))]
             found.append(Problem(obj.time, "offscreen", "minor",
-                                 f"{_name(obj)} outside the 512 x 384 playfield at ({x:.0f}, {y:.0f})"))
+                                 f"{_name(obj)} outside the 512 x 384 playfield at ({x + 0.0:.0f}, {y + 0.0:.0f})"))
     return found
 
 
