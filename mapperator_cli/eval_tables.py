@@ -22,6 +22,9 @@ COMPARISON_ROWS = [
     ("star difference (generated - real)", "star_difference", "signed"),
     ("density ratio (objects / min)", "density_ratio", "num"),
 ]
+NAME_WIDTH = 32
+AGGREGATE_SHOWN = ("comparison.", "generated.stars", "generated.star_error", "generated.objects_per_minute",
+                   "generated.problem_total")
 MODEL_COLUMNS = [("real stars", "reference.stars", "num"), ("stars", "generated.stars", "num"),
                  ("BPM err %", "comparison.bpm_error_pct", "signed"),
                  ("offset err ms", "comparison.offset_error_ms", "signed"),
@@ -66,8 +69,9 @@ def print_report(report: dict, generated: str, reference: str | None, shown_prob
     if "column_shares" in gen["composition"]:
         shares = [_columns(part) for part in (gen, ref) if part is not None]
         side.add_row("mania column use", *shares)
+    side.add_row("problems", str(gen["problem_total"]), *([str(ref["problem_total"])] if ref else []))
     for key in gen["problem_counts"]:
-        side.add_row(key.replace("_", " "), str(gen["problem_counts"][key]),
+        side.add_row(f"  {key.replace('_', ' ')}", str(gen["problem_counts"][key]),
                      *([str(ref["problem_counts"][key])] if ref else []))
     console.print(side)
     comparison = report.get("comparison")
@@ -101,21 +105,21 @@ def print_report(report: dict, generated: str, reference: str | None, shown_prob
 def print_model_results(results: list[dict], summary: dict) -> None:
     console = Console()
     songs = Table(title="per song", title_justify="left")
-    songs.add_column("real map")
+    songs.add_column("real map", no_wrap=True)
     for label, _, _ in MODEL_COLUMNS:
         songs.add_column(label, justify="right")
     for result in results:
-        report = dict(result["report"])
-        report["generated"] = dict(report["generated"],
-                                   problem_total=sum(report["generated"]["problem_counts"].values()))
-        name = result["reference"].rsplit("/", 1)[-1]
-        songs.add_row(name, *(fmt(lookup(report, path), kind) for _, path, kind in MODEL_COLUMNS))
+        name = result["reference"].rsplit("/", 1)[-1].removesuffix(".osu")
+        name = name if len(name) <= NAME_WIDTH else name[:NAME_WIDTH - 1] + "…"
+        songs.add_row(name, *(fmt(lookup(result["report"], path), kind) for _, path, kind in MODEL_COLUMNS))
     console.print(songs)
     table = Table(title=f"aggregate over {len(results)} map(s): median and spread", title_justify="left")
     for column in ("figure", "n", "median", "q1 - q3", "min - max"):
         table.add_column(column, justify="left" if column == "figure" else "right")
     for key, stats in summary.items():
-        table.add_row(key, str(stats["n"]), fmt(stats["median"]), f"{fmt(stats['q1'])} - {fmt(stats['q3'])}",
+        if not key.startswith(AGGREGATE_SHOWN):
+            continue  # the rest is in --json
+        table.add_row(key.removeprefix("comparison."), str(stats["n"]), fmt(stats["median"]), f"{fmt(stats['q1'])} - {fmt(stats['q3'])}",
                       f"{fmt(stats['min'])} - {fmt(stats['max'])}")
     console.print(table)
 

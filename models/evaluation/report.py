@@ -53,13 +53,14 @@ def describe(beatmap: Beatmap, target_stars: float | None) -> dict:
     start, end = _span(beatmap)
     stars = star_rating(beatmap)
     problems = find_problems(beatmap)
+    counts = problem_counts(problems)
     return {
         "mode": beatmap.mode.name.lower(), "version": beatmap.metadata.version, "objects": len(beatmap.hit_objects),
         "timing": timing_summary(Grid(beatmap), start, end),
         "stars": stars, "target_stars": target_stars,
         "star_error": stars - target_stars if stars is not None and target_stars is not None else None,
         "objects_per_minute": objects_per_minute(beatmap), "composition": composition(beatmap),
-        "problem_counts": problem_counts(problems), "problems": [p.to_dict() for p in problems],
+        "problem_total": sum(counts.values()), "problem_counts": counts, "problems": [p.to_dict() for p in problems],
     }
 
 
