@@ -52,3 +52,9 @@ def test_limit_and_table(trained):
     assert result.exit_code == 0, result.output
     assert "aggregate over 1 map(s)" in result.output and "Beats" in result.output
     assert "Taiko" not in result.output
+
+
+def test_a_missing_model_fails_once(trained, tmp_path):
+    song, _ = trained
+    result = runner.invoke(app, ["eval", str(song), "--model", str(tmp_path / "none"), "-q"])
+    assert result.exit_code != 0 and "none" in str(result.exception)

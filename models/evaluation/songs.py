@@ -57,6 +57,7 @@ def evaluate_model(model: str, cases: list[SongCase], *, profile: str | None = N
     from tokenization.beatmap import GameMode
 
     out = ModelEvaluation()
+    _check_model(model, {int(read_beatmap(case.beatmap).mode) for case in cases})
     with tempfile.TemporaryDirectory(prefix="mapper-eval-") as scratch:
         for index, case in enumerate(cases):
             if on_song is not None:
@@ -79,3 +80,18 @@ def evaluate_model(model: str, cases: list[SongCase], *, profile: str | None = N
             out.results.append({"audio": str(case.audio), "reference": str(case.beatmap), "report": report,
                                 "warnings": result.warnings})
     return out
+
+
+def _check_model(model: str, modes: set[int]) -> None:
+    """Fail at once on a model that is not there, rather than once per song; a model set that lacks
+    some modes' sub-models still maps the others (those songs are skipped with the reason)."""
+    from models.loading import resolve_checkpoint
+
+    errors = []
+    for mode in sorted(modes):
+        try:
+            resolve_checkpoint(model, mode)
+        except MapperInputError as exc:
+            errors.append(exc)
+    if errors and len(errors) == len(modes):
+        raise errors[0]
