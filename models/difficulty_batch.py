@@ -86,18 +86,29 @@ def _windows(g: Generator, frames, start, index, last, context, per, conditionin
                                     in_contexts=given, out_contexts=out, last_kiai=last_kiai, last_sv=100)
         requests.append(DecodeRequest(prompt, frozenset(end_ids), negative))
         tensors.append(g.conditioning_tensors(conditioning, start))
-    room = g.profile.model.tgt_seq_len - max(max(len(r.prompt), len(r.negative_prompt or [])) for r in requests)
+    rooms = [g.profile.model.tgt_seq_len - max(len(r.prompt), len(r.negative_prompt or [])) for r in requests]
+    room = min(rooms)
     if room <= 0:
         return [[] for _ in per]
-    rules = g.base_rules()
-    if lookback_ms:
-        rules.append(LookbackZone(g.tokens, lookback_ms, types_first=g.types_first))
+    def decoder() -> Decoder:  # fresh rules for every decoding, as the one-difficulty sweep has
+        rules = g.base_rules()
+        if lookback_ms:
+            rules.append(LookbackZone(g.tokens, lookback_ms, types_first=g.types_first))
+        return Decoder(g.model, rules=rules, sampling=g.settings.sampling, cfg_scale=g.settings.cfg_scale)
+
     batch = {k: torch.cat([t[k] for t in tensors]) for k in tensors[0]} if tensors[0] else {}
     rows = torch.cat([frames] * len(per))
     if index not in encoded:
         encoded[index] = g.model.encode(rows, **batch)
-    decoder = Decoder(g.model, rules=rules, sampling=g.settings.sampling, cfg_scale=g.settings.cfg_scale)
-    results = decoder.run(rows, requests, room, conditioning=batch or None, encoder_states=encoded[index])
+    results = decoder().run(rows, requests, room, conditioning=batch or None, encoder_states=encoded[index])
+    for row, (result, own) in enumerate(zip(results, rooms)):
+        if not result.ended and own > room:
+            # The batch stops where its longest prompt leaves no room; a row with a shorter prompt that
+            # ran out there is decoded again alone, with the room it would have had (rare: a window
+            # normally ends in its lookahead zone long before).
+            alone = {k: v[row:row + 1] for k, v in batch.items()} or None
+            results[row] = decoder().run(rows[row:row + 1], [requests[row]], own, conditioning=alone,
+                                       encoder_states=encoded[index][row:row + 1])[0]
     out_events = []
     for result in results:
         g.generated_tokens += len(result.tokens)
