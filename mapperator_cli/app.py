@@ -42,6 +42,7 @@ def _root(
 
 from mapperator_cli.convert import convert  # noqa: E402
 from mapperator_cli.dataset import app as dataset_app  # noqa: E402
+from mapperator_cli.eval import eval_command  # noqa: E402
 from mapperator_cli.generate import generate  # noqa: E402
 from mapperator_cli.info import info  # noqa: E402 - cheap: heavy imports happen inside
 from mapperator_cli.mod import mod  # noqa: E402
@@ -53,6 +54,7 @@ app.command("generate")(generate)
 app.command("info")(info)
 app.command("timing")(timing)
 app.command("mod")(mod)
+app.command("eval")(eval_command)
 app.command("train")(train)
 app.command("lora")(lora)
 app.command("wizard")(wizard)

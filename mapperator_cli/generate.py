@@ -59,8 +59,9 @@ def generate(
                                                     "downloaded."),
     gamemode: str | None = typer.Option(None, "--gamemode", rich_help_panel=STYLE,
                                         help="osu, taiko, catch or mania (the reference's, else osu)."),
-    difficulty: float | None = typer.Option(None, "--difficulty", rich_help_panel=STYLE,
-                                            help="Target star rating (unknown if left out)."),
+    difficulty: str | None = typer.Option(None, "--difficulty", rich_help_panel=STYLE,
+                                          help="Target star rating (unknown if left out); a list such as 2,3.5,5 "
+                                               "makes a mapset: one shared timing, a difficulty file each."),
     year: int | None = typer.Option(None, "--year", rich_help_panel=STYLE,
                                     help="Mapping style of this year (2007-2023)."),
     descriptor: list[str] = typer.Option([], "--descriptor", rich_help_panel=STYLE,
@@ -277,6 +278,9 @@ def generate(
         out = beatmap.parent if beatmap is not None else Path(".")
     if trace is not None and (trace.is_dir() or not trace.parent.is_dir()):
         raise UserError(f"{trace}: --trace needs a file path in an existing folder")
+    difficulties = parse_difficulties(difficulty)
+    if len(difficulties) > 1:
+        _check_mapset_options(add_to_beatmap=add_to_beatmap, difficulty_name=version, parallel=parallel)
 
     from models.model_source import model_path
 
@@ -286,7 +290,8 @@ def generate(
     from models.pipeline import GenerateRequest, run_generation
 
     request = GenerateRequest(
-        audio=audio, model=model, profile=profile, out_dir=out, gamemode=GAMEMODES[gamemode], difficulty=difficulty,
+        audio=audio, model=model, profile=profile, out_dir=out, gamemode=GAMEMODES[gamemode],
+        difficulty=difficulties[0] if len(difficulties) == 1 else None,
         year=year, descriptors=list(descriptor), keycount=keycount, seed=seed, greedy=greedy,
         temperature=temperature, top_p=top_p, reference=beatmap, in_context=contexts,
         lora=lora, cfg_scale=cfg_scale, negative_descriptors=list(negative_descriptor),
@@ -302,6 +307,16 @@ def generate(
         version=version, source=source, title_unicode=title_unicode, artist_unicode=artist_unicode, bpm=bpm,
         offset=offset, parallel=parallel, batch_size=batch_size,
         super_timing=super_timing, timing_passes=timing_passes, num_beams=num_beams, trace=trace)
+    if len(difficulties) > 1:
+        from models.mapset import run_mapset
+
+        with PassProgress(enabled=not quiet) as progress:
+            result = run_mapset(request, difficulties, progress=progress.update)
+        for warning in result.warnings:
+            typer.echo(f"mapper: warning: {warning}", err=True)
+        for path in result.written:
+            typer.echo(str(path))
+        return
     with PassProgress(enabled=not quiet) as progress:
         result = run_generation(request, progress=progress.update)
     for warning in result.warnings:
@@ -310,6 +325,33 @@ def generate(
         typer.echo(f"mapper: the reference's old contents are in {result.backup}", err=True)
     for path in result.written:
         typer.echo(str(path))
+
+
+def parse_difficulties(text: str | None) -> list[float]:
+    """Star ratings from `5.5` or `2,3.5,5` (each 0-15, no repeats, in the order given)."""
+    if text is None:
+        return []
+    values = []
+    for part in text.split(","):
+        try:
+            value = float(part.strip())
+        except ValueError:
+            raise UserError(f"--difficulty takes star ratings such as 5.5 or 2,3.5,5, not {text!r}") from None
+        if not 0 <= value <= 15:
+            raise UserError("--difficulty star ratings must be between 0 and 15")
+        values.append(value)
+    if len(set(values)) < len(values):
+        raise UserError("--difficulty lists a star rating twice")
+    return values
+
+
+def _check_mapset_options(*, add_to_beatmap: bool, difficulty_name: str | None, parallel: bool) -> None:
+    if add_to_beatmap:
+        raise UserError("--add-to-beatmap adds one difficulty: give a single --difficulty")
+    if difficulty_name is not None:
+        raise UserError("--difficulty-name names one difficulty; a mapset's are named by their star ratings")
+    if parallel:
+        raise UserError("--parallel makes one difficulty at a time: leave it out with a --difficulty list")
 
 
 def _check_ranges(values: dict[str, tuple[float | None, float, float]]) -> None:

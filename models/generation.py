@@ -175,19 +175,14 @@ class Generator:
         (the windows that reach it) and keep only events within it. `preload`: events a pass starts
         from, so the first window continues them.
         """
-        inference = self.profile.inference
         lookback, lookahead = self.settings.lookback, self.settings.lookahead
         windows = make_windows(audio, self.profile, lookback, lookahead)
         chosen = select_windows(windows.starts_ms, self.window_ms, start_ms, end_ms, lookback, lookahead)
-        streams = {c: self._stream(events) for c, events in (finished or {}).items()}
+        streams = {c: self.stream(events) for c, events in (finished or {}).items()}
         self._encoded.clear()
-        if in_contexts is None:
-            in_contexts = {ContextType(c): InContext() for c in inference.in_context
-                           if ContextType(c) in self.vocab.context_sos}
-        given = {c: (self._stream(i.events if i.times is None else EventList(i.events, i.times)), i.class_ids)
-                 for c, i in in_contexts.items()}
+        given = self.given_streams(in_contexts)
         for context in passes:
-            streams[context] = self._stream((preload or {}).get(context, []))
+            streams[context] = self.stream((preload or {}).get(context, []))
             for count, index in enumerate(chosen):
                 frames = torch.from_numpy(windows.frames(index).copy())[None].to(self.device)
                 self._window(frames, windows.starts_ms[index], index, count == 0, count == len(chosen) - 1,
@@ -201,7 +196,15 @@ class Generator:
                 contexts[context] = trim_events(contexts[context], self.types_first, start_ms, end_ms)
         return contexts
 
-    def _stream(self, events) -> ContextStream:
+    def given_streams(self, in_contexts: dict[ContextType, InContext] | None) -> dict:
+        """The template's input blocks as streams with their class ids; None means the profile's."""
+        if in_contexts is None:
+            in_contexts = {ContextType(c): InContext() for c in self.profile.inference.in_context
+                           if ContextType(c) in self.vocab.context_sos}
+        return {c: (self.stream(i.events if i.times is None else EventList(i.events, i.times)), i.class_ids)
+                for c, i in in_contexts.items()}
+
+    def stream(self, events) -> ContextStream:
         if isinstance(events, EventList):
             return ContextStream.of(events.events, events.times, types_first=self.types_first)
         return ContextStream.of(list(events), types_first=self.types_first)
@@ -224,7 +227,7 @@ class Generator:
     # -- one window --------------------------------------------------------------------------
     def window_events(self, events: list[Event], start: int) -> list[int]:
         """Ids of a plain event list's events inside the window starting at `start` (parallel mode)."""
-        return self.window_ids(self._stream(events), start)
+        return self.window_ids(self.stream(events), start)
 
     def window_ids(self, stream: ContextStream, start: float, max_tokens: int | None = None) -> list[int]:
         """Ids of a stream's events inside the window, time shifts relative to its start; the last
@@ -235,7 +238,7 @@ class Generator:
         ids = self.tokenizer.encode([e for e in inside if self.vocab.has(e.type)])
         return ids[-max_tokens:] if max_tokens is not None and len(ids) > max_tokens else ids
 
-    def _prompts(self, start, context, streams, conditioning, given) -> tuple[list[int], list[int] | None]:
+    def prompts(self, start, context, streams, conditioning, given) -> tuple[list[int], list[int] | None]:
         """The window's prompt (and the negative one, with guidance), cut as the original cuts it:
         while a prompt fills the whole target length, every context block keeps only its last
         tgt/2, then tgt/4, ... tokens."""
@@ -270,38 +273,51 @@ class Generator:
 
     def _window(self, frames, start, index, first, last, context, streams, conditioning, given) -> None:
         """Decode one window of a pass and add what it wrote to the pass's stream."""
-        prompt, negative = self._prompts(start, context, streams, conditioning, given)
-        lookback_ms = self.settings.lookback * self.window_ms if not first else 0.0
-        lookahead_ms = 0.0 if last else self.settings.lookahead * self.window_ms
-        end_ids = {EOS_ID}
-        if context in self.vocab.context_eos:
-            end_ids.add(self.vocab.context_eos[context])
-        t = self.tokens
-        steps = t.time_shift_end - t.time_shift_start
-        if lookback_ms:  # a time in the lookback zone ends the window (it is dropped below)
-            end_ids.update(t.time_shift_start + s for s in range(min(steps, int(lookback_ms / 10))))
-        if lookahead_ms:  # so does a time in the lookahead zone: the next window redoes it
-            end_ids.update(t.time_shift_start + s for s in range(max(0, steps - int(lookahead_ms / 10)), steps))
-        s = self.settings
-        rules = self.base_rules()
-        if lookback_ms:
-            rules.append(LookbackZone(self.tokens, lookback_ms, types_first=self.types_first))
-        decoder = Decoder(self.model, rules=rules, sampling=s.sampling, cfg_scale=s.cfg_scale)
+        prompt, negative = self.prompts(start, context, streams, conditioning, given)
+        lookback_ms, lookahead_ms = self.zones_ms(first, last)
+        end_ids = self.end_ids(context, lookback_ms, lookahead_ms)
+        decoder = self.decoder(lookback_ms)
         room = self.profile.model.tgt_seq_len - max(len(prompt), len(negative or []))
         if room <= 0:
             return
         tensors = self.conditioning_tensors(conditioning, start)
         if index not in self._encoded:  # every pass hears the same window: encode it once
             self._encoded[index] = self.model.encode(frames, **tensors)
-        result = decoder.run(frames, [DecodeRequest(prompt, frozenset(end_ids), negative)], room,
+        result = decoder.run(frames, [DecodeRequest(prompt, end_ids, negative)], room,
                              conditioning=tensors, encoder_states=self._encoded[index])[0]
         self.generated_tokens += len(result.tokens)
         if self.trace is not None:
             self.trace(call_record(context.value, index, start, lookback_ms, lookahead_ms, prompt, result.tokens,
                                    result.ended, negative))
-        self._add_window(streams[context], result.tokens, context, start, first, last)
+        self.add_window(streams[context], result.tokens, context, start, first, last)
 
-    def _add_window(self, stream: ContextStream, tokens: list[int], context, start, first, last) -> None:
+    def zones_ms(self, first: bool, last: bool) -> tuple[float, float]:
+        """The lookback zone (none in a pass's first window) and lookahead zone (none in its last)."""
+        lookback_ms = self.settings.lookback * self.window_ms if not first else 0.0
+        return lookback_ms, 0.0 if last else self.settings.lookahead * self.window_ms
+
+    def end_ids(self, context: ContextType, lookback_ms: float, lookahead_ms: float) -> frozenset[int]:
+        """What ends a window: the end tokens, and a time in the lookback zone (dropped afterwards) or
+        in the lookahead zone (the next window redoes it)."""
+        end_ids = {EOS_ID}
+        if context in self.vocab.context_eos:
+            end_ids.add(self.vocab.context_eos[context])
+        t = self.tokens
+        steps = t.time_shift_end - t.time_shift_start
+        if lookback_ms:
+            end_ids.update(t.time_shift_start + s for s in range(min(steps, int(lookback_ms / 10))))
+        if lookahead_ms:
+            end_ids.update(t.time_shift_start + s for s in range(max(0, steps - int(lookahead_ms / 10)), steps))
+        return frozenset(end_ids)
+
+    def decoder(self, lookback_ms: float) -> Decoder:
+        """A decoder with fresh rules (the lookback rule keeps state across the steps of one decoding)."""
+        rules = self.base_rules()
+        if lookback_ms:
+            rules.append(LookbackZone(self.tokens, lookback_ms, types_first=self.types_first))
+        return Decoder(self.model, rules=rules, sampling=self.settings.sampling, cfg_scale=self.settings.cfg_scale)
+
+    def add_window(self, stream: ContextStream, tokens: list[int], context, start, first, last) -> None:
         """What a window wrote, as the original keeps it: end tokens stripped; a final time in the
         commit or lookback zone dropped (with the type token before it in types-first models);
         events past the commit line cut, for the next window to redo with more audio ahead."""

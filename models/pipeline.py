@@ -294,7 +294,8 @@ def _postprocess(request, profile, contexts, reference, reference_timing, slider
         circle_size=circle_size, slider_multiplier=slider_multiplier, keycount=request.keycount,
         hp=_first(request.hp, hp), overall_difficulty=_first(request.overall_difficulty, od),
         approach_rate=_first(request.approach_rate, ar), slider_tick_rate=_first(request.slider_tick_rate, tick),
-        tags=[f"seed-{request.seed}"] if request.seed is not None else [])
+        tags=([f"seed-{request.seed}"] if request.seed is not None else [])
+        + ([f"target-stars-{request.difficulty:g}"] if request.difficulty is not None else []))  # read by `mapper eval`
     beatmap, report = build_beatmap(contexts, profile.tokenizer, info, reference_timing=reference_timing,
                                     leniency_ms=_first(request.timing_leniency, inference.timing_leniency),
                                     resnap=_first(request.resnap, inference.resnap_events),
