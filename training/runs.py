@@ -13,9 +13,10 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+from profiles.detect import save_profile
 from profiles.settings import Profile
 from tokenization.errors import MapperInputError
-from training.checkpoint import checkpoints, replace_folder, save_published
+from training.checkpoint import MODEL_FILES, checkpoints, replace_folder, save_published
 from training.examples import read_records, split_records
 from training.trainer import RunResult, RunSettings, Trainer
 
@@ -105,17 +106,17 @@ def train_model(profile: Profile, options: TrainOptions, *, log: Callable[[str],
         torch.manual_seed(profile.training.seed)  # the same profile and data give the same run
         model = Mapperatorinator(build_config(profile, vocab))
     model.train()
-    (run_dir / "profile.json").write_text(json.dumps(dataclasses.asdict(profile), default=list, indent=1))
+    save_profile(profile, run_dir)  # readable before the first checkpoint, e.g. by `mapper dataset tokens`
     settings = _settings(profile, options, max_steps=profile.training.max_steps, lr=profile.training.learning_rate)
     train, held = split_records(records)
     log(f"training {profile.name}: {sum(p.numel() for p in model.parameters()) / 1e6:.2f} M parameters, "
         f"{len(train)} training and {len(held)} eval beatmaps, {settings.max_steps} steps")
     trainer = Trainer(model, vocab, profile, settings, run_dir,
-                      lambda m, folder: save_published(m, vocab, folder), log=log, progress=progress)
+                      lambda m, folder: save_published(m, vocab, folder, profile), log=log, progress=progress)
     result = trainer.run(train, held, resume=options.resume)
     if trainer.accelerator.is_main_process and result.step >= settings.max_steps:
         final = checkpoints(run_dir)[-1]
-        for name in ("config.json", "model.safetensors", "tokenizer.json"):  # the run folder is itself a model
+        for name in MODEL_FILES:  # the run folder is itself a model
             tmp = run_dir / f".{name}.partial"
             shutil.copyfile(final / name, tmp)
             tmp.replace(run_dir / name)
