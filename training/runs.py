@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -36,18 +37,34 @@ class TrainOptions:
     learning_rate: float | None = None
     eval_every: int | None = None
     checkpoint_every: int | None = None
+    workers: int | None = None  # example-making processes; None: from the CPU count
+
+
+def default_precision(requested: str | None, cpu: bool) -> str:
+    """bf16 autocast on a CUDA GPU unless asked otherwise; full precision on the CPU."""
+    if requested is not None:
+        return requested
+    import torch
+
+    return "bf16" if not cpu and torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "no"
 
 
 def _settings(profile: Profile, options: TrainOptions, *, max_steps: int, lr: float) -> RunSettings:
+    from training.audio_cache import CACHE_DIR_NAME
+    from training.loader import default_workers
+
     t = profile.training
-    precision = options.precision or "no"
+    precision = default_precision(options.precision, options.cpu)
+    workers = options.workers if options.workers is not None else default_workers(
+        int(os.environ.get("LOCAL_WORLD_SIZE", "1")))  # set by `accelerate launch` for each process
     batch = options.batch_size or t.batch_size
     return RunSettings(
         max_steps=options.max_steps or max_steps, batch_size=batch,
         grad_accumulation=min(t.grad_accumulation, batch), learning_rate=options.learning_rate or lr,
         eval_every=options.eval_every if options.eval_every is not None else t.eval_every,
         eval_steps=t.eval_steps, checkpoint_every=options.checkpoint_every if options.checkpoint_every is not None
-        else t.checkpoint_every, precision=precision, cpu=options.cpu, seed=t.seed)
+        else t.checkpoint_every, precision=precision, cpu=options.cpu, seed=t.seed, workers=workers,
+        audio_cache=options.data_dir / CACHE_DIR_NAME)
 
 
 def _records(profile: Profile, data_dir: Path):
