@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -96,7 +96,10 @@ class Trainer:
         # Pinned host memory lets the copy to the GPU run while the GPU still works on the last step.
         self.pin_memory = self.accelerator.device.type == "cuda"
 
-    def run(self, train_records: list[Record], eval_records: list[Record], *, resume: bool = False) -> RunResult:
+    def run(self, train_records: list[Record], eval_records: list[Record], *, resume: bool = False,
+            batches: Iterator[dict] | None = None) -> RunResult:
+        """Train to `max_steps`; `batches` (a generator) replaces the example workers, e.g. to time the loop
+        on batches already in memory (bench/train.py)."""
         s, acc = self.settings, self.accelerator
         step = 0
         if resume and (found := checkpoints(self.run_dir)):
@@ -105,8 +108,8 @@ class Trainer:
             self.log(f"resumed from {found[-1].name} (step {step})")
         maker = ExampleMaker(self.profile, self.vocab, train=True, audio=self.audio)
         micro = max(1, s.batch_size // s.grad_accumulation)
-        stream = train_batches(maker, train_records, micro, seed=s.seed, step=step, workers=s.workers,
-                               process=(acc.process_index, acc.num_processes), pin_memory=self.pin_memory)
+        stream = batches or train_batches(maker, train_records, micro, seed=s.seed, step=step, workers=s.workers,
+                                          process=(acc.process_index, acc.num_processes), pin_memory=self.pin_memory)
         losses, last_eval, saved = [], {}, None
         metrics = (self.run_dir / METRICS_FILE).open("a", encoding="utf-8") if acc.is_main_process else None
         self.model.train()
