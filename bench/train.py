@@ -9,7 +9,9 @@ present:
    made by `--workers` DataLoader processes from the dataset (decoded songs cached on disk).
 Both use the same Trainer (forward, backward, clip, optimizer, metrics); the first steps (worker
 start, allocator warm-up) are left out of the timing. The ratio loop / upper bound is what to read:
-absolute numbers on a shared machine vary from run to run, the ratio within one run much less.
+absolute numbers on a shared machine vary from run to run. With `--repeats R` both runs are made R
+times, alternately, and each step's fastest time is kept (every repeat trains step i on the same
+batch from the same weights), which takes out most of what other processes on the machine cost.
 
 Data: ../shared/corpus built into a temporary dataset when present, else synthetic click tracks.
     python bench/train.py [--profiles tiny,mid] [--workers 2] [--steps N] [--batch B] [--repeats R]
@@ -59,8 +61,8 @@ def dataset(tmp: Path) -> Path:
     return tmp / "data"
 
 
-def timed_run(profile, vocab, records, settings, run_dir: Path, batches=None) -> tuple[float, float]:
-    """(samples/s of the steps after the warm-up, from the run's own metrics; millions of parameters)."""
+def timed_run(profile, vocab, records, settings, run_dir: Path, batches=None) -> tuple[list[float], float]:
+    """(seconds of each step after the warm-up, from the run's own metrics; millions of parameters)."""
     import torch
     from accelerate.state import AcceleratorState
 
@@ -76,7 +78,7 @@ def timed_run(profile, vocab, records, settings, run_dir: Path, batches=None) ->
     trainer.run(records, records[:1], batches=batches)
     lines = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     seconds = [m["seconds_per_step"] for m in lines if "split" not in m][WARMUP_STEPS:]
-    return settings.batch_size * len(seconds) / sum(seconds), sum(p.numel() for p in model.parameters()) / 1e6
+    return seconds, sum(p.numel() for p in model.parameters()) / 1e6
 
 
 def bench(name: str, data: Path, tmp: Path, device: str, workers: int, steps: int | None, batch: int | None,
@@ -111,12 +113,20 @@ def bench(name: str, data: Path, tmp: Path, device: str, workers: int, steps: in
     print(f"{name} on {device}: batch {batch}, {steps} timed steps after {WARMUP_STEPS}, "
           f"precision {settings.precision}, {workers} workers, threads {torch.get_num_threads()} "
           f"(made the {total} batches in {made_s:.1f} s)")
+    rate = lambda seconds: batch * len(seconds) / sum(seconds)  # noqa: E731
+    uppers, loops = [], []
     for r in range(repeats):
         upper, params = timed_run(profile, vocab, records, settings, tmp / f"{name}-{device}-upper-{r}",
                                   batches=(b for b in kept))
         loop, _ = timed_run(profile, vocab, records, settings, tmp / f"{name}-{device}-loop-{r}")
-        print(f"  {params:.1f} M parameters: in-memory upper bound {upper:8.2f} samples/s | mapper train loop {loop:8.2f} samples/s | "
-              f"ratio {loop / upper:.2f}", flush=True)
+        uppers.append(upper)
+        loops.append(loop)
+        print(f"  {params:.1f} M parameters: in-memory upper bound {rate(upper):8.2f} samples/s | "
+              f"mapper train loop {rate(loop):8.2f} samples/s | ratio {rate(loop) / rate(upper):.2f}", flush=True)
+    if repeats > 1:  # each step trains on the same batch every time: its fastest time is its least disturbed
+        upper, loop = ([min(times) for times in zip(*runs)] for runs in (uppers, loops))
+        print(f"  best of {repeats} per step: in-memory upper bound {rate(upper):8.2f} samples/s | "
+              f"mapper train loop {rate(loop):8.2f} samples/s | ratio {rate(loop) / rate(upper):.2f}", flush=True)
 
 
 def main() -> None:

@@ -107,8 +107,9 @@ def test_evaluation_reads_every_eval_window_once(maker):
     _, evaluate, records = maker
     windows = sum(len(list(evaluate.examples(r, random.Random(0), [r]))) for r in records)
     assert windows >= 4  # 20 s + 10 s of 8.2 s windows
-    sizes = [len(b["frames"]) for b in eval_batches(evaluate, records, 2, max_batches=100)]
-    assert sum(sizes) == windows and max(sizes) == 2
+    for workers in (0, 2):
+        sizes = [len(b["frames"]) for b in eval_batches(evaluate, records, 2, max_batches=100, workers=workers)]
+        assert sum(sizes) == windows and max(sizes) == 2
     assert len(list(eval_batches(evaluate, records, 2, max_batches=1))) == 1  # the profile's eval_steps caps it
 
 
@@ -180,3 +181,16 @@ def test_a_model_from_a_custom_profile_file_generates(dataset, tmp_path):
     result = cli("generate", str(song / "audio.wav"), "--model", str(run), "--out", str(tmp_path / "x"), "--quiet")
     assert result.exit_code == 2 and "'custom'" in result.output and "--profile" in result.output
     assert json.loads((run / "config.json").read_text())["mapper_profile"] == "custom"
+
+
+def test_a_dataset_of_unreadable_songs_stops_with_one_line(tmp_path):
+    from training import build_dataset
+
+    song_folder(tmp_path / "songs", seconds=4.0)
+    build_dataset([tmp_path / "songs"], tmp_path / "data")
+    for audio in (tmp_path / "data" / "data").rglob("*.wav"):
+        audio.write_bytes(b"not audio at all")
+    result = cli("train", "--profile", "tiny", "--data", str(tmp_path / "data"), "--out", str(tmp_path / "run"),
+                 "--workers", "1", "--max-steps", "1", "--quiet")
+    assert result.exit_code == 2
+    assert "no training song could be read" in result.output and "Traceback" not in result.output

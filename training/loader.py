@@ -14,8 +14,10 @@ profile's `eval_steps` batches: its cost follows the eval set, not a fixed count
 
 from __future__ import annotations
 
+import itertools
 import os
 import random
+import re
 import sys
 from collections.abc import Iterator
 
@@ -88,24 +90,39 @@ def train_batches(maker: ExampleMaker, records: list[Record], batch_size: int, *
     return _plain_errors(iter(loader))
 
 
-def eval_batches(maker: ExampleMaker, records: list[Record], batch_size: int, max_batches: int) -> Iterator[dict]:
-    """Every window of the eval songs once, in order, as at most `max_batches` batches."""
-    by_set: dict[int, list[Record]] = {}
-    for r in records:
-        by_set.setdefault(r.set_id, []).append(r)
-    rng, buffer, made = random.Random(0), [], 0
-    for record in records:
-        try:
-            buffer.extend(maker.examples(record, rng, by_set[record.set_id]))
-        except Exception as exc:  # noqa: BLE001 - as in training: report and go on
-            print(f"skipping {record.beatmap_path.name}: {exc}", file=sys.stderr, flush=True)
-        while len(buffer) >= batch_size and made < max_batches:
-            yield collate(buffer[:batch_size])
-            buffer, made = buffer[batch_size:], made + 1
-        if made >= max_batches:
-            return
-    if buffer:
-        yield collate(buffer)
+class EvalBatches(IterableDataset):
+    """One pass over every window of the eval songs, in order; in a DataLoader each worker takes every
+    n-th song."""
+
+    def __init__(self, maker: ExampleMaker, records: list[Record], batch_size: int):
+        self.maker, self.records, self.batch_size = maker, records, batch_size
+
+    def __iter__(self) -> Iterator[dict]:
+        info = get_worker_info()
+        index, count = (info.id, info.num_workers) if info else (0, 1)
+        by_set: dict[int, list[Record]] = {}
+        for r in self.records:
+            by_set.setdefault(r.set_id, []).append(r)
+        rng, buffer = random.Random(0), []  # eval examples are not augmented; only the recipe draw is random
+        for record in self.records[index::count]:
+            try:
+                buffer.extend(self.maker.examples(record, rng, by_set[record.set_id]))
+            except Exception as exc:  # noqa: BLE001 - as in training: report and go on
+                print(f"skipping {record.beatmap_path.name}: {exc}", file=sys.stderr, flush=True)
+            while len(buffer) >= self.batch_size:
+                yield collate(buffer[:self.batch_size])
+                buffer = buffer[self.batch_size:]
+        if buffer:
+            yield collate(buffer)
+
+
+def eval_batches(maker: ExampleMaker, records: list[Record], batch_size: int, max_batches: int, *,
+                 workers: int = 0, pin_memory: bool = False) -> Iterator[dict]:
+    """Every window of the eval songs once, as at most `max_batches` batches (then the workers stop)."""
+    workers = min(workers, len(records))
+    loader = DataLoader(EvalBatches(maker, records, batch_size), batch_size=None, num_workers=workers,
+                        pin_memory=pin_memory, prefetch_factor=PREFETCH_BATCHES if workers else None)
+    return _plain_errors(itertools.islice(iter(loader), max_batches))
 
 
 def _plain_errors(batches: Iterator[dict]) -> Iterator[dict]:
@@ -113,6 +130,11 @@ def _plain_errors(batches: Iterator[dict]) -> Iterator[dict]:
     while True:
         try:
             batch = next(batches)
+        except StopIteration:
+            return
         except MapperInputError as exc:
-            raise MapperInputError(str(exc).strip().splitlines()[-1].split(": ", 1)[-1]) from None
+            message = str(exc)
+            if "Original Traceback" in message:  # raised in a worker: the last line is "module.Class: message"
+                message = re.sub(r"^[\w.]+: ", "", message.strip().splitlines()[-1])
+            raise MapperInputError(message) from None
         yield batch

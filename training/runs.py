@@ -127,7 +127,8 @@ def train_model(profile: Profile, options: TrainOptions, *, log: Callable[[str],
     settings = _settings(profile, options, max_steps=profile.training.max_steps, lr=profile.training.learning_rate)
     train, held = split_records(records)
     log(f"training {profile.name}: {sum(p.numel() for p in model.parameters()) / 1e6:.2f} M parameters, "
-        f"{len(train)} training and {len(held)} eval beatmaps, {settings.max_steps} steps")
+        f"{len(train)} training and {len(held)} eval beatmaps, {settings.max_steps} steps, "
+        f"{settings.workers} example workers, precision {settings.precision}")
     trainer = Trainer(model, vocab, profile, settings, run_dir,
                       lambda m, folder: save_published(m, vocab, folder, profile), log=log, progress=progress)
     result = trainer.run(train, held, resume=options.resume)

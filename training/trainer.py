@@ -169,7 +169,8 @@ class Trainer:
         maker = ExampleMaker(self.profile, self.vocab, train=False, audio=self.audio)
         micro = max(1, self.settings.batch_size // self.settings.grad_accumulation)
         totals: dict[str, list[float]] = {"loss": [0.0, 0]}
-        for batch in eval_batches(maker, records, micro, max(1, self.settings.eval_steps)):
+        for batch in eval_batches(maker, records, micro, max(1, self.settings.eval_steps), workers=self.settings.workers,
+                                  pin_memory=self.pin_memory):
             batch = self._to_device(batch)
             out = self.model(**batch)
             labels = batch["labels"][:, :out.logits.shape[1]]
