@@ -121,12 +121,12 @@ def bench(name: str, data: Path, tmp: Path, device: str, workers: int, steps: in
         loop, _ = timed_run(profile, vocab, records, settings, tmp / f"{name}-{device}-loop-{r}")
         uppers.append(upper)
         loops.append(loop)
-        print(f"  {params:.1f} M parameters: in-memory upper bound {rate(upper):8.2f} samples/s | "
-              f"mapper train loop {rate(loop):8.2f} samples/s | ratio {rate(loop) / rate(upper):.2f}", flush=True)
+        print(f"  {params:.1f} M parameters: in-memory upper bound {rate(upper):8.3f} samples/s | "
+              f"mapper train loop {rate(loop):8.3f} samples/s | ratio {rate(loop) / rate(upper):.2f}", flush=True)
     if repeats > 1:  # each step trains on the same batch every time: its fastest time is its least disturbed
         upper, loop = ([min(times) for times in zip(*runs)] for runs in (uppers, loops))
-        print(f"  best of {repeats} per step: in-memory upper bound {rate(upper):8.2f} samples/s | "
-              f"mapper train loop {rate(loop):8.2f} samples/s | ratio {rate(loop) / rate(upper):.2f}", flush=True)
+        print(f"  best of {repeats} per step: in-memory upper bound {rate(upper):8.3f} samples/s | "
+              f"mapper train loop {rate(loop):8.3f} samples/s | ratio {rate(loop) / rate(upper):.2f}", flush=True)
 
 
 def main() -> None:
