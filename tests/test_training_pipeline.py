@@ -174,7 +174,8 @@ def test_a_model_from_a_custom_profile_file_generates(dataset, tmp_path):
                      "--quiet")
         assert result.exit_code == 0, result.output
         assert len(list(out.glob("*.osu"))) == 1
-    result = cli("timing", str(song / "audio.wav"), "--model", str(run), "--passes", "1", "--json", "--quiet")
+    result = cli("timing", str(song / "audio.wav"), "--model", str(run), "--passes", "1", "--out", str(tmp_path / "t"),
+                 "--json", "--quiet")
     assert result.exit_code == 0, result.output
     # A run folder from before profiles were saved names a profile nobody ships: one clear line, exit 2.
     (run / "profile.json").unlink()
