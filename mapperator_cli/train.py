@@ -50,7 +50,7 @@ class _StepProgress:
 
 
 def _options(data, out, max_steps, resume, precision, cpu, batch_size, learning_rate, checkpoint_every, eval_every,
-             init=None):
+             init=None, workers=None):
     from training.runs import TrainOptions
 
     if precision is not None and precision not in PRECISIONS:
@@ -58,13 +58,15 @@ def _options(data, out, max_steps, resume, precision, cpu, batch_size, learning_
     for name, value in (("--max-steps", max_steps), ("--batch-size", batch_size), ("--checkpoint-every", checkpoint_every)):
         if value is not None and value < 1:
             raise UserError(f"{name} must be at least 1")
+    if workers is not None and workers < 0:
+        raise UserError("--workers must be 0 or more")
     if learning_rate is not None and not learning_rate > 0:
         raise UserError("--learning-rate must be positive")
     if not data.is_dir():
         raise UserError(f"{data}: no such dataset folder")
     return TrainOptions(data_dir=data, out_dir=out, max_steps=max_steps, resume=resume, init=init,
                         precision=precision, cpu=cpu, batch_size=batch_size, learning_rate=learning_rate,
-                        checkpoint_every=checkpoint_every, eval_every=eval_every)
+                        checkpoint_every=checkpoint_every, eval_every=eval_every, workers=workers)
 
 
 def _run(fn, options, quiet: bool, label: str):
@@ -86,12 +88,15 @@ def train(
     max_steps: int | None = typer.Option(None, "--max-steps", help="Optimizer steps (profile default)."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its last checkpoint."),
     init: str | None = typer.Option(None, "--init", help="Start from this checkpoint (full fine-tuning)."),
-    precision: str | None = typer.Option(None, "--precision", help="no, bf16 or fp16 (default: no)."),
+    precision: str | None = typer.Option(None, "--precision", help="no, bf16 or fp16 (default: bf16 on a CUDA GPU, "
+                                         "no on the CPU)."),
     cpu: bool = typer.Option(False, "--cpu", help="Train on the CPU even when a GPU is present."),
     batch_size: int | None = typer.Option(None, "--batch-size", help="Samples per step (profile default)."),
     learning_rate: float | None = typer.Option(None, "--learning-rate", help="Peak learning rate (profile default)."),
     checkpoint_every: int | None = typer.Option(None, "--checkpoint-every", help="Steps between checkpoints (profile default)."),
     eval_every: int | None = typer.Option(None, "--eval-every", help="Steps between evaluations (profile default; 0: only at the end)."),
+    workers: int | None = typer.Option(None, "--workers", help="Processes making training examples (default: the "
+                                       "CPU count less one per training process; 0: in the training process)."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress on stderr."),
 ) -> None:
     """Train a model on a dataset; the run folder becomes a model `mapper generate --model` takes.
@@ -102,12 +107,12 @@ def train(
 
     if is_diffusion_profile(profile):
         return _train_diffusion(profile, data, out, max_steps, resume, batch_size, learning_rate, quiet,
-                                init=init, precision=precision, eval_every=eval_every)
+                                init=init, precision=precision, eval_every=eval_every, workers=workers)
     from profiles import load_profile
     from training.runs import train_model
 
     options = _options(data, out, max_steps, resume, precision, cpu, batch_size, learning_rate, checkpoint_every,
-                       eval_every, init)
+                       eval_every, init, workers)
     chosen = load_profile(profile)
     result = _run(lambda o, **kw: train_model(chosen, o, **kw), options, quiet, f"training {chosen.name}")
     _report(result, out)
@@ -122,12 +127,15 @@ def lora(
     profile: str | None = typer.Option(None, "--profile", help="Profile with the LoRA settings (detected from --base)."),
     max_steps: int | None = typer.Option(None, "--max-steps", help="Optimizer steps (profile's lora.max_steps)."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its last checkpoint."),
-    precision: str | None = typer.Option(None, "--precision", help="no, bf16 or fp16 (default: no)."),
+    precision: str | None = typer.Option(None, "--precision", help="no, bf16 or fp16 (default: bf16 on a CUDA GPU, "
+                                         "no on the CPU)."),
     cpu: bool = typer.Option(False, "--cpu", help="Train on the CPU even when a GPU is present."),
     batch_size: int | None = typer.Option(None, "--batch-size", help="Samples per step (profile default)."),
     learning_rate: float | None = typer.Option(None, "--learning-rate", help="Learning rate (profile's lora value)."),
     checkpoint_every: int | None = typer.Option(None, "--checkpoint-every", help="Steps between checkpoints (profile default)."),
     eval_every: int | None = typer.Option(None, "--eval-every", help="Steps between evaluations (profile default; 0: only at the end)."),
+    workers: int | None = typer.Option(None, "--workers", help="Processes making training examples (default: the "
+                                       "CPU count less one per training process; 0: in the training process)."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress on stderr."),
 ) -> None:
     """Train a LoRA adapter (peft) for a model; use it with `mapper generate --lora`."""
@@ -141,7 +149,7 @@ def lora(
     base = model_path(base, "--base")
 
     options = _options(data, out, max_steps, resume, precision, cpu, batch_size, learning_rate, checkpoint_every,
-                       eval_every)
+                       eval_every, workers=workers)
     folder = resolve_checkpoint(base)
     chosen = load_profile(profile) if profile else detect_profile(folder, Vocabulary.load(folder))
     result = _run(lambda o, **kw: train_lora(chosen, str(folder), o, **kw), options, quiet, "training LoRA")

@@ -1,6 +1,7 @@
 """Which profile a checkpoint was trained with, from its own files.
 
-Our checkpoints record the profile name in config.json (`mapper_profile`). For the original's
+Our checkpoints carry the whole profile they were trained with (`profile.json`, so a model trained
+from a custom YAML file needs nothing else) and its name in config.json (`mapper_profile`). For the original's
 checkpoints, the vocabulary's shape tells the versions apart: split or joint positions,
 refinement, distances, timing-point ticks, interleaved timing and sustain tokens.
 """
@@ -17,6 +18,30 @@ from tokenization.settings import TokenizerSettings
 from tokenization.vocabulary import Vocabulary
 
 PUBLISHED_VERSIONS = ("v29", "v30", "v31", "v32")
+PROFILE_FILE = "profile.json"  # the full profile of a checkpoint we trained
+
+
+def save_profile(profile: Profile, folder: Path) -> None:
+    """Write `profile` into a checkpoint folder (atomically: a reader never sees half a file)."""
+    from profiles.settings import profile_to_dict
+
+    tmp = folder / f".{PROFILE_FILE}.partial"
+    tmp.write_text(json.dumps(profile_to_dict(profile), indent=1) + "\n", encoding="utf-8")
+    tmp.replace(folder / PROFILE_FILE)
+
+
+def saved_profile(checkpoint: Path) -> Profile | None:
+    """The profile a checkpoint we trained carries, or None when it has none (published checkpoints)."""
+    from profiles.settings import profile_from_dict
+
+    path = checkpoint / PROFILE_FILE
+    if not path.exists():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise MapperInputError(f"{path}: unreadable profile ({exc})") from None
+    return profile_from_dict(data, source=str(path))
 
 
 def vocabulary_signature(vocab: Vocabulary) -> tuple:
@@ -34,8 +59,14 @@ def detect_profile(checkpoint: str | Path, vocab: Vocabulary | None = None) -> P
     checkpoint = Path(checkpoint)
     config_path = checkpoint / "config.json"
     config = json.loads(config_path.read_text()) if config_path.exists() else {}
+    if (profile := saved_profile(checkpoint)) is not None:
+        return profile
     if config.get("mapper_profile"):
-        return load_profile(config["mapper_profile"])
+        try:
+            return load_profile(config["mapper_profile"])
+        except MapperInputError:
+            raise MapperInputError(f"{checkpoint}: trained with profile {config['mapper_profile']!r}, which is not "
+                                   f"shipped and not saved beside it ({PROFILE_FILE}); pass --profile FILE") from None
     vocab = vocab or Vocabulary.load(checkpoint)
     signature = vocabulary_signature(vocab)
     for name in PUBLISHED_VERSIONS:

@@ -264,6 +264,11 @@ def profile_from_dict(data: dict, source: str = "profile") -> Profile:
     return dataclasses.replace(profile, tokenizer=tokenizer_settings, templates=parsed_templates)
 
 
+def profile_to_dict(profile: Profile) -> dict:
+    """Plain data (JSON/YAML-ready) that `profile_from_dict` turns back into the same profile."""
+    return _to_plain(profile)
+
+
 def _to_plain(obj):
     if dataclasses.is_dataclass(obj):
         return {f.name: _to_plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)

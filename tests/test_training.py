@@ -86,16 +86,38 @@ def test_training_refuses_bad_input(dataset, trained, tmp_path):
     assert result.exit_code == 2 and "unknown profile" in result.output
 
 
+def _children(pid: int) -> set[int]:
+    try:
+        return {int(c) for c in open(f"/proc/{pid}/task/{pid}/children").read().split()}
+    except OSError:
+        return set()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 def test_a_killed_run_resumes_to_the_same_final_step(dataset, tmp_path):
     run = tmp_path / "run"
     command = [sys.executable, "-m", "mapperator_cli", "train", *FAST, "--data", str(dataset), "--out", str(run),
-               "--max-steps", "6", "--checkpoint-every", "2", "--eval-every", "0"]
+               "--max-steps", "6", "--checkpoint-every", "2", "--eval-every", "0", "--workers", "2"]
     proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 300
+    workers: set[int] = set()
     while not (run / "checkpoint-2" / "trainer_state.pt").exists() and time.time() < deadline and proc.poll() is None:
+        workers |= _children(proc.pid)
         time.sleep(0.05)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
+    assert len(workers) >= 2  # the examples were made in worker processes
+    deadline = time.time() + 30  # orphaned workers notice their parent is gone and stop
+    while any(_alive(pid) for pid in workers) and time.time() < deadline:
+        time.sleep(0.2)
+    assert not any(_alive(pid) for pid in workers)
     assert (run / "checkpoint-2").exists()
     assert not (run / "model.safetensors").exists()  # killed before the end
     done = subprocess.run([*command, "--resume"], capture_output=True, text=True, timeout=600)

@@ -1,7 +1,8 @@
 """Run folders: checkpoints in the published layout plus the state needed to resume.
 
-`RUN/checkpoint-<step>/` holds config.json, model.safetensors and tokenizer.json (so `mapper
-generate --model` takes it as it is) — or, for LoRA runs, adapter_config.json and
+`RUN/checkpoint-<step>/` holds config.json, model.safetensors, tokenizer.json and profile.json (the
+whole training profile, so `mapper generate --model` takes it as it is, whatever profile file it was
+trained with) — or, for LoRA runs, adapter_config.json and
 adapter_model.safetensors — and trainer_state.pt (optimizer, scheduler, step, random states).
 A checkpoint is written to a `.partial` folder and renamed into place, so a run killed at any
 moment leaves only complete checkpoints behind.
@@ -21,15 +22,22 @@ STATE_FILE = "trainer_state.pt"
 CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 
 
-def save_published(model, vocab, folder: Path) -> None:
-    """config.json + model.safetensors + tokenizer.json of a plain (non-LoRA) model into `folder`."""
+MODEL_FILES = ("config.json", "model.safetensors", "tokenizer.json", "profile.json")  # a complete model
+
+
+def save_published(model, vocab, folder: Path, profile=None) -> None:
+    """config.json + model.safetensors + tokenizer.json (+ profile.json) of a plain (non-LoRA) model."""
     from safetensors.torch import save_file
+
+    from profiles.detect import save_profile
 
     folder.mkdir(parents=True, exist_ok=True)
     model.config.to_json_file(str(folder / "config.json"))
     state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
     save_file(state, str(folder / "model.safetensors"), metadata={"format": "pt"})
     vocab.save(folder)
+    if profile is not None:
+        save_profile(profile, folder)
 
 
 def replace_folder(partial: Path, final: Path) -> None:

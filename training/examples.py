@@ -25,6 +25,7 @@ from tokenization.events import ContextType, Event, EventType
 from tokenization.prompt import Conditioning, ContextBlock, build_prompt, class_tokens
 from tokenization.tokenizer import Tokenizer
 from tokenization.vocabulary import EOS_ID, SOS_ID, Vocabulary
+from training.audio_cache import AudioCache
 
 IGNORE = -100  # label of positions the loss skips
 MS_PER_STEP = 10
@@ -102,8 +103,9 @@ def split_records(records: list[Record], eval_share: float = 0.1) -> tuple[list[
 class ExampleMaker:
     """Turns records into examples for one profile and vocabulary; all randomness from `rng`."""
 
-    def __init__(self, profile: Profile, vocab: Vocabulary, *, train: bool = True):
+    def __init__(self, profile: Profile, vocab: Vocabulary, *, train: bool = True, audio: AudioCache | None = None):
         self.profile = profile
+        self.audio = audio or AudioCache(None, profile.audio.sample_rate)
         self.vocab = vocab
         self.train = train
         self.tokenizer = Tokenizer(vocab, profile.tokenizer)
@@ -118,14 +120,13 @@ class ExampleMaker:
 
     # -- one beatmap --------------------------------------------------------------------------
     def examples(self, record: Record, rng: random.Random, siblings: list[Record] = ()) -> Iterator[Example]:
-        from models.audio import load_audio
         from tokenization import read_beatmap
 
         t = self.profile.training
         speed = 1.0
         if self.train and t.speed_augment_probability > 0 and rng.random() < t.speed_augment_probability:
             speed = rng.uniform(*t.speed_augment)
-        audio = load_audio(record.audio_path, sample_rate=self.profile.audio.sample_rate, speed=speed)
+        audio = self.audio.samples(record.audio_path, speed)
         song = _Song(record, read_beatmap(record.beatmap_path))
         recipe = rng.choices(self._templates, weights=[tp.weight for tp in self._templates])[0]
         inputs = list(recipe.inputs)

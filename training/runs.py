@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+from profiles.detect import save_profile
 from profiles.settings import Profile
 from tokenization.errors import MapperInputError
-from training.checkpoint import checkpoints, replace_folder, save_published
+from training.checkpoint import MODEL_FILES, checkpoints, replace_folder, save_published
 from training.examples import read_records, split_records
 from training.trainer import RunResult, RunSettings, Trainer
 
@@ -35,18 +37,34 @@ class TrainOptions:
     learning_rate: float | None = None
     eval_every: int | None = None
     checkpoint_every: int | None = None
+    workers: int | None = None  # example-making processes; None: from the CPU count
+
+
+def default_precision(requested: str | None, cpu: bool) -> str:
+    """bf16 autocast on a CUDA GPU unless asked otherwise; full precision on the CPU."""
+    if requested is not None:
+        return requested
+    import torch
+
+    return "bf16" if not cpu and torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "no"
 
 
 def _settings(profile: Profile, options: TrainOptions, *, max_steps: int, lr: float) -> RunSettings:
+    from training.audio_cache import CACHE_DIR_NAME
+    from training.loader import default_workers
+
     t = profile.training
-    precision = options.precision or "no"
+    precision = default_precision(options.precision, options.cpu)
+    workers = options.workers if options.workers is not None else default_workers(
+        int(os.environ.get("LOCAL_WORLD_SIZE", "1")))  # set by `accelerate launch` for each process
     batch = options.batch_size or t.batch_size
     return RunSettings(
         max_steps=options.max_steps or max_steps, batch_size=batch,
         grad_accumulation=min(t.grad_accumulation, batch), learning_rate=options.learning_rate or lr,
         eval_every=options.eval_every if options.eval_every is not None else t.eval_every,
         eval_steps=t.eval_steps, checkpoint_every=options.checkpoint_every if options.checkpoint_every is not None
-        else t.checkpoint_every, precision=precision, cpu=options.cpu, seed=t.seed)
+        else t.checkpoint_every, precision=precision, cpu=options.cpu, seed=t.seed, workers=workers,
+        audio_cache=options.data_dir / CACHE_DIR_NAME)
 
 
 def _records(profile: Profile, data_dir: Path):
@@ -105,17 +123,18 @@ def train_model(profile: Profile, options: TrainOptions, *, log: Callable[[str],
         torch.manual_seed(profile.training.seed)  # the same profile and data give the same run
         model = Mapperatorinator(build_config(profile, vocab))
     model.train()
-    (run_dir / "profile.json").write_text(json.dumps(dataclasses.asdict(profile), default=list, indent=1))
+    save_profile(profile, run_dir)  # readable before the first checkpoint, e.g. by `mapper dataset tokens`
     settings = _settings(profile, options, max_steps=profile.training.max_steps, lr=profile.training.learning_rate)
     train, held = split_records(records)
     log(f"training {profile.name}: {sum(p.numel() for p in model.parameters()) / 1e6:.2f} M parameters, "
-        f"{len(train)} training and {len(held)} eval beatmaps, {settings.max_steps} steps")
+        f"{len(train)} training and {len(held)} eval beatmaps, {settings.max_steps} steps, "
+        f"{settings.workers} example workers, precision {settings.precision}")
     trainer = Trainer(model, vocab, profile, settings, run_dir,
-                      lambda m, folder: save_published(m, vocab, folder), log=log, progress=progress)
+                      lambda m, folder: save_published(m, vocab, folder, profile), log=log, progress=progress)
     result = trainer.run(train, held, resume=options.resume)
     if trainer.accelerator.is_main_process and result.step >= settings.max_steps:
         final = checkpoints(run_dir)[-1]
-        for name in ("config.json", "model.safetensors", "tokenizer.json"):  # the run folder is itself a model
+        for name in MODEL_FILES:  # the run folder is itself a model
             tmp = run_dir / f".{name}.partial"
             shutil.copyfile(final / name, tmp)
             tmp.replace(run_dir / name)

@@ -8,7 +8,6 @@ multi-process runs come from accelerate; step counting, evaluation and checkpoin
 from __future__ import annotations
 
 import json
-import random
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -17,12 +16,13 @@ from pathlib import Path
 import torch
 
 from tokenization.events import EventType
+from training.audio_cache import AudioCache
 from training.checkpoint import checkpoints, load_state, save_checkpoint
-from training.examples import IGNORE, ExampleMaker, Record, collate
+from training.examples import IGNORE, ExampleMaker, Record
+from training.loader import eval_batches, train_batches
 from training.optim import build_optimizers, build_schedulers
 
 METRICS_FILE = "metrics.jsonl"
-SHUFFLE_BUFFER = 64  # windows mixed across songs before batching
 FUZZY_STEPS = 2  # timing within ±20 ms
 
 
@@ -38,6 +38,8 @@ class RunSettings:
     precision: str = "no"
     cpu: bool = False
     seed: int = 0
+    workers: int = 0  # DataLoader processes making examples; 0 makes them in the training process
+    audio_cache: Path | None = None  # folder of decoded songs; None decodes every time
 
 
 @dataclass
@@ -46,36 +48,6 @@ class RunResult:
     losses: list[tuple[int, float]]  # (step, training loss) of this process's steps
     last_eval: dict
     checkpoint: Path | None
-
-
-def example_stream(maker: ExampleMaker, records: list[Record], rng: random.Random, shard: tuple[int, int] = (0, 1)
-                   ) -> Iterator:
-    """Endless windows: songs shuffled every epoch, windows shuffled through a small buffer."""
-    index, count = shard
-    mine = records[index::count] or records
-    by_set: dict[int, list[Record]] = {}
-    for r in records:
-        by_set.setdefault(r.set_id, []).append(r)
-    buffer = []
-    while True:
-        order = list(mine)
-        rng.shuffle(order)
-        for record in order:
-            try:
-                buffer.extend(maker.examples(record, rng, by_set[record.set_id]))
-            except Exception as exc:  # noqa: BLE001 - one unreadable song must not end a long run
-                print(f"skipping {record.beatmap_path.name}: {exc}")
-                continue
-            while len(buffer) >= SHUFFLE_BUFFER:
-                yield buffer.pop(rng.randrange(len(buffer)))
-        rng.shuffle(buffer)
-        while buffer:
-            yield buffer.pop()
-
-
-def batches(examples: Iterator, size: int) -> Iterator[dict]:
-    while True:
-        yield collate([next(examples) for _ in range(size)])
 
 
 class TokenKinds:
@@ -120,25 +92,31 @@ class Trainer:
         prepared = self.accelerator.prepare(model, *optimizers)
         self.model, self.optimizers = prepared[0], list(prepared[1:])
         self.kinds = TokenKinds(vocab)
+        self.audio = AudioCache(settings.audio_cache, profile.audio.sample_rate)
+        # Pinned host memory lets the copy to the GPU run while the GPU still works on the last step.
+        self.pin_memory = self.accelerator.device.type == "cuda"
 
-    def run(self, train_records: list[Record], eval_records: list[Record], *, resume: bool = False) -> RunResult:
+    def run(self, train_records: list[Record], eval_records: list[Record], *, resume: bool = False,
+            batches: Iterator[dict] | None = None) -> RunResult:
+        """Train to `max_steps`; `batches` (a generator) replaces the example workers, e.g. to time the loop
+        on batches already in memory (bench/train.py)."""
         s, acc = self.settings, self.accelerator
         step = 0
         if resume and (found := checkpoints(self.run_dir)):
             self._load_weights(found[-1])
             step = load_state(found[-1], self.optimizers, self.schedulers)
             self.log(f"resumed from {found[-1].name} (step {step})")
-        rng = random.Random(s.seed * 1_000_003 + step)  # the data order after a resume is fixed by the step
-        maker = ExampleMaker(self.profile, self.vocab, train=True)
+        maker = ExampleMaker(self.profile, self.vocab, train=True, audio=self.audio)
         micro = max(1, s.batch_size // s.grad_accumulation)
-        stream = batches(example_stream(maker, train_records, rng, (acc.process_index, acc.num_processes)), micro)
+        stream = batches or train_batches(maker, train_records, micro, seed=s.seed, step=step, workers=s.workers,
+                                          process=(acc.process_index, acc.num_processes), pin_memory=self.pin_memory)
         losses, last_eval, saved = [], {}, None
         metrics = (self.run_dir / METRICS_FILE).open("a", encoding="utf-8") if acc.is_main_process else None
         self.model.train()
         started, window_loss, window_count = time.perf_counter(), 0.0, 0
         try:
             while step < s.max_steps:
-                batch = {k: v.to(acc.device) for k, v in next(stream).items()}
+                batch = self._to_device(next(stream))
                 with acc.accumulate(self.model):
                     loss = self.model(**batch).loss
                     acc.backward(loss)
@@ -176,21 +154,24 @@ class Trainer:
                     saved = self._save(step)
                 started = time.perf_counter()
         finally:
+            stream.close()  # stops the worker processes
             if metrics:
                 metrics.close()
         return RunResult(step, losses, last_eval, saved)
 
+    def _to_device(self, batch: dict) -> dict:
+        return {k: v.to(self.accelerator.device, non_blocking=self.pin_memory) for k, v in batch.items()}
+
     @torch.no_grad()
     def evaluate(self, records: list[Record]) -> dict:
-        """Loss and token accuracies on the first `eval_steps` batches of the eval songs (no augmentation)."""
-        acc = self.accelerator
+        """Loss and token accuracies over the eval songs' windows (no augmentation), at most `eval_steps` batches."""
         self.model.eval()
-        maker = ExampleMaker(self.profile, self.vocab, train=False)
-        stream = batches(example_stream(maker, records, random.Random(0)), max(1, self.settings.batch_size //
-                                                                             self.settings.grad_accumulation))
+        maker = ExampleMaker(self.profile, self.vocab, train=False, audio=self.audio)
+        micro = max(1, self.settings.batch_size // self.settings.grad_accumulation)
         totals: dict[str, list[float]] = {"loss": [0.0, 0]}
-        for _ in range(max(1, self.settings.eval_steps)):
-            batch = {k: v.to(acc.device) for k, v in next(stream).items()}
+        for batch in eval_batches(maker, records, micro, max(1, self.settings.eval_steps), workers=self.settings.workers,
+                                  pin_memory=self.pin_memory):
+            batch = self._to_device(batch)
             out = self.model(**batch)
             labels = batch["labels"][:, :out.logits.shape[1]]
             predicted = out.logits.argmax(-1)
