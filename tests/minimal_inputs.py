@@ -35,3 +35,59 @@ def osu_inputs() -> dict[str, bytes]:
         "object_at_-5162220307": beatmap("256,192,1000,1,0,0:0:0:0:\n256,192,-5162220307,1,0,0:0:0:0:\n"
                                          "256,192,2000,1,0,0:0:0:0:\n"),
     }
+
+
+def _zip(members: dict[str, bytes], compression: int = 8) -> bytes:
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=compression) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def _patch(data: bytes, local_offset: int, central_offset: int, value: bytes) -> bytes:
+    """Overwrite a field of the first member in its local header and its central-directory entry."""
+    out = bytearray(data)
+    local, central = out.find(b"PK\x03\x04"), out.find(b"PK\x01\x02")
+    out[local + local_offset:local + local_offset + len(value)] = value
+    out[central + central_offset:central + central_offset + len(value)] = value
+    return bytes(out)
+
+
+def _corrupt_payload(data: bytes) -> bytes:
+    out = bytearray(data)
+    start = out.find(b"PK\x03\x04") + 30 + len("map.osu") + 4
+    out[start:start + 40] = bytes((b ^ 0x5A) for b in out[start:start + 40])
+    return bytes(out)
+
+
+def stealth_bomb(members: int = 1900) -> bytes:
+    """Members just under 1 MiB of zeros each: every one passes a per-member ratio check."""
+    return _zip({f"sb/{i}.png": bytes(1024 * 1024 - 1) for i in range(members)})
+
+
+def osz_inputs(*, bomb_members: int = 100) -> dict[str, bytes]:
+    """name -> .osz bytes of corrupt archives; each must give one clear error, never a library's."""
+    import struct
+    import zipfile
+
+    osu = beatmap("256,192,1000,1,0,0:0:0:0:\n" * 400)
+    good = _zip({"map.osu": osu})
+    stored = _zip({"map.osu": osu}, compression=zipfile.ZIP_STORED)
+    utf8_name = _patch(_zip({"map\u00e9.osu": osu}), 6, 8, struct.pack("<H", 0x800))
+    return {
+        "not_a_zip": b"PK\x03\x04 broken",
+        "truncated": good[: len(good) // 2],
+        "encrypted": _patch(good, 6, 8, struct.pack("<H", 1)),
+        "unknown_method": _patch(good, 8, 10, struct.pack("<H", 99)),
+        "corrupt_deflate": _corrupt_payload(good),
+        "corrupt_lzma": _corrupt_payload(_zip({"map.osu": osu}, compression=zipfile.ZIP_LZMA)),
+        "corrupt_bzip2": _corrupt_payload(_zip({"map.osu": osu}, compression=zipfile.ZIP_BZIP2)),
+        "bad_crc": _patch(good, 14, 16, b"\0\0\0\0"),
+        "sizes_beyond_the_file": _patch(stored, 18, 20, struct.pack("<II", 10_000_000, 10_000_000)),
+        "bad_utf8_name": utf8_name.replace("map\u00e9".encode(), b"map\xff\xfe"),
+        "stealth_bomb": stealth_bomb(bomb_members),
+    }
