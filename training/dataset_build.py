@@ -217,7 +217,12 @@ def audio_seconds(path: Path) -> float:
     """Duration from the file header (soundfile reads mp3, ogg, wav, flac without decoding)."""
     import soundfile
 
-    info = soundfile.info(str(path))
+    from models.audio import quiet_native_stderr
+
+    if path.stat().st_size == 0:
+        raise ValueError("the file is empty")
+    with quiet_native_stderr():  # the mp3 decoder prints notes about odd frames straight to fd 2
+        info = soundfile.info(str(path))
     if info.samplerate <= 0 or info.frames <= 0:
         raise ValueError("holds no samples")
     return info.frames / info.samplerate
