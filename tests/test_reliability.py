@@ -23,6 +23,7 @@ INPUTS = osu_inputs()
 EXPECTED = {
     "ticks_to_int_max": ("error", "beats"),
     "slider_1e9_ms": ("warning", "line 15: slider would end at"),
+    "slider_1e9_ms_within_range": ("read", ""),
     "slides_100000": ("warning", "line 14: value 100000 is out of range (limit 9000) (field slides)"),
     "control_points_750k": ("warning", "line 14: slider has 750000 control points"),
     "points_16mb": ("error", "more than 200000 lines in [HitObjects]"),
