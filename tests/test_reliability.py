@@ -99,3 +99,20 @@ def test_read_beatmap_of_a_written_copy_is_never_refused(tmp_path):
     original.write_bytes(INPUTS["nul_after_4kb"])
     copy = write_beatmap(read_beatmap(original), tmp_path / "copy.osu")
     assert read_beatmap(copy).hit_objects == read_beatmap(original).hit_objects
+
+
+BIG = "|".join(f"{i % 500}:{i * 7 % 380}" for i in range(20_000))
+
+
+@pytest.mark.parametrize("curve", [
+    "B|2000000000:2000000000|-2000000000:2000000000",  # subdivides for ever at 0.25 px tolerance
+    "P|2000000000:1|-2000000000:2",  # a radius beyond float precision: division by zero
+    "B|" + BIG, "B16|" + BIG, "B19000|" + BIG, "C|" + BIG,  # n^2 subdivision, de Boor and Catmull loops
+])
+def test_slider_geometry_of_extreme_curves_is_bounded(curve):
+    from tokenization.slider_path import SliderPath
+
+    slider = parse_beatmap(f"osu file format v14\n[HitObjects]\n0,0,1000,2,0,{curve},1,100000").hit_objects[0]
+    started = time.perf_counter()
+    path = SliderPath.of(slider)
+    assert len(path.points) >= 1 and time.perf_counter() - started < 2.0
