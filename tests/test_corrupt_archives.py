@@ -65,3 +65,18 @@ def test_skipped_files_are_reported_under_the_path_given(tmp_path):
     os.symlink(real, link)
     report = build_dataset([link], tmp_path / "dataset")
     assert sorted(s.path for s in report.skipped) == [str(link / "bad.osz"), str(link / "set" / "broken.osu")]
+
+
+def test_build_keeps_mp3_decoder_notes_off_stderr(tmp_path):
+    """libmpg123 writes 'Warning: Xing stream size off ...' straight to fd 2; the build's output stays its own."""
+    from tests.conftest import require_shared
+
+    real = require_shared("corpus", "Wieku+danser", "cYsmix - Peer Gynt", "audio.mp3").read_bytes()
+    folder = tmp_path / "set"
+    folder.mkdir()
+    (folder / "song.mp3").write_bytes(real[:40000] + bytes(3000) + real[40000:80000])  # a gap: the decoder notes it
+    (folder / "map.osu").write_text(beatmap_text(version="Normal", beatmap_id=21, set_id=20, audio="song.mp3"))
+    proc = subprocess.run([sys.executable, "-m", "mapperator_cli", "dataset", "build", str(folder), "--out",
+                           str(tmp_path / "dataset"), "-q"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "Xing" not in proc.stderr and "Warning" not in proc.stderr, proc.stderr
