@@ -24,6 +24,7 @@ def osu_inputs() -> dict[str, bytes]:
         "ticks_to_int_max": beatmap("256,192,2147483647,1,0,0:0:0:0:\n", timing="[TimingPoints]\n0,20,4,1,0,100,1,0\n\n"),
         "slider_1e9_ms": beatmap("0,0,1000,2,0,L|100:0,1,1000000000\n",
                                  timing="[TimingPoints]\n0,60000,4,1,0,100,1,0\n0,-1000,4,1,0,100,0,0\n\n"),
+        # v32 makes a sustain token every 8 s: 125,000 of them for this one slider
         "slider_1e9_ms_within_range": beatmap("0,0,1000,2,0,L|100:0,1,2333333\n",
                                               timing="[TimingPoints]\n0,60000,4,1,0,100,1,0\n\n"),
         "slides_100000": beatmap("0,0,1000,2,0,L|100:0,100000,100\n"),
