@@ -332,13 +332,14 @@ def _worker(connection, memory_mb: int, stack_file: str, cpu_seconds: float) -> 
                 kind, data = connection.recv()
             except EOFError:
                 return
-            before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-            started = time.perf_counter()
+            usage = resource.getrusage(resource.RUSAGE_SELF)
+            before, cpu_before = usage.ru_maxrss, usage.ru_utime + usage.ru_stime
             outcome, group = classify(kind, data, cpu_seconds)
-            peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            usage = resource.getrusage(resource.RUSAGE_SELF)
+            peak_mb = usage.ru_maxrss / 1024
             if outcome == "pass" and peak_mb > memory_mb and peak_mb * 1024 > before:
                 outcome, group = "fail", f"memory: peak {peak_mb:.0f} MB"
-            connection.send((outcome, group, time.perf_counter() - started))
+            connection.send((outcome, group, usage.ru_utime + usage.ru_stime - cpu_before))
 
 
 class Worker:
@@ -356,6 +357,15 @@ class Worker:
         child.close()
         if not self.connection.poll(300) or self.connection.recv() != "ready":
             raise RuntimeError("the fuzz worker did not start")
+
+    def peak_mb(self) -> float:
+        """The worker's peak resident memory so far (VmHWM), 0 when it is gone."""
+        try:
+            status = Path(f"/proc/{self.process.pid}/status").read_text()
+        except OSError:
+            return 0.0
+        match = re.search(r"VmHWM:\s+(\d+) kB", status)
+        return int(match.group(1)) / 1024 if match else 0.0
 
     def cpu_time(self) -> float:
         """CPU seconds the worker has used (user + system), from /proc."""
@@ -436,7 +446,7 @@ def main() -> int:
     groups: Counter[str] = Counter()
     examples: dict[str, str] = {}
     cases = passes = 0
-    slowest = 0.0
+    slowest = peak = 0.0
     deadline = time.monotonic() + args.minutes * 60
     next_report = time.monotonic() + 60
     try:
@@ -448,6 +458,7 @@ def main() -> int:
             outcome, group, seconds = worker.run(kind, data)
             cases += 1
             slowest = max(slowest, seconds)
+            peak = max(peak, worker.peak_mb())
             if outcome == "pass":
                 passes += 1
             else:
@@ -466,7 +477,8 @@ def main() -> int:
     finally:
         worker.close()
     print(f"fuzz: {cases} cases in {args.minutes:g} min, {passes} passes, {cases - passes} failures in "
-          f"{len(groups)} failure groups (slowest case {slowest:.2f} s; limits {args.timeout:g} s, {args.memory_mb} MB)")
+          f"{len(groups)} failure groups (slowest case {slowest:.2f} s of CPU, worker peak {peak:.0f} MB; limits "
+          f"{args.timeout:g} s, {args.memory_mb} MB)")
     for group, count in groups.most_common():
         print(f"  {count:6d}  {group}  e.g. {examples[group]}")
     return 1 if groups else 0
