@@ -8,7 +8,7 @@ beyond osu!'s limits is skipped with a warning, as osu! does, and the rest of th
 
 Every later loop (slider repeats, beat ticks, sustain tokens, curve points) is bounded by what a
 real map can hold, so that no tiny file can make reading or tokenizing run for ever: the limits
-below are checked here, once, and downstream code may rely on them.
+(`tokenization.limits`) are checked here, once, and downstream code may rely on them.
 """
 
 from __future__ import annotations
@@ -33,6 +33,19 @@ from tokenization.beatmap import (
     TimingPoint,
 )
 from tokenization.errors import ParseError
+from tokenization.limits import (  # noqa: F401 - MAX_FILE_BYTES is read from here by archive and dataset code
+    MAX_BEAT_LENGTH,
+    MAX_CONTROL_POINTS,
+    MAX_COORDINATE,
+    MAX_FILE_BYTES,
+    MAX_HIT_OBJECTS,
+    MAX_SLIDER_LENGTH,
+    MAX_SLIDES,
+    MAX_TIME_MS,
+    MAX_TIMING_POINTS,
+    check_extent,
+    check_sizes,
+)
 
 
 class OutOfRange(ParseError):
@@ -42,23 +55,8 @@ class OutOfRange(ParseError):
         super().__init__(message, path=path, line=line, field=field)
         self.detail = message + (f" (field {field})" if field is not None else "")
 
-MAX_FILE_BYTES = 64 * 1024 * 1024
 EARLY_VERSION_TIMING_OFFSET_MS = 24  # files before v5 play 24 ms late in osu!, lazer shifts them
 EARLY_VERSION_LIMIT = 5
-MAX_COORDINATE = 2**31 - 1  # osu! pixels; lazer stops at 131072, but real "aspire" maps go far beyond it
-MAX_TIME_MS = 2**31 - 1  # osu! keeps times in 32-bit milliseconds; objects must also end within them
-MAX_SLIDES = 9000  # lazer refuses a slider line beyond 9000 ("repeat count is way too high")
-MAX_SLIDER_LENGTH = 1e9  # px (aspire maps reach 5e7)
-MAX_BEAT_LENGTH = 1e9  # ms
-# Limits a real map never reaches (the corpus peaks at 14,773 objects, 11,962 timing points,
-# 2,383 control points, 15,000 beats), which bound every per-object, per-beat and per-point loop.
-MAX_HIT_OBJECTS = 200_000
-MAX_TIMING_POINTS = 200_000
-MAX_CONTROL_POINTS = 20_000  # per slider
-MAX_BEATS = 250_000  # beats of the red lines up to the map's end (each becomes a timing tick)
-MIN_COUNTED_BEAT_MS = 6.0  # lazer clamps beat lengths to 6 ms; faster "tempos" do not add beats
-# Sliders, spinners and holds together (the corpus peaks at 27 minutes); sustain tokens follow this.
-MAX_SUSTAINED_MS = 100_000_000
 HEADER = "osu file format v"
 
 TYPE_CIRCLE, TYPE_SLIDER, TYPE_NEW_COMBO, TYPE_SPINNER, TYPE_HOLD = 1, 2, 4, 8, 128
@@ -175,7 +173,7 @@ class _Reader:
             # line may move into the first 4 KB) would be refused as binary.
             self.text = self.text.replace("\x00", "")
             self.warn("NUL characters removed")
-        self.check_sizes()
+        check_sizes(self.text, self.path)
         lines = self.text.splitlines()
         header_index = next((i for i, line in enumerate(lines) if line.strip()), None)
         header = lines[header_index].strip().lstrip("\ufeff") if header_index is not None else ""
@@ -224,22 +222,6 @@ class _Reader:
         self.finish()
         return self.beatmap
 
-    def check_sizes(self) -> None:
-        """Refuse before parsing a file with more objects or timing points than any real map: reading
-        them all would take seconds and gigabytes first."""
-        for section, limit in (("[HitObjects]", MAX_HIT_OBJECTS), ("[TimingPoints]", MAX_TIMING_POINTS)):
-            start = self.text.find(section)
-            if start < 0:
-                continue
-            end = self.text.find("\n[", start)
-            end = len(self.text) if end < 0 else end
-            if self.text.count("\n", start, end) <= limit:  # cheap upper bound; the exact count is rare
-                continue
-            entries = sum(1 for line in self.text[start:end].splitlines()[1:]
-                          if line.strip() and not line.lstrip().startswith("//"))
-            if entries > limit:
-                raise ParseError(f"more than {limit} lines in {section}; no real map holds that many", path=self.path)
-
     def finish(self) -> None:
         bm = self.beatmap
         if not self.has_approach_rate:
@@ -248,7 +230,7 @@ class _Reader:
             shift_times(bm, EARLY_VERSION_TIMING_OFFSET_MS)
         bm.timing_points.sort(key=lambda tp: tp.time)  # stable: keeps red-before-green order of the file
         self.fill_slider_durations()
-        self.check_extent()
+        check_extent(bm, self.path)
 
     def fill_slider_durations(self) -> None:
         """Durations from the timing; a slider that would end beyond osu!'s time range is skipped."""
@@ -268,27 +250,6 @@ class _Reader:
             lines.append(line)
         self.line_no = 0
         self.beatmap.hit_objects, self.object_lines = kept, lines
-
-    def check_extent(self) -> None:
-        """Refuse maps whose beats or long objects are far beyond any real map's: tokenizing them
-        would make millions of tick or sustain tokens."""
-        bm = self.beatmap
-        end = max((tp.time + 10 for tp in bm.timing_points), default=0.0)
-        end = max([end, *(obj.end_time for obj in bm.hit_objects)])
-        start = min([0.0, *(obj.time for obj in bm.hit_objects)])
-        reds = [tp for tp in bm.timing_points if tp.uninherited and tp.beat_length > 0]
-        beats = 0.0
-        for index, red in enumerate(reds):
-            since = min(red.time, start) if index == 0 else red.time  # the first tempo also reaches back
-            until = reds[index + 1].time if index + 1 < len(reds) else end
-            beats += max(0.0, until - since) / max(red.beat_length, MIN_COUNTED_BEAT_MS)
-        if beats > MAX_BEATS:
-            raise ParseError(f"its timing spans {beats:.0f} beats up to its end at {end:g} ms (limit {MAX_BEATS}); "
-                             "no real map is that long", path=self.path)
-        sustained = sum(obj.end_time - obj.time for obj in bm.hit_objects if not isinstance(obj, Circle))
-        if sustained > MAX_SUSTAINED_MS:
-            raise ParseError(f"its sliders, spinners and holds last {sustained:g} ms in all (limit {MAX_SUSTAINED_MS})",
-                             path=self.path)
 
     # -- key/value sections ------------------------------------------------------------------
     @staticmethod
