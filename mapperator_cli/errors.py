@@ -54,6 +54,8 @@ def run_guarded(app) -> int:
     """Run the Typer app and map every failure, usage errors included, to one line on stderr."""
     import typer
 
+    global _interrupted
+    _interrupted = False
     try:
         previous = signal.signal(signal.SIGTERM, _on_sigterm), signal.signal(signal.SIGINT, _on_sigint)
     except ValueError:  # not the main thread (an embedding program): leave its signals alone
