@@ -208,6 +208,8 @@ def generate(
         if reference is None:
             raise UserError("give the song to map (AUDIO), or a --beatmap whose audio to use")
         audio = beatmap.parent / reference.general.audio_filename
+    if audio.is_dir():
+        raise UserError(f"{audio}: is a folder, not an audio file")
     if not audio.is_file():
         raise UserError(f"{audio}: audio file not found")
     if gamemode is None:
@@ -281,6 +283,7 @@ def generate(
     difficulties = parse_difficulties(difficulty)
     if len(difficulties) > 1:
         _check_mapset_options(add_to_beatmap=add_to_beatmap, difficulty_name=version, parallel=parallel)
+    _check_writable(beatmap.parent if add_to_beatmap and overwrite else out)
 
     from models.model_source import model_path
 
@@ -358,6 +361,20 @@ def _check_ranges(values: dict[str, tuple[float | None, float, float]]) -> None:
     for option, (value, low, high) in values.items():
         if value is not None and not low <= value <= high:
             raise UserError(f"{option} must be between {low:g} and {high:g}")
+
+
+def _check_writable(folder: Path) -> None:
+    """Refuse an output folder that cannot be written now, not after minutes of generating."""
+    import os
+
+    while not folder.exists():  # the nearest folder that is there decides whether it can be made
+        if folder.parent == folder:
+            break
+        folder = folder.parent
+    if not folder.is_dir():
+        raise UserError(f"{folder}: is a file, not a folder; cannot write the output there")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise UserError(f"{folder}: not writable; choose another --out")
 
 
 def _read_reference(beatmap: Path | None):

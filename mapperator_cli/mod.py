@@ -49,6 +49,10 @@ def mod(
 
     bm = read_beatmap(beatmap)
     song = audio or beatmap.parent / bm.general.audio_filename
+    if song.is_dir():
+        raise UserError(f"{song}: is a folder, not an audio file")
+    if audio is not None and not song.is_file():
+        raise UserError(f"{song}: audio file not found")
     if not song.is_file():
         raise UserError(f"{song}: the map's audio is not beside it; pass --audio")
     samples = load_audio(song)

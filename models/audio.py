@@ -92,8 +92,10 @@ def _decode(path: Path) -> _IntegerAudio:
         raise AudioError(f"{path}: audio file not found")
     if path.is_dir():
         raise AudioError(f"{path}: is a folder, not an audio file")
+    if path.stat().st_size == 0:  # libsndfile would guess at "a pipe"
+        raise AudioError(f"{path}: the audio file is empty")
     try:
-        with _quiet_native_stderr(), soundfile.SoundFile(str(path)) as source:  # mp3 decoder notes bad frames
+        with quiet_native_stderr(), soundfile.SoundFile(str(path)) as source:  # mp3 decoder notes bad frames
             layout = _integer_layout(source.format, source.subtype)
             frames = source.read(dtype=layout.read_dtype, always_2d=True)
             rate = int(source.samplerate)
@@ -153,7 +155,7 @@ def _quantize(frames: np.ndarray, full_scale: float, dtype: type) -> np.ndarray:
 
 
 @contextlib.contextmanager
-def _quiet_native_stderr():
+def quiet_native_stderr():
     """Silence what C libraries write straight to file descriptor 2, for the duration of a call."""
     try:
         saved = os.dup(2)

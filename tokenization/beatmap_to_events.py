@@ -374,6 +374,8 @@ class BeatmapEncoder:
         if red is None or not red.beat_length > 0:
             return 0
         beats = (time - red.time) / red.beat_length
+        if not math.isfinite(beats * MAX_SNAP_DIVISOR):  # beat lengths near 1e-300 (aspire maps): no grid
+            return 0
         for divisor in range(1, MAX_SNAP_DIVISOR + 1):
             if abs(beats - round(beats * divisor) / divisor) * red.beat_length < SNAP_TOLERANCE_MS:
                 return divisor

@@ -3,7 +3,12 @@
 Section-based, as osu!lazer's LegacyBeatmapDecoder: each `[Section]` has its own line parser.
 Tolerant of what real files contain (BOM, CRLF, comments, unknown sections and keys, short
 timing-point lines, missing sections) and strict on numbers: NaN, infinities and absurd values
-raise a ParseError naming the file, the line and the field.
+raise a ParseError naming the file, the line and the field. A hit-object line whose values lie
+beyond osu!'s limits is skipped with a warning, as osu! does, and the rest of the file is read.
+
+Every later loop (slider repeats, beat ticks, sustain tokens, curve points) is bounded by what a
+real map can hold, so that no tiny file can make reading or tokenizing run for ever: the limits
+(`tokenization.limits`) are checked here, once, and downstream code may rely on them.
 """
 
 from __future__ import annotations
@@ -28,15 +33,30 @@ from tokenization.beatmap import (
     TimingPoint,
 )
 from tokenization.errors import ParseError
+from tokenization.limits import (  # noqa: F401 - MAX_FILE_BYTES is read from here by archive and dataset code
+    MAX_BEAT_LENGTH,
+    MAX_CONTROL_POINTS,
+    MAX_COORDINATE,
+    MAX_FILE_BYTES,
+    MAX_HIT_OBJECTS,
+    MAX_SLIDER_LENGTH,
+    MAX_SLIDES,
+    MAX_TIME_MS,
+    MAX_TIMING_POINTS,
+    check_extent,
+    check_sizes,
+)
 
-MAX_FILE_BYTES = 64 * 1024 * 1024
+
+class OutOfRange(ParseError):
+    """A value beyond osu!'s limits: a hit-object line holding one is skipped, as osu! skips it."""
+
+    def __init__(self, message: str, *, path: str | None = None, line: int | None = None, field: str | None = None):
+        super().__init__(message, path=path, line=line, field=field)
+        self.detail = message + (f" (field {field})" if field is not None else "")
+
 EARLY_VERSION_TIMING_OFFSET_MS = 24  # files before v5 play 24 ms late in osu!, lazer shifts them
 EARLY_VERSION_LIMIT = 5
-MAX_COORDINATE = 2**31 - 1  # osu! pixels; lazer stops at 131072, but real "aspire" maps go far beyond it
-MAX_TIME_MS = 2**31 - 1
-MAX_SLIDES = 100_000
-MAX_SLIDER_LENGTH = 1e9  # px (aspire maps reach 5e7)
-MAX_BEAT_LENGTH = 1e9  # ms
 HEADER = "osu file format v"
 
 TYPE_CIRCLE, TYPE_SLIDER, TYPE_NEW_COMBO, TYPE_SPINNER, TYPE_HOLD = 1, 2, 4, 8, 128
@@ -105,10 +125,20 @@ class _Reader:
         self.beatmap = Beatmap()
         self.line_no = 0
         self.has_approach_rate = False
+        self.object_lines: list[int] = []  # file line of each hit object, for warnings after reading
 
     # -- errors and numbers ------------------------------------------------------------------
     def error(self, message: str, field: str | None = None) -> ParseError:
         return ParseError(message, path=self.path, line=self.line_no or None, field=field)
+
+    def out_of_range(self, text: str, field: str, limit: float) -> OutOfRange:
+        return OutOfRange(f"value {text.strip()[:40]} is out of range (limit {limit:g})", path=self.path,
+                          line=self.line_no or None, field=field)
+
+    def warn(self, message: str) -> None:
+        """Note what was skipped; `message` names the field where one is to blame."""
+        where = ":".join(str(p) for p in (self.path, f"line {self.line_no}" if self.line_no else None) if p)
+        self.beatmap.parse_warnings.append(f"{where}: {message}" if where else message)
 
     def number(self, text: str, field: str, *, limit: float | None = None, allow_nan: bool = False) -> float:
         try:
@@ -122,7 +152,7 @@ class _Reader:
                 raise self.error("NaN is not allowed", field)
             raise self.error("infinite value", field)
         if limit is not None and (value > limit or value < -limit):
-            raise self.error(f"value {text.strip()[:40]} is out of range (limit {limit:g})", field)
+            raise self.out_of_range(text, field, limit)
         return value
 
     def integer(self, text: str, field: str, *, limit: float = 2**31 - 1) -> int:
@@ -131,20 +161,27 @@ class _Reader:
         except ValueError:
             return int(self.number(text, field, limit=limit))  # "12.0", or an error naming the field
         if value > limit or value < -limit:
-            raise self.error(f"value {text.strip()[:40]} is out of range (limit {limit:g})", field)
+            raise self.out_of_range(text, field, limit)
         return value
 
     # -- driver ------------------------------------------------------------------------------
     def read(self) -> Beatmap:
-        lines = self.text.splitlines()
         if "\x00" in self.text[:4096]:
             raise ParseError("not an osu! beatmap (binary data)", path=self.path)
+        if "\x00" in self.text:
+            # A NUL further on means nothing in any field; dropped, or our own written copy (where the
+            # line may move into the first 4 KB) would be refused as binary.
+            self.text = self.text.replace("\x00", "")
+            self.warn("NUL characters removed")
+        check_sizes(self.text, self.path)
+        lines = self.text.splitlines()
         header_index = next((i for i, line in enumerate(lines) if line.strip()), None)
         header = lines[header_index].strip().lstrip("\ufeff") if header_index is not None else ""
         if HEADER in header:  # lazer also accepts junk before the header on its line
             self.line_no = header_index + 1
             version_text = header[header.index(HEADER) + len(HEADER):].strip()
-            if not version_text.isdigit() or int(version_text) > 1000:
+            # isdigit() alone accepts "²" and other digits int() refuses
+            if not (version_text.isascii() and version_text.isdigit()) or int(version_text) > 1000:
                 raise self.error(f"bad format version {version_text[:20]!r}", "format version")
             self.beatmap.format_version = int(version_text)
         elif header.startswith("[") and header.endswith("]"):
@@ -172,6 +209,11 @@ class _Reader:
                 continue
             if section == "Events":
                 handler(raw)
+            elif section == "HitObjects":
+                try:
+                    handler(_strip_comment(line))
+                except OutOfRange as exc:  # osu! skips the line with a warning and reads on
+                    self.warn(f"{exc.detail}; hit object skipped")
             else:
                 if section != "Metadata":  # titles may legitimately hold "//"
                     line = _strip_comment(line)
@@ -188,14 +230,26 @@ class _Reader:
             shift_times(bm, EARLY_VERSION_TIMING_OFFSET_MS)
         bm.timing_points.sort(key=lambda tp: tp.time)  # stable: keeps red-before-green order of the file
         self.fill_slider_durations()
+        check_extent(bm, self.path)
 
     def fill_slider_durations(self) -> None:
+        """Durations from the timing; a slider that would end beyond osu!'s time range is skipped."""
         from tokenization.timing import TimingIndex
 
         timing = TimingIndex(self.beatmap.timing_points)
-        for obj in self.beatmap.hit_objects:
+        kept, lines = [], []
+        for obj, line in zip(self.beatmap.hit_objects, self.object_lines):
             if isinstance(obj, Slider):
                 obj.duration = timing.slider_duration(obj, self.beatmap.difficulty.slider_multiplier)
+                if not -MAX_TIME_MS <= obj.time + obj.duration <= MAX_TIME_MS:  # also catches inf and NaN
+                    self.line_no = line
+                    self.warn(f"slider would end at {obj.time + obj.duration:g} ms, beyond the limit of "
+                              f"{MAX_TIME_MS} ms (field length); hit object skipped")
+                    continue
+            kept.append(obj)
+            lines.append(line)
+        self.line_no = 0
+        self.beatmap.hit_objects, self.object_lines = kept, lines
 
     # -- key/value sections ------------------------------------------------------------------
     @staticmethod
@@ -344,7 +398,7 @@ class _Reader:
         beat_length = self.number(parts[1], "beatLength", limit=MAX_BEAT_LENGTH, allow_nan=True)
         if math.isnan(beat_length) and uninherited:
             # osu! drops a red line without a tempo and keeps reading (green lines may hold NaN)
-            self.beatmap.parse_warnings.append(f"line {self.line_no}: red line with NaN beat length ignored")
+            self.warn("red line with NaN beat length ignored (field beatLength)")
             return
         if uninherited and beat_length <= 0:
             # stable treats a non-positive beat length on a red line as an inherited point
@@ -356,6 +410,8 @@ class _Reader:
         sample_index = self.integer(parts[4], "sampleIndex") if len(parts) >= 5 and parts[4].strip() else 0
         volume = self.integer(parts[5], "volume") if len(parts) >= 6 and parts[5].strip() else 100
         effects = self.integer(parts[7], "effects") if len(parts) >= 8 and parts[7].strip() else 0
+        if len(self.beatmap.timing_points) >= MAX_TIMING_POINTS:
+            raise self.error(f"more than {MAX_TIMING_POINTS} timing points; no real map holds that many", "timing point")
         self.beatmap.timing_points.append(TimingPoint(
             time=time, beat_length=beat_length, meter=meter, sample_set=sample_set, sample_index=sample_index,
             volume=volume, uninherited=uninherited, effects=effects))
@@ -422,11 +478,18 @@ class _Reader:
             obj = HoldNote(**common, sample=sample, hold_end=max(end, time))
         else:
             raise self.error(f"unknown hit object type {type_bits}", "type")
+        if len(self.beatmap.hit_objects) >= MAX_HIT_OBJECTS:
+            raise self.error(f"more than {MAX_HIT_OBJECTS} hit objects; no real map holds that many", "hit object")
         self.beatmap.hit_objects.append(obj)
+        self.object_lines.append(self.line_no)
 
     def slider(self, parts: list[str], common: dict) -> Slider:
         if len(parts) < 8:
             raise self.error("slider needs curve, slides and length", "slider")
+        points = parts[5].count("|")
+        if points > MAX_CONTROL_POINTS:  # counted before any is parsed: a 3 MB line costs nothing
+            raise OutOfRange(f"slider has {points} control points (limit {MAX_CONTROL_POINTS})", path=self.path,
+                             line=self.line_no, field="curvePoints")
         path = [PathPoint(common["x"], common["y"])]
         for token in parts[5].split("|"):
             token = token.strip()

@@ -21,6 +21,15 @@ CIRCLE_TOLERANCE_PX = 0.1
 CATMULL_DETAIL = 50  # points per Catmull span
 MAX_BEZIER_DEPTH = 24
 MAX_ARC_POINTS = 1000  # beyond this an "arc" is practically a line: approximate it as a Bezier
+# Work budgets that real sliders never reach (a curve of a few hundred pixels needs tens of pieces):
+# without them a curve with points 2e9 px apart, or thousands of control points, runs for minutes.
+MAX_BEZIER_SPLITS = 10_000  # per segment
+MAX_BEZIER_WORK = 2_000_000  # splits x control points squared, per segment (a split costs n^2)
+MAX_BEZIER_CONTROL_POINTS = 200  # per segment (the corpus peaks at 26); longer ones are taken as drawn
+MAX_SPLINE_SAMPLES = 3000
+MAX_SPLINE_WORK = 50_000  # samples x degree squared (each sample runs de Boor's triangle)
+MAX_CATMULL_POINTS = 1000  # per segment; each span costs a numpy evaluation
+MAX_SPLINE_DEGREE = 16  # lazer maps use 3-5; higher degrees are drawn as the Bezier they tend to
 
 
 @dataclass(frozen=True)
@@ -64,9 +73,11 @@ def approximate(kind: CurveType, pts: np.ndarray, degree: int | None = None) -> 
         arc = _circular_arc(pts)
         return arc if arc is not None else _bezier(pts)
     if kind is CurveType.CATMULL:
-        return _catmull(pts)
-    if degree is not None and 1 <= degree < len(pts) - 1:
+        return _catmull(pts) if len(pts) <= MAX_CATMULL_POINTS else pts
+    if degree is not None and 1 <= degree < len(pts) - 1 and degree <= MAX_SPLINE_DEGREE:
         return _b_spline(pts, degree)
+    if len(pts) > MAX_BEZIER_CONTROL_POINTS:  # subdividing costs n^2 per step: minutes for 20,000 points
+        return pts
     return _bezier(pts)
 
 
@@ -80,11 +91,13 @@ def _bezier(control: np.ndarray) -> np.ndarray:
     output = [pts[0]]
     stack = [(pts, 0)]
     limit = 4 * BEZIER_TOLERANCE_PX ** 2
+    splits_left = max(1, min(MAX_BEZIER_SPLITS, MAX_BEZIER_WORK // len(pts) ** 2))
     while stack:
         piece, depth = stack.pop()
-        if depth >= MAX_BEZIER_DEPTH or _is_flat(piece, limit):
+        if depth >= MAX_BEZIER_DEPTH or splits_left <= 0 or _is_flat(piece, limit):
             output.extend(_flat_points(piece))
             continue
+        splits_left -= 1
         left, right = _split(piece)
         stack.append((right, depth + 1))
         stack.append((left, depth + 1))
@@ -143,7 +156,10 @@ def _circular_arc(pts: np.ndarray) -> np.ndarray | None:
     if 2 * radius <= CIRCLE_TOLERANCE_PX:
         count = 2
     else:
-        count = max(2, math.ceil(theta_range / (2 * math.acos(max(-1.0, 1 - CIRCLE_TOLERANCE_PX / radius)))))
+        step = 2 * math.acos(max(-1.0, 1 - CIRCLE_TOLERANCE_PX / radius))  # 0 for radii beyond float precision
+        if step <= 0 or theta_range / step >= MAX_ARC_POINTS:
+            return None
+        count = max(2, math.ceil(theta_range / step))
     if count >= MAX_ARC_POINTS:
         return None
     theta = theta_start + direction * np.arange(count) / (count - 1) * theta_range
@@ -174,7 +190,7 @@ def _b_spline(pts: np.ndarray, degree: int) -> np.ndarray:
     """Clamped uniform B-spline of the given degree, sampled densely (lazer's `B<n>` curves)."""
     n = len(pts)
     knots = np.concatenate([np.zeros(degree), np.linspace(0, 1, n - degree + 1), np.ones(degree)])
-    samples = np.linspace(0, 1, max(2, (n - 1) * 30))
+    samples = np.linspace(0, 1, max(2, min((n - 1) * 30, MAX_SPLINE_SAMPLES, MAX_SPLINE_WORK // (degree + 1) ** 2)))
     out = []
     for u in samples:
         k = min(max(np.searchsorted(knots, u, side="right") - 1, degree), n - 1)

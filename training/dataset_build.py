@@ -26,10 +26,8 @@ import os
 import shutil
 import time
 import unicodedata
-import zipfile
-import zlib
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
 
 from tokenization.beatmap import Beatmap, Circle, HoldNote, Slider, Spinner
@@ -79,7 +77,12 @@ class Source:
     """One unit of work; its `key` names it in the build state."""
 
     kind: str  # "osz", "folder" (every .osu directly in it) or "osu" (one file)
-    path: Path  # absolute
+    path: Path  # absolute, links resolved: what is read, and what names it in the build state
+    shown: Path | None = field(default=None, compare=False)  # as the user gave it, for reports
+
+    def __post_init__(self) -> None:
+        if self.shown is None:
+            object.__setattr__(self, "shown", self.path)
 
     @property
     def key(self) -> str:
@@ -114,20 +117,23 @@ def find_sources(paths: Iterable[str | os.PathLike], *, exclude: Path | None = N
             suffix = path.suffix.lower()
             if suffix not in (".osz", ".osu"):
                 raise MapperInputError(f"{given}: not a .osz or .osu file, nor a folder")
-            source = Source(suffix[1:], path)
+            source = Source(suffix[1:], path, Path(given))
             found.setdefault(source.key, source)
             continue
         for folder, subfolders, files in os.walk(path):
             here = Path(folder)
+            # Reports name files under the folder as given: `../shared` may be a link, and a
+            # resolved path would then lie outside what the user named.
+            shown = Path(given) / here.relative_to(path)
             # Never read the dataset being written, should it lie inside a source folder.
             subfolders[:] = sorted(d for d in subfolders if excluded is None or here / d != excluded)
             names = sorted(files)
             for name in names:
                 if name.lower().endswith(".osz"):
-                    source = Source("osz", here / name)
+                    source = Source("osz", here / name, shown / name)
                     found.setdefault(source.key, source)
             if any(name.lower().endswith(".osu") for name in names):
-                source = Source("folder", here)
+                source = Source("folder", here, shown)
                 found.setdefault(source.key, source)
     return list(found.values())
 
@@ -211,7 +217,12 @@ def audio_seconds(path: Path) -> float:
     """Duration from the file header (soundfile reads mp3, ogg, wav, flac without decoding)."""
     import soundfile
 
-    info = soundfile.info(str(path))
+    from models.audio import quiet_native_stderr
+
+    if path.stat().st_size == 0:
+        raise ValueError("the file is empty")
+    with quiet_native_stderr():  # the mp3 decoder prints notes about odd frames straight to fd 2
+        info = soundfile.info(str(path))
     if info.samplerate <= 0 or info.frames <= 0:
         raise ValueError("holds no samples")
     return info.frames / info.samplerate
@@ -389,7 +400,7 @@ class _Builder:
         try:
             fingerprint = source.fingerprint()
         except OSError as exc:
-            self.skipped.append(SkippedFile(str(source.path), f"cannot read: {exc.strerror or exc}"))
+            self.skipped.append(SkippedFile(str(source.shown), f"cannot read: {exc.strerror or exc}"))
             return "built"
         previous = self.state["sources"].get(source.key)
         if previous is not None and previous["fingerprint"] == fingerprint:
@@ -440,7 +451,8 @@ class _Builder:
         if source.kind != "osz":
             files = sorted(source.path.glob("*.osu")) if source.kind == "folder" else [source.path]
             files = [f for f in files if f.is_file()]
-            return self._place(self._candidates([(str(f), f, f.parent) for f in files]))
+            shown = source.shown if source.kind == "folder" else source.shown.parent
+            return self._place(self._candidates([(str(shown / f.name), f, f.parent) for f in files]))
         extracted = staging / "extracted"
         shutil.rmtree(extracted, ignore_errors=True)
         try:
@@ -448,15 +460,14 @@ class _Builder:
                 from tokenization.osz import extract_osz
 
                 written = extract_osz(source.path, extracted)
-            except (MapperInputError, zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError,
-                    RuntimeError, UnicodeError) as exc:  # corrupt, encrypted or unsafe archives
-                self.skipped.append(SkippedFile(str(source.path), _reason(exc, str(source.path))))
+            except MapperInputError as exc:  # corrupt, encrypted or unsafe archives (osz maps every library error)
+                self.skipped.append(SkippedFile(str(source.shown), _reason(exc, str(source.path))))
                 return []
             root = extracted.resolve()
             members = sorted(p for p in written if p.suffix.lower() == ".osu")
-            entries = [(f"{source.path}:{p.relative_to(root).as_posix()}", p, root) for p in members]
+            entries = [(f"{source.shown}:{p.relative_to(root).as_posix()}", p, root) for p in members]
             if not entries:
-                self.skipped.append(SkippedFile(str(source.path), "archive holds no .osu file"))
+                self.skipped.append(SkippedFile(str(source.shown), "archive holds no .osu file"))
             return self._place(self._candidates(entries))
         finally:
             shutil.rmtree(extracted, ignore_errors=True)
