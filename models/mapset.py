@@ -29,16 +29,16 @@ class MapsetResult:
 
 def run_mapset(request, difficulties: list[float],
                progress: Callable[[str, int, int], None] | None = None) -> MapsetResult:
-    import torch
 
     from models.audio import audio_duration_ms, load_audio
     from models.generation import Generator
     from models.given_contexts import given_contexts, reference_style
-    from models.loading import load_model, resolve_checkpoint
+    from models.loading import resolve_checkpoint
     from models.pipeline import (
         _check_span,
         _device,
         _diffusion_folder,
+        _load_model,
         _plan_passes,
         _settings,
         _wants_refinement,
@@ -68,14 +68,7 @@ def run_mapset(request, difficulties: list[float],
     passes, wanted = _plan_passes(request, profile, vocab, sources.finished)
     diffusion_folder = _diffusion_folder(request, warnings) if _wants_refinement(request, profile, wanted) else None
 
-    if request.seed is not None:
-        torch.manual_seed(request.seed)
-    model = load_model(folder, request.device)
-    if request.lora is not None:
-        from training.runs import apply_lora
-
-        model = apply_lora(model, request.lora)
-    model.encoder_autocast = request.precision == "amp"
+    model = _load_model(folder, request)
     style = reference_style(request.reference, reference) if reference is not None else {}
     conditionings = [_conditioning(request, reference, style, stars, song_ms) for stars in difficulties]
     middle = conditionings[len(conditionings) // 2]  # the shared passes hear the middle difficulty

@@ -106,12 +106,11 @@ def fresh_path(folder: Path, stem: str, suffix: str = ".osu") -> Path:
 
 
 def run_generation(request: GenerateRequest, progress: Callable[[str, int, int], None] | None = None) -> GenerateResult:
-    import torch
 
     from models.audio import audio_duration_ms, load_audio
     from models.generation import Generator
     from models.given_contexts import given_contexts, reference_style
-    from models.loading import load_model, resolve_checkpoint
+    from models.loading import resolve_checkpoint
     from models.trace import Trace
     from profiles import load_profile
     from profiles.detect import detect_profile
@@ -141,14 +140,7 @@ def run_generation(request: GenerateRequest, progress: Callable[[str, int, int],
     # found before generating, so a bad --diffusion-model fails in a second, not after minutes of decoding
     diffusion_folder = _diffusion_folder(request, warnings) if _wants_refinement(request, profile, wanted) else None
 
-    if request.seed is not None:
-        torch.manual_seed(request.seed)
-    model = load_model(folder, request.device)
-    if request.lora is not None:
-        from training.runs import apply_lora
-
-        model = apply_lora(model, request.lora)
-    model.encoder_autocast = request.precision == "amp"
+    model = _load_model(folder, request)
     style = reference_style(request.reference, reference) if reference is not None else {}
     asked = {"difficulty": request.difficulty, "hitsounded": request.hitsounded,
              "hold_note_ratio": request.hold_note_ratio, "scroll_speed_ratio": request.scroll_speed_ratio}
@@ -208,6 +200,23 @@ def _decode_passes(request, generator, model, vocab, profile, audio, conditionin
                                           in_contexts=sources.in_contexts, start_ms=request.start_time,
                                           end_ms=request.end_time, preload=sources.preload, progress=progress)
     return contexts
+
+
+def _load_model(folder, request: GenerateRequest):
+    """The checkpoint on the request's device, with its LoRA adapter and precision; seeds torch first."""
+    import torch
+
+    from models.loading import load_model
+
+    if request.seed is not None:
+        torch.manual_seed(request.seed)
+    model = load_model(folder, request.device)
+    if request.lora is not None:
+        from training.runs import apply_lora
+
+        model = apply_lora(model, request.lora)
+    model.encoder_autocast = request.precision == "amp"
+    return model
 
 
 def _device(wanted: str, warnings: list[str]) -> str:
