@@ -37,28 +37,38 @@ def default_workers(processes: int = 1) -> int:
     return max(1, cpus // max(1, processes) - 1)
 
 
+MAX_EMPTY_EPOCHS = 100
+
+
 def example_stream(maker: ExampleMaker, records: list[Record], rng: random.Random) -> Iterator:
     """Endless windows: songs shuffled every epoch, windows shuffled through a small buffer."""
     by_set: dict[int, list[Record]] = {}
     for r in records:
         by_set.setdefault(r.set_id, []).append(r)
     buffer = []
+    empty_epochs = 0
     while True:
         order = list(records)
         rng.shuffle(order)
-        made = 0
+        made = failed = 0
         for record in order:
             try:
                 windows = list(maker.examples(record, rng, by_set[record.set_id]))
             except Exception as exc:  # noqa: BLE001 - one unreadable song must not end a long run
                 print(f"skipping {record.beatmap_path.name}: {exc}", file=sys.stderr, flush=True)
+                failed += 1
                 continue
             made += len(windows)
             buffer.extend(windows)
             while len(buffer) >= SHUFFLE_BUFFER:
                 yield buffer.pop(rng.randrange(len(buffer)))
-        if not made:  # without this, a dataset of unreadable songs would spin forever
+        # Without these, a dataset of unreadable songs would spin forever. An epoch of a tiny dataset
+        # can draw no window at all (augmentation), so only many empty epochs in a row count.
+        if failed == len(order):
             raise MapperInputError("no training song could be read (see the lines above)")
+        empty_epochs = 0 if made else empty_epochs + 1
+        if empty_epochs >= MAX_EMPTY_EPOCHS:
+            raise MapperInputError(f"no training window in {MAX_EMPTY_EPOCHS} passes over the songs")
         rng.shuffle(buffer)
         while buffer:
             yield buffer.pop()
