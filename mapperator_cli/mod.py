@@ -30,6 +30,8 @@ def mod(
         raise UserError(f"{beatmap}: beatmap not found")
     if threshold < 0 or top < 0 or batch_size < 1:
         raise UserError("--threshold and --top must be >= 0 and --batch-size at least 1")
+    if audio is not None and audio.is_dir():  # the user's own arguments first, then the model's
+        raise UserError(f"{audio}: is a folder, not an audio file")
 
     from models.model_source import model_path
 
