@@ -33,9 +33,9 @@ def run_mapset(request, difficulties: list[float],
     from models.audio import audio_duration_ms, load_audio
     from models.generation import Generator
     from models.given_contexts import given_contexts, reference_style
-    from models.loading import resolve_checkpoint
     from models.pipeline import (
         _check_span,
+        _checkpoint,
         _device,
         _diffusion_folder,
         _load_model,
@@ -44,22 +44,14 @@ def run_mapset(request, difficulties: list[float],
         _wants_refinement,
     )
     from models.trace import Trace
-    from profiles import load_profile
-    from profiles.detect import detect_profile
     from tokenization import read_beatmap
-    from tokenization.beatmap import GameMode
-    from tokenization.vocabulary import Vocabulary
 
     if request.add_to_beatmap:
         raise MapperInputError("--add-to-beatmap adds one difficulty: give a single --difficulty")
     reference = read_beatmap(request.reference) if request.reference else None
     _check_span(request, reference)
     audio = load_audio(request.audio)
-    folder = resolve_checkpoint(request.model, request.gamemode)
-    vocab = Vocabulary.load(folder)
-    profile = load_profile(request.profile) if request.profile else detect_profile(folder, vocab)
-    if request.gamemode not in profile.tokenizer.gamemodes:
-        raise MapperInputError(f"the {profile.name} model does not make {GameMode(request.gamemode).name.lower()} maps")
+    folder, vocab, profile = _checkpoint(request)
     warnings: list[str] = []
     request = replace(request, device=_device(request.device, warnings))
     song_ms = audio_duration_ms(audio)

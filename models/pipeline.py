@@ -110,24 +110,15 @@ def run_generation(request: GenerateRequest, progress: Callable[[str, int, int],
     from models.audio import audio_duration_ms, load_audio
     from models.generation import Generator
     from models.given_contexts import given_contexts, reference_style
-    from models.loading import resolve_checkpoint
     from models.trace import Trace
-    from profiles import load_profile
-    from profiles.detect import detect_profile
     from tokenization import read_beatmap
-    from tokenization.beatmap import GameMode
     from tokenization.events import ContextType
     from tokenization.prompt import Conditioning, unknown_descriptors
-    from tokenization.vocabulary import Vocabulary
 
     reference = read_beatmap(request.reference) if request.reference else None
     _check_span(request, reference)
     audio = load_audio(request.audio)
-    folder = resolve_checkpoint(request.model, request.gamemode)
-    vocab = Vocabulary.load(folder)
-    profile = load_profile(request.profile) if request.profile else detect_profile(folder, vocab)
-    if request.gamemode not in profile.tokenizer.gamemodes:
-        raise MapperInputError(f"the {profile.name} model does not make {GameMode(request.gamemode).name.lower()} maps")
+    folder, vocab, profile = _checkpoint(request)
     warnings = [f"unknown descriptor {d!r} ignored" for d in unknown_descriptors(vocab, request.descriptors)]
     if request.mapper_id is not None and request.mapper_id not in vocab.mapper_idx:
         warnings.append(f"the model does not know mapper {request.mapper_id}: no mapper style used")
@@ -200,6 +191,22 @@ def _decode_passes(request, generator, model, vocab, profile, audio, conditionin
                                           in_contexts=sources.in_contexts, start_ms=request.start_time,
                                           end_ms=request.end_time, preload=sources.preload, progress=progress)
     return contexts
+
+
+def _checkpoint(request: GenerateRequest):
+    """(folder, vocabulary, profile) of the request's model; refuses a game mode the model does not make."""
+    from models.loading import resolve_checkpoint
+    from profiles import load_profile
+    from profiles.detect import detect_profile
+    from tokenization.beatmap import GameMode
+    from tokenization.vocabulary import Vocabulary
+
+    folder = resolve_checkpoint(request.model, request.gamemode)
+    vocab = Vocabulary.load(folder)
+    profile = load_profile(request.profile) if request.profile else detect_profile(folder, vocab)
+    if request.gamemode not in profile.tokenizer.gamemodes:
+        raise MapperInputError(f"the {profile.name} model does not make {GameMode(request.gamemode).name.lower()} maps")
+    return folder, vocab, profile
 
 
 def _load_model(folder, request: GenerateRequest):
