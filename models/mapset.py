@@ -74,7 +74,7 @@ def run_mapset(request, difficulties: list[float],
         if trace is not None:
             trace.write()
     return _write_mapset(request, difficulties, per_difficulty, profile, reference, sources, given, wanted,
-                         diffusion_folder, generator.generated_tokens, warnings, progress)
+                         diffusion_folder, generator.generated_tokens, warnings, progress, song_ms)
 
 
 def _decode(request, generator, model, vocab, profile, audio, conditionings, middle, sources, passes, progress):
@@ -130,7 +130,7 @@ def _circle_size(request, d) -> float:
 
 
 def _write_mapset(request, difficulties, per_difficulty, profile, reference, sources, given, wanted,
-                  diffusion_folder, tokens, warnings, progress) -> MapsetResult:
+                  diffusion_folder, tokens, warnings, progress, song_ms=None) -> MapsetResult:
     from models.pipeline import _postprocess, _refine, _write, safe_filename
     from tokenization.events import ContextType
 
@@ -142,7 +142,7 @@ def _write_mapset(request, difficulties, per_difficulty, profile, reference, sou
         kept = {c: events for c, events in contexts.items()
                 if c.value in wanted or c is ContextType.TIMING or c in given}
         beatmap, report = _postprocess(asked, profile, kept, reference, sources.reference_timing,
-                                       slider_multiplier, circle_size)
+                                       slider_multiplier, circle_size, song_ms)
         warnings += [f"{stars:g} stars: {w}" for w in report]
         if beatmap.hit_objects and diffusion_folder is not None:
             _refine(asked, diffusion_folder, beatmap, progress)

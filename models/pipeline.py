@@ -159,7 +159,7 @@ def run_generation(request: GenerateRequest, progress: Callable[[str, int, int],
     contexts = {c: events for c, events in contexts.items()
                 if c.value in wanted or c is ContextType.TIMING or c in sources.finished}
     beatmap, report_warnings = _postprocess(request, profile, contexts, reference, sources.reference_timing,
-                                            slider_multiplier, circle_size)
+                                            slider_multiplier, circle_size, song_ms)
     warnings += report_warnings
     if beatmap.hit_objects and diffusion_folder is not None:
         _refine(request, diffusion_folder, beatmap, progress)
@@ -289,7 +289,8 @@ def _settings(request: GenerateRequest, profile):
                                   num_beams=request.num_beams))
 
 
-def _postprocess(request, profile, contexts, reference, reference_timing, slider_multiplier, circle_size):
+def _postprocess(request, profile, contexts, reference, reference_timing, slider_multiplier, circle_size,
+                 song_ms=None):
     from models.postprocess import BeatmapInfo, build_beatmap
     from tokenization.beatmap import GameMode
 
@@ -316,7 +317,8 @@ def _postprocess(request, profile, contexts, reference, reference_timing, slider
                                     leniency_ms=_first(request.timing_leniency, inference.timing_leniency),
                                     resnap=_first(request.resnap, inference.resnap_events),
                                     types_first=profile.tokenizer.types_first,
-                                    snap_overlaps=_first(request.snap_overlaps, inference.snap_near_perfect_overlaps))
+                                    snap_overlaps=_first(request.snap_overlaps, inference.snap_near_perfect_overlaps),
+                                    song_ms=song_ms, seed=request.seed)
     warnings = []
     if report.dropped_groups or report.stray_events or report.dropped_drumrolls:
         warnings.append(f"repaired the model's output: dropped {report.dropped_groups + report.dropped_drumrolls} "

@@ -57,9 +57,13 @@ class PostprocessReport:
 
 def build_beatmap(contexts: dict[ContextType, list[Event]], settings: TokenizerSettings, info: BeatmapInfo, *,
                   reference_timing: list[TimingPoint] | None = None, leniency_ms: float = 20.0,
-                  resnap: bool = True, types_first: bool = True,
-                  snap_overlaps: bool = False) -> tuple[Beatmap, PostprocessReport]:
+                  resnap: bool = True, types_first: bool = True, snap_overlaps: bool = False,
+                  song_ms: float | None = None, seed: int | None = None) -> tuple[Beatmap, PostprocessReport]:
+    """The beatmap of a generation's contexts. Objects come from every context merged by time
+    (`models.object_stream`); `song_ms` closes the last slider anchors' times and `seed` draws the
+    positions of groups that have only a distance."""
     from models.generation import beat_markers
+    from models.object_stream import DistancePlacer, merged_stream
 
     report = PostprocessReport()
     reds = [tp for tp in (reference_timing or []) if tp.uninherited]
@@ -71,11 +75,12 @@ def build_beatmap(contexts: dict[ContextType, list[Event]], settings: TokenizerS
         reds = [TimingPoint(0.0, 60000.0 / DEFAULT_BPM)]
     reds.sort(key=lambda tp: tp.time)
     report.red_lines = len(reds)
-    map_events = contexts.get(ContextType.MAP, [])
+    object_events = merged_stream(contexts, types_first=types_first, song_ms=song_ms)
     if resnap:
-        map_events = _resnap(map_events, [Grid(tp.time, tp.beat_length) for tp in reds])
+        object_events = _resnap(object_events, [Grid(tp.time, tp.beat_length) for tp in reds])
     key_count = info.keycount if info.mode is GameMode.MANIA else 4
-    objects, decoded = events_to_objects(map_events, settings, mode=info.mode, key_count=key_count)
+    objects, decoded = events_to_objects(object_events, settings, mode=info.mode, key_count=key_count,
+                                         placer=DistancePlacer(seed))
     report.objects, report.dropped_groups, report.stray_events = len(objects), decoded.dropped_groups, decoded.stray_events
     if snap_overlaps and info.mode in (GameMode.OSU, GameMode.CATCH):
         report.snapped_overlaps = snap_near_overlaps(objects)
@@ -127,7 +132,7 @@ def _slider_velocities(objects: list, decoded, reds: list[TimingPoint], info: Be
             if span > 0:
                 obj.length = sv * px_per_beat_at_sv1 * span / red.beat_length
             greens[obj.time] = round(sv, 2)
-        elif id(obj) in decoded.scroll_speeds:
+        elif id(obj) in decoded.scroll_speeds and info.mode is GameMode.TAIKO:
             greens[obj.time] = round(min(max(decoded.scroll_speeds[id(obj)] / 100, MIN_SV), MAX_SV), 2)
     return greens
 

@@ -3,8 +3,10 @@
 Input events carry absolute times (TIME_SHIFT values in ms). Events are cut into groups at type
 tokens (a group ends with its type token when types come last, and starts with it when types come
 first); each group's fields are read, then groups become objects. A model can write anything, so
-a group that cannot become part of an object (an anchor with no slider open, an end with no start,
-a group without a time) is dropped and counted, never an exception.
+a group that cannot become part of an object (an anchor with no slider open, an end with no start
+or no time) is dropped and counted, never an exception. Where the published models' own reader
+decides a malformed case, this one decides it alike: fields before the first type token belong to
+it, an object start without a time shift is at 0 ms, and a group's first hitsound is its sound.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from tokenization.slider_path import SliderPath
 
 E = EventType
 CENTRE = (256.0, 192.0)
+OBJECT_STARTS = frozenset({E.CIRCLE, E.SLIDER_HEAD, E.SPINNER, E.HOLD_NOTE, E.DRUMROLL, E.DENDEN})
 ANCHOR_CURVES = {E.BEZIER_ANCHOR: CurveType.BEZIER, E.PERFECT_ANCHOR: CurveType.PERFECT,
                  E.CATMULL_ANCHOR: CurveType.CATMULL, E.RED_ANCHOR: CurveType.BEZIER}
 
@@ -64,14 +67,14 @@ def group_events(events: list[Event], settings: TokenizerSettings) -> tuple[list
         return group
 
     if settings.types_first:
+        # fields before the first type token belong to it, as in the published models' reader
         current: Event | None = None
         for event in events:
             if event.type in TYPE_TOKENS:
                 if current is not None:
                     groups.append(close(current, pending))
-                elif pending:
-                    stray += len(pending)
-                current, pending = event, []
+                    pending = []
+                current = event
             else:
                 pending.append(event)
         if current is not None:
@@ -93,7 +96,8 @@ def _fill(group: Group, fields: list[Event], s: TokenizerSettings) -> None:
     x_min, _, y_min, _ = s.position_range
     p = s.position_precision
     cells_per_row = int((s.position_range[1] - x_min) / p + 1)
-    pending_hitsound: int | None = None
+    hitsounds: list[int] = []
+    volumes: list[int] = []
     refine: int | None = None
     cell: int | None = None
     for event in fields:
@@ -119,10 +123,11 @@ def _fill(group: Group, fields: list[Event], s: TokenizerSettings) -> None:
         elif kind is E.SCROLL_SPEED:
             group.scroll_speed = value
         elif kind is E.HITSOUND:
-            pending_hitsound = value
-        elif kind is E.VOLUME and pending_hitsound is not None:
-            group.sounds.append((pending_hitsound, value))
-            pending_hitsound = None
+            hitsounds.append(value)
+        elif kind is E.VOLUME:
+            volumes.append(value)
+    # the n-th hitsound goes with the n-th volume, each read in order even when the other is missing
+    group.sounds = [(h, volumes[i] if i < len(volumes) else 0) for i, h in enumerate(hitsounds)]
     if cell is not None:
         cx = cell % cells_per_row + x_min / p
         cy = cell // cells_per_row + y_min / p
@@ -163,10 +168,16 @@ class DecodeReport:
 
 
 def events_to_objects(events: list[Event], settings: TokenizerSettings, *, mode: GameMode = GameMode.OSU,
-                      key_count: int = 4) -> tuple[list[HitObject], DecodeReport]:
+                      key_count: int = 4, placer=None) -> tuple[list[HitObject], DecodeReport]:
+    """Objects from events. `placer` (optional) positions groups that have only a distance
+    (`models.object_stream.DistancePlacer`); without one they take the last object's position."""
     groups, stray = group_events(events, settings)
     builder = _ObjectBuilder(mode, key_count)
     for group in groups:
+        if placer is not None:
+            position = placer.place(group.type, group.distance, group.position)
+            if group.position is None and position is not None:
+                group.x, group.y = position
         builder.add(group)
     builder.finish()
     report = DecodeReport(len(builder.objects), builder.dropped, stray, builder.hints, builder.scroll_speeds)
@@ -191,6 +202,8 @@ class _ObjectBuilder:
         kind = g.type
         if kind in (E.BEAT, E.MEASURE, E.TIMING_POINT, E.KIAI, E.SCROLL_SPEED_CHANGE) or kind.value.endswith("_sustain"):
             return  # timing and control events are handled by the postprocessor
+        if kind in OBJECT_STARTS and g.time is None:
+            g.time = 0.0  # an object with no time shift of its own: the published models' reader puts it at 0
         if kind in (E.SPINNER, E.DENDEN) and self.open:
             self.dropped += 1  # a new spinner started before the last one ended
             self.open = None
