@@ -28,10 +28,10 @@ ORIGINAL = {"tiny": 72.9, "full": 15.0}
 def main() -> None:
     import torch
 
-    from models.audio import load_audio
-    from models.decoding import DecodeRequest
+    from models.audio.loading import load_audio
+    from models.decoding.batch import DecodeRequest
     from models.factory import build_config
-    from models.generation import make_windows
+    from models.generation.windows import make_windows
     from models.loading import load_model
     from models.modeling_mapperatorinator import Mapperatorinator
     from profiles import load_profile
@@ -97,7 +97,8 @@ def timed(run, *args, repeats: int = 3):
 
 
 def _one_by_one(target, frames, requests, generic_cache: bool = False):
-    from models.decoding import Decoder, SamplingSettings
+    from models.decoding.batch import SamplingSettings
+    from models.decoding.decoder import Decoder
 
     decoder = Decoder(target, sampling=SamplingSettings(greedy=True), generic_cache=generic_cache)
     return [decoder.run(f, [r], TOKENS_PER_WINDOW)[0].tokens for f, r in zip(frames, requests)]
@@ -106,7 +107,8 @@ def _one_by_one(target, frames, requests, generic_cache: bool = False):
 def _batched(target, frames, requests):
     import torch
 
-    from models.decoding import Decoder, SamplingSettings
+    from models.decoding.batch import SamplingSettings
+    from models.decoding.decoder import Decoder
 
     decoder = Decoder(target, sampling=SamplingSettings(greedy=True))
     return [r.tokens for r in decoder.run(torch.cat(frames), requests, TOKENS_PER_WINDOW)]

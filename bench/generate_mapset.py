@@ -17,8 +17,9 @@ DIFFICULTIES = [2.0, 5.0, 7.0]
 
 
 def main() -> None:
-    from models.mapset import run_mapset
-    from models.pipeline import GenerateRequest, run_generation
+    from models.pipeline.mapset import run_mapset
+    from models.pipeline.request import GenerateRequest
+    from models.pipeline.run import run_generation
     from tests.synthetic import click_track, trained_tiny
     from tokenization import read_beatmap
 

@@ -23,7 +23,8 @@ SONG_SECONDS = 64.0
 
 
 def main() -> None:
-    from models.pipeline import GenerateRequest, run_generation
+    from models.pipeline.request import GenerateRequest
+    from models.pipeline.run import run_generation
     from tests.synthetic import click_track, trained_tiny
 
     with tempfile.TemporaryDirectory() as tmp:

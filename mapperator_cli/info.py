@@ -75,7 +75,7 @@ def _star_rating(raw: bytes) -> float | None:
 def audio_summary(path: Path) -> dict:
     import numpy as np
 
-    from models.audio import SAMPLE_RATE_HZ, audio_duration_ms, load_audio
+    from models.audio.loading import SAMPLE_RATE_HZ, audio_duration_ms, load_audio
 
     samples = load_audio(path, normalize=False)
     peak = float(np.max(np.abs(samples))) if samples.size else 0.0

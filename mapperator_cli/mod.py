@@ -40,9 +40,9 @@ def mod(
     import torch
 
     from mapperator_cli.progress import PassProgress
-    from models.audio import audio_duration_ms, load_audio
+    from models.audio.loading import audio_duration_ms, load_audio
     from models.loading import load_model, resolve_checkpoint
-    from models.modding import score_beatmap, suggestions
+    from models.pipeline.modding import score_beatmap, suggestions
     from profiles import load_profile
     from profiles.detect import detect_profile
     from tokenization import read_beatmap

@@ -38,11 +38,11 @@ def timing(
     import torch
 
     from mapperator_cli.progress import PassProgress
-    from models.audio import audio_duration_ms, load_audio
+    from models.audio.loading import audio_duration_ms, load_audio
+    from models.generation.timing_passes import run_timing_passes
     from models.loading import load_model, resolve_checkpoint
-    from models.pipeline import fresh_path, safe_filename
-    from models.postprocess import BeatmapInfo, build_beatmap
-    from models.timing_passes import run_timing_passes
+    from models.pipeline.request import fresh_path, safe_filename
+    from models.postprocess.build import BeatmapInfo, build_beatmap
     from profiles import load_profile
     from profiles.detect import detect_profile
     from tokenization import read_beatmap, write_beatmap

@@ -14,6 +14,7 @@ from pathlib import Path
 import typer
 
 from mapperator_cli.errors import UserError
+from mapperator_cli.generate_options import BY_NAME, answer_check
 
 GAMEMODES = ["osu", "taiko", "catch", "mania"]
 
@@ -82,6 +83,29 @@ def number(low: float, high: float | None = None, *, optional: bool = False, int
     return check
 
 
+def flag(name: str) -> str:
+    """The `mapper generate` flag of an option, from the command's own table."""
+    return BY_NAME[name].flag
+
+
+def required(check):
+    """`check`, but a blank answer is refused."""
+    return lambda text: (check(text) if text.strip() else "a value is needed")
+
+
+def star_ratings(text: str):
+    """One star rating or a list (a mapset), by the command's own rule; blank: unknown."""
+    if not text.strip():
+        return True
+    from mapperator_cli.generate import parse_difficulties
+
+    try:
+        parse_difficulties(text)
+    except UserError as exc:
+        return str(exc)
+    return True
+
+
 def not_empty(text: str):
     return True if text.strip() else "a value is needed"
 
@@ -137,50 +161,50 @@ def _add(argv: list[str], option: str, value: str) -> None:
 def ask_generate(a: Asker) -> list[str]:
     argv = ["generate", a.text("Song (audio file):", validate=existing_file)]
     model = a.text("Model (checkpoint folder or hub id):", validate=not_empty)
-    argv += ["--model", model]
-    argv += ["--gamemode", a.select("Game mode:", GAMEMODES, default="osu")]
-    _add(argv, "--difficulty", a.text("Star rating (blank: unknown):", validate=number(0, 15, optional=True)))
-    _add(argv, "--year", a.text("Mapping style of the year (blank: unknown):",
-                                validate=number(2007, 2023, optional=True, integer=True)))
+    argv += [flag("model"), model]
+    argv += [flag("gamemode"), a.select("Game mode:", GAMEMODES, default="osu")]
+    _add(argv, flag("difficulty"), a.text("Star rating (blank: unknown):", validate=star_ratings))
+    _add(argv, flag("year"), a.text("Mapping style of the year (blank: unknown):",
+                                    validate=number(2007, 2023, optional=True, integer=True)))
     known = _descriptors(model)
     chosen = a.checkbox("Descriptors to aim for:", known) if known else []
     for name in chosen:
-        argv += ["--descriptor", name]
+        argv += [flag("descriptor"), name]
     reference = a.text("Reference beatmap for metadata and timing (blank: none):", validate=optional_file)
     if reference:
-        argv += ["--beatmap", reference]
+        argv += [flag("beatmap"), reference]
         argv += _ask_reference(a, model)
     if a.confirm("Change advanced settings?", default=False):
-        cfg = a.text("Guidance scale (1: off):", default="1", validate=number(1, 20))
+        cfg = a.text("Guidance scale (1: off):", default="1", validate=required(answer_check("cfg_scale")))
         if float(cfg) > 1:
-            argv += ["--cfg-scale", cfg]
+            argv += [flag("cfg_scale"), cfg]
             for name in a.checkbox("Descriptors to steer away from:", [d for d in known if d not in chosen]):
-                argv += ["--negative-descriptor", name]
-        _add(argv, "--seed", a.text("Random seed (blank: random):", validate=number(0, optional=True, integer=True)))
+                argv += [flag("negative_descriptor"), name]
+        _add(argv, flag("seed"), a.text("Random seed (blank: random):", validate=number(0, optional=True, integer=True)))
         if a.confirm("Greedy decoding (no sampling)?", default=False):
-            argv.append("--greedy")
+            argv.append(flag("greedy"))
         else:
-            _add(argv, "--temperature", a.text("Temperature (blank: profile default):",
-                                               validate=number(0.01, 5, optional=True)))
-            _add(argv, "--top-p", a.text("Top-p (blank: profile default):", validate=number(0.01, 1, optional=True)))
-        _add(argv, "--out", a.text("Output folder (blank: current folder):"))
+            _add(argv, flag("temperature"), a.text("Temperature (blank: profile default):",
+                                                   validate=answer_check("temperature")))
+            _add(argv, flag("top_p"), a.text("Top-p (blank: profile default):", validate=answer_check("top_p")))
+        _add(argv, flag("out"), a.text("Output folder (blank: current folder):"))
         if a.confirm("Also write an .osz with the song?", default=False):
-            argv.append("--export-osz")
+            argv.append(flag("export_osz"))
         refine = a.select("Position refinement (diffusion, osu! and catch):",
                           ["as the profile says", "on", "off"], default="as the profile says")
         if refine == "on":
-            argv.append("--refine")
-            _add(argv, "--diffusion-model", a.text("Diffusion model folder (blank: the published one):"))
+            argv.append(flag("refine"))
+            _add(argv, flag("diffusion_model"), a.text("Diffusion model folder (blank: the published one):"))
         elif refine == "off":
-            argv.append("--no-refine")
-        _add(argv, "--mapper", a.text("Follow a mapper's style (osu! user id the model knows; blank: none):",
-                                      validate=number(1, optional=True, integer=True)))
+            argv.append("--no-" + flag("refine")[2:])
+        _add(argv, flag("mapper"), a.text("Follow a mapper's style (osu! user id the model knows; blank: none):",
+                                          validate=answer_check("mapper", integer=True)))
         speed = a.select("Windows:", ["one at a time, each continuing the last (best maps)",
                                       "side by side in batches (--parallel: faster, rougher at window edges)"])
         if speed.startswith("side"):
-            argv.append("--parallel")
+            argv.append(flag("parallel"))
         if a.select("Precision:", ["fp32", "amp (audio encoder in bf16: faster where bf16 is fast)"]) != "fp32":
-            argv += ["--precision", "amp"]
+            argv += [flag("precision"), "amp"]
     return argv
 
 
@@ -190,15 +214,15 @@ def _ask_reference(a: Asker, model: str) -> list[str]:
     chosen = [] if not offered else a.checkbox("Take from the reference (timing, kiai; gd: match it as a guest difficulty; no_hs: keep "
                         "its objects and add hitsounds):", offered, validate=one_map_input)
     for context in chosen:
-        argv += ["--in-context", context]
+        argv += [flag("in_context"), context]
     if a.confirm("Generate only a span of the song?", default=False):
-        argv += ["--start-time", a.text("From (ms, m:ss.s or mm:ss:mmm):", validate=time_of_song(False))]
-        _add(argv, "--end-time", a.text("To (blank: the end):", validate=time_of_song(True)))
+        argv += [flag("start_time"), a.text("From (ms, m:ss.s or mm:ss:mmm):", validate=time_of_song(False))]
+        _add(argv, flag("end_time"), a.text("To (blank: the end):", validate=time_of_song(True)))
         if a.confirm("Splice the span into the reference, as a new difficulty file?", default=True):
-            argv.append("--add-to-beatmap")
+            argv.append(flag("add_to_beatmap"))
             if a.confirm("Overwrite the reference itself instead (its old contents are kept as .bak)?",
                          default=False):
-                argv.append("--overwrite")
+                argv.append(flag("overwrite"))
     return argv
 
 

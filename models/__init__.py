@@ -1,4 +1,5 @@
-"""Audio, spectrogram, the model and its generation. Importing this package does not import torch."""
+"""Audio, the model, decoding, generation, timing, postprocessing, the pipelines and evaluation: see
+ARCHITECTURE.md for the rooms and the flow. Importing this package does not import torch."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Loading checkpoints: a local folder, a hub id or a short name, gamemode sub-models, safetensors only."""
+"""Loading checkpoints: a local folder, a hub id or a short name, gamemode sub-models, safetensors only;
+and LoRA adapters merged into a loaded model."""
 
 from __future__ import annotations
 
@@ -58,3 +59,17 @@ def load_model(path_or_id: str | os.PathLike, device: str = "cpu", *, gamemode: 
                                f"{result.missing_keys[:3]}, unexpected: {result.unexpected_keys[:3]})")
     model.encoder_autocast = precision == "amp"
     return model.to(device).eval()
+
+
+def apply_lora(model, adapter: str | Path):
+    """Merge a PEFT adapter into `model` (weights changed in place, no adapter at run time)."""
+    from peft import PeftModel
+
+    path = Path(adapter)
+    if not (path / "adapter_config.json").exists():
+        raise MapperInputError(f"{adapter}: not a LoRA adapter folder (no adapter_config.json)")
+    try:
+        merged = PeftModel.from_pretrained(model, str(path)).merge_and_unload()
+    except (ValueError, RuntimeError, KeyError) as exc:
+        raise MapperInputError(f"{adapter}: this adapter does not fit the model ({' '.join(str(exc).split())[:200]})") from None
+    return merged.eval()

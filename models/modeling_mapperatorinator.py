@@ -15,6 +15,7 @@ import torch
 from torch import nn
 from transformers import PreTrainedModel, WhisperForConditionalGeneration
 
+from models.audio.spectrogram import build_spectrogram
 from models.configuration_mapperatorinator import MapperatorinatorConfig
 from models.rope_whisper import (
     DifficultyEmbedder,
@@ -22,7 +23,6 @@ from models.rope_whisper import (
     RopeWhisperForConditionalGeneration,
     SongPositionEmbedder,
 )
-from models.spectrogram import build_spectrogram
 from models.whisper_kv_decoder import WhisperKVDecoder
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from models.audio import SAMPLE_RATE_HZ, audio_duration_ms, load_audio
+from models.audio.loading import SAMPLE_RATE_HZ, audio_duration_ms, load_audio
 from tests.conftest import CORPUS, corpus_manifest, require_shared
 from tokenization.errors import AudioError, MapperInputError
 

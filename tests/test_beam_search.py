@@ -7,7 +7,8 @@ import math
 
 import torch
 
-from models.decoding import Decoder, DecodeRequest, SamplingSettings
+from models.decoding.batch import DecodeRequest, SamplingSettings
+from models.decoding.decoder import Decoder
 
 EOS = 2
 

@@ -19,11 +19,13 @@ import pytest
 import soundfile as sf
 from typer.testing import CliRunner
 
-import models.generation as generation
+import models.generation.generator as generation
 import models.loading as loading
 from mapperator_cli.app import app
-from models.decoding import Decoder, DecodeResult
-from models.pipeline import GenerateRequest, run_generation
+from models.decoding.batch import DecodeResult
+from models.decoding.decoder import Decoder
+from models.pipeline.request import GenerateRequest
+from models.pipeline.run import run_generation
 from tests.conftest import SHARED, require_shared
 from tokenization import read_beatmap
 

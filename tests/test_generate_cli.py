@@ -152,7 +152,7 @@ def test_guidance_options_osz_and_given_contexts(tmp_path):
 def test_guidance_pushes_towards_the_wanted_prompt():
     import torch
 
-    from models.logits_rules import ClassifierFreeGuidance
+    from models.decoding.rules import ClassifierFreeGuidance
     from tokenization.prompt import Conditioning, negative_conditioning
 
     cond, uncond = torch.tensor([[2.0, 0.0, 1.0]]), torch.tensor([[0.0, 2.0, 1.0]])

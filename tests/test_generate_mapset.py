@@ -58,9 +58,9 @@ def test_each_row_is_the_window_sweep_of_its_difficulty_alone(random_tiny_model)
     import numpy as np
     import torch
 
-    from models.decoding import SamplingSettings
-    from models.difficulty_batch import generate_difficulties
-    from models.generation import GenerationSettings, Generator
+    from models.decoding.batch import SamplingSettings
+    from models.generation.difficulty_batch import generate_difficulties
+    from models.generation.generator import GenerationSettings, Generator
     from profiles import load_profile
     from tokenization.events import ContextType, Event, EventType
     from tokenization.prompt import Conditioning

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from models.decoding import Decoder, DecodeRequest, SamplingSettings
+from models.decoding.batch import DecodeRequest, SamplingSettings
+from models.decoding.decoder import Decoder
 
 
 def _prompts(vocab_size: int, lengths: list[int], seed: int) -> list[list[int]]:

@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from mapperator_cli.app import app
-from models.modding import Suggestion
+from models.pipeline.modding import Suggestion
 from tests.synthetic import beat_map, trained_tiny
 
 runner = CliRunner()

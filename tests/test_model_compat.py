@@ -9,8 +9,9 @@ import pytest
 import torch
 
 from models import load_model
-from models.decoding import Decoder, DecodeRequest, SamplingSettings
-from models.logits_rules import MonotonicTime, RuleTokens, Temperature
+from models.decoding.batch import DecodeRequest, SamplingSettings
+from models.decoding.decoder import Decoder
+from models.decoding.rules import MonotonicTime, RuleTokens, Temperature
 from tests.conftest import FIXTURES, require_shared
 from tokenization.errors import MapperInputError
 from tokenization.events import EventType as E

@@ -8,7 +8,7 @@ import math
 
 import pytest
 
-from models.postprocess import BeatmapInfo, build_beatmap
+from models.postprocess.build import BeatmapInfo, build_beatmap
 from profiles import load_profile
 from tokenization.beatmap import Circle, TimingPoint
 from tokenization.events import ContextType, Event, EventType

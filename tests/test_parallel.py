@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from models.parallel_generation import split_contexts
+from models.generation.parallel import split_contexts
 from profiles import load_profile
 from tokenization.events import ContextType
 from tokenization.vocabulary import EOS_ID, build_vocabulary

@@ -7,10 +7,11 @@ import copy
 
 import pytest
 
-from models.generation import select_windows, trim_events
-from models.overlap import snap_near_overlaps
-from models.postprocess import BeatmapInfo, build_beatmap
-from models.remap import splice
+from models.generation.event_times import trim_events
+from models.generation.windows import select_windows
+from models.postprocess.build import BeatmapInfo, build_beatmap
+from models.postprocess.overlap import snap_near_overlaps
+from models.postprocess.remap import splice
 from profiles import load_profile
 from tests.conftest import require_shared
 from tests.synthetic import beat_map

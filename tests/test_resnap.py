@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from models.resnap import Grid, resnap_time
+from models.timing.resnap import Grid, resnap_time
 
 
 def quantise(t: float, window_start: float = 0.0) -> float:

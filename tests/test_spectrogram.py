@@ -15,7 +15,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from models.spectrogram import SpectrogramSettings, build_spectrogram
+from models.audio.spectrogram import SpectrogramSettings, build_spectrogram
 from tests.conftest import require_shared
 from tokenization.errors import MapperInputError
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from models.super_timing import TimingVotes, vote_beats
-from models.timing_fit import BeatMarker, MarkerKind, fit_timing
+from models.timing.fit import BeatMarker, MarkerKind, fit_timing
+from models.timing.super_timing import TimingVotes, vote_beats
 
 
 def noisy_pass(rng, offset, bpm, length_ms, meter=4, jitter=5.0, drop=0.1, extra=0.05, start_beat=0):

@@ -123,7 +123,7 @@ def _onset_strength(audio: np.ndarray, rate: int, hop_ms: float = 5.0) -> np.nda
 
 
 def test_audio_attacks_line_up_with_objects(dataset):
-    from models.audio import SAMPLE_RATE_HZ, load_audio
+    from models.audio.loading import SAMPLE_RATE_HZ, load_audio
     from training import mmrs
 
     checked = 0

@@ -52,9 +52,9 @@ def test_batched_passes_equal_one_window_at_a_time():
     """Windows of all passes decode together; batching must not change a single token."""
     import torch
 
-    from models.audio import load_audio
+    from models.audio.loading import load_audio
+    from models.generation.timing_passes import run_timing_passes
     from models.loading import load_model
-    from models.timing_passes import run_timing_passes
     from profiles import load_profile
     from tokenization.prompt import Conditioning
     from tokenization.vocabulary import Vocabulary

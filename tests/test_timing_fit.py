@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from models.timing_fit import BeatMarker, MarkerKind, fit_timing
+from models.timing.fit import BeatMarker, MarkerKind, fit_timing
 
 
 def markers_for(offset: float, bpm: float, beats: int, meter: int = 4, first_kind=MarkerKind.TIMING_POINT,

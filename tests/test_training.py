@@ -131,8 +131,7 @@ def test_a_killed_run_resumes_to_the_same_final_step(dataset, tmp_path):
 def test_lora_trains_only_adapters_and_changes_the_model(dataset, trained, tmp_path):
     import torch
 
-    from models.loading import load_model
-    from training.runs import apply_lora
+    from models.loading import apply_lora, load_model
 
     adapter = tmp_path / "adapter"
     result = cli("lora", "--base", str(trained), "--data", str(dataset), "--out", str(adapter), "--max-steps", "3",

@@ -41,8 +41,8 @@ def maker(dataset):
 
 
 def test_audio_cache_decodes_each_song_once(tmp_path, monkeypatch):
-    import models.audio
-    from models.audio import load_audio
+    import models.audio.loading
+    from models.audio.loading import load_audio
     from training.audio_cache import AudioCache
 
     song = song_folder(tmp_path, seconds=3.0) / "audio.wav"
@@ -55,7 +55,7 @@ def test_audio_cache_decodes_each_song_once(tmp_path, monkeypatch):
     def no_decoding(*args, **kwargs):
         raise AssertionError("decoded again")
 
-    monkeypatch.setattr(models.audio, "load_audio", no_decoding)
+    monkeypatch.setattr(models.audio.loading, "load_audio", no_decoding)
     again = cache.samples(song)
     assert isinstance(again, np.memmap)  # read from disk, shared by the page cache
     np.testing.assert_array_equal(again, first)

@@ -7,6 +7,9 @@ a group that cannot become part of an object (an anchor with no slider open, an 
 or no time) is dropped and counted, never an exception. Where the published models' own reader
 decides a malformed case, this one decides it alike: fields before the first type token belong to
 it, an object start without a time shift is at 0 ms, and a group's first hitsound is its sound.
+
+Over 300 lines: grouping and the object builder are one state machine (open sliders, spinners and
+mania holds across groups); splitting it would pass that state between files.
 """
 
 from __future__ import annotations
@@ -170,7 +173,7 @@ class DecodeReport:
 def events_to_objects(events: list[Event], settings: TokenizerSettings, *, mode: GameMode = GameMode.OSU,
                       key_count: int = 4, placer=None) -> tuple[list[HitObject], DecodeReport]:
     """Objects from events. `placer` (optional) positions groups that have only a distance
-    (`models.object_stream.DistancePlacer`); without one they take the last object's position."""
+    (`models.postprocess.object_stream.DistancePlacer`); without one they take the last object's position."""
     groups, stray = group_events(events, settings)
     builder = _ObjectBuilder(mode, key_count)
     for group in groups:

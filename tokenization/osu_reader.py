@@ -9,6 +9,9 @@ beyond osu!'s limits is skipped with a warning, as osu! does, and the rest of th
 Every later loop (slider repeats, beat ticks, sustain tokens, curve points) is bounded by what a
 real map can hold, so that no tiny file can make reading or tokenizing run for ever: the limits
 (`tokenization.limits`) are checked here, once, and downstream code may rely on them.
+
+Over 300 lines: one small parser per section, as lazer's decoder, plus the number checks every
+section shares; each parser is short, and together they are the one job of reading the format.
 """
 
 from __future__ import annotations

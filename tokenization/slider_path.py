@@ -5,6 +5,10 @@ files at doubled "red" anchors). Each segment is approximated by a polyline: Bez
 subdivision (0.25 px tolerance), perfect circles by arc sampling (0.1 px), Catmull-Rom with 50
 points per span, linear as is. The polyline is then cut to the slider's pixel length, or
 extended in a straight line along its last piece, exactly as osu!lazer's SliderPath does.
+
+Over 300 lines: the four curve approximations and the length fitting are one algorithm (lazer's
+PathApproximator and SliderPath) whose pieces share tolerances and edge cases; kept in one file so
+it can be read beside lazer's.
 """
 
 from __future__ import annotations

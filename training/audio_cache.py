@@ -1,6 +1,6 @@
 """Decoded songs kept on disk, so training decodes each song once, not once per epoch and worker.
 
-A song is decoded by `models.audio.load_audio` (mono, peak-normalised, at the profile's rate) and
+A song is decoded by `models.audio.loading.load_audio` (mono, peak-normalised, at the profile's rate) and
 saved as a float32 `.npy` in the cache folder, named by the audio file's path, size and
 modification time (an edited song is decoded again). Later reads memory-map the file: the page
 cache shares one copy among all DataLoader workers. Writes go to a temporary name and are renamed
@@ -36,7 +36,7 @@ class AudioCache:
         return samples if speed == 1.0 else change_speed(samples, speed, self.sample_rate)
 
     def _load(self, path: Path) -> np.ndarray:
-        from models.audio import load_audio
+        from models.audio.loading import load_audio
 
         if self.folder is None:
             return load_audio(path, sample_rate=self.sample_rate)

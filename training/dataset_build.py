@@ -16,6 +16,9 @@ The files carry no dates, ranked status or user ids, so RankedDate, SubmittedDat
 stay null. Ids a file does not carry (0 or -1, unsubmitted maps) are replaced by stable negative ids
 derived from the content, so that (BeatmapSetId, Id) stays a unique key and every set keeps its own
 audio: the training loader loads one audio per set id.
+
+Over 300 lines: one resumable, lock-protected build (sources found, each file checked, sets staged,
+placed, checkpointed and committed) whose steps share the builder's state and its cleanup rules.
 """
 
 from __future__ import annotations
@@ -43,7 +46,7 @@ MAX_FILE_NAME_BYTES = 200
 INVALID_NAME_CHARS = set('<>:"/\\|?*')  # not allowed in Windows file names; '/' nowhere
 LOCAL_ID_SPAN = 2**31 - 3  # local ids lie in [-(2**31 - 2), -2]: int32-sized, clear of osu!'s -1 and 0
 
-Progress = Callable[[str, int, int], None]  # (stage, done, total), as models.generation reports
+Progress = Callable[[str, int, int], None]  # (stage, done, total), as models.generation.generator reports
 
 
 @dataclass(frozen=True)
@@ -217,7 +220,7 @@ def audio_seconds(path: Path) -> float:
     """Duration from the file header (soundfile reads mp3, ogg, wav, flac without decoding)."""
     import soundfile
 
-    from models.audio import quiet_native_stderr
+    from models.audio.loading import quiet_native_stderr
 
     if path.stat().st_size == 0:
         raise ValueError("the file is empty")

@@ -187,18 +187,4 @@ def _write_adapter(model, folder: Path) -> None:
                                                         indent=2, sort_keys=True) + "\n")
 
 
-def apply_lora(model, adapter: str | Path):
-    """Merge a PEFT adapter into `model` (weights changed in place, no adapter at run time)."""
-    from peft import PeftModel
-
-    path = Path(adapter)
-    if not (path / "adapter_config.json").exists():
-        raise MapperInputError(f"{adapter}: not a LoRA adapter folder (no adapter_config.json)")
-    try:
-        merged = PeftModel.from_pretrained(model, str(path)).merge_and_unload()
-    except (ValueError, RuntimeError, KeyError) as exc:
-        raise MapperInputError(f"{adapter}: this adapter does not fit the model ({' '.join(str(exc).split())[:200]})") from None
-    return merged.eval()
-
-
-__all__ = ["TrainOptions", "train_model", "train_lora", "apply_lora", "new_vocabulary", "replace_folder"]
+__all__ = ["TrainOptions", "train_model", "train_lora", "new_vocabulary", "replace_folder"]

@@ -11,7 +11,7 @@ from models.evaluation.rhythm import compare_rhythm
 from models.evaluation.timing import compare_timing, timing_summary
 from tokenization.beatmap import Beatmap
 
-# `mapper generate` writes the star rating it was asked for into the tags (models.pipeline).
+# `mapper generate` writes the star rating it was asked for into the tags (models.pipeline.run).
 TARGET_STARS_TAG = "target-stars-"
 _TARGET_TAG = re.compile(re.escape(TARGET_STARS_TAG) + r"(\d+(?:\.\d+)?)$")
 

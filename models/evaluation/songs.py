@@ -52,7 +52,8 @@ def evaluate_model(model: str, cases: list[SongCase], *, profile: str | None = N
                    device: str = "cpu", progress: Callable[[str, int, int], None] | None = None,
                    on_song: Callable[[int, int, SongCase], None] | None = None) -> ModelEvaluation:
     from models.evaluation.difficulty import star_rating
-    from models.pipeline import GenerateRequest, run_generation
+    from models.pipeline.request import GenerateRequest
+    from models.pipeline.run import run_generation
     from tokenization import read_beatmap
     from tokenization.beatmap import GameMode
 

@@ -1,4 +1,4 @@
-"""The sequential window sweep of `models.generation`, for several difficulties of one song at once.
+"""The sequential window sweep of `models.generation.generator`, for several difficulties of one song at once.
 
 Every window is decoded for all difficulties together, one batch row each: the rows share the audio
 window (encoded once per window and pass) and the finished contexts (the shared timing), and
@@ -13,9 +13,11 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from models.decoding import DecodeRequest
-from models.generation import Generator, InContext, make_windows, select_windows, trim_events
-from models.trace import call_record
+from models.decoding.batch import DecodeRequest
+from models.generation.event_times import trim_events
+from models.generation.generator import Generator, InContext
+from models.generation.trace import call_record
+from models.generation.windows import make_windows, select_windows
 from tokenization.events import ContextType, Event
 from tokenization.prompt import Conditioning
 

@@ -14,12 +14,14 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from models.decoding import Decoder, DecodeRequest, SamplingSettings
-from models.generation import beat_markers, embedding_inputs, rule_tokens
-from models.logits_rules import MonotonicTime
-from models.super_timing import TimingVotes, vote_beats
-from models.timing_fit import BeatMarker, RedLine, fit_timing
-from models.trace import call_record
+from models.decoding.batch import DecodeRequest, SamplingSettings
+from models.decoding.decoder import Decoder
+from models.decoding.rules import MonotonicTime
+from models.generation.event_times import beat_markers
+from models.generation.generator import embedding_inputs, rule_tokens
+from models.generation.trace import call_record
+from models.timing.fit import BeatMarker, RedLine, fit_timing
+from models.timing.super_timing import TimingVotes, vote_beats
 from profiles.settings import Profile
 from tokenization.events import ContextType
 from tokenization.prompt import Conditioning, ContextBlock, build_prompt

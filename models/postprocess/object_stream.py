@@ -17,7 +17,7 @@ import math
 
 import numpy as np
 
-from models.context_stream import ContextStream
+from models.generation.context_stream import ContextStream
 from tokenization.events import ContextType, Event, EventType
 
 E = EventType

@@ -13,33 +13,9 @@ from dataclasses import dataclass, field
 import torch
 from transformers import LogitsProcessor, TopKLogitsWarper, TopPLogitsWarper
 
-from models.logits_rules import ClassifierFreeGuidance
-
-EOS_TOKEN = 2  # the global end of sequence
-
-
-@dataclass
-class SamplingSettings:
-    greedy: bool = False
-    top_p: float = 1.0
-    top_k: int = 0
-    seed: int | None = None
-    num_beams: int = 1  # above 1: deterministic beam search (models.beam_search), no sampling
-
-
-@dataclass
-class DecodeRequest:
-    """One row: its prompt, optional unconditional prompt (CFG), and the ids that end it."""
-
-    prompt: list[int]
-    end_ids: frozenset[int]
-    negative_prompt: list[int] | None = None
-
-
-@dataclass
-class DecodeResult:
-    tokens: list[int]  # new tokens, the ending token included when the row ended
-    ended: bool  # False when max_new_tokens ran out
+from models.decoding.batch import EOS_TOKEN, DecodeRequest, DecodeResult, SamplingSettings
+from models.decoding.beam_search import beam_search
+from models.decoding.rules import ClassifierFreeGuidance
 
 
 @dataclass
@@ -87,8 +63,6 @@ class Decoder:
         rows = len(requests)
         device = frames.device
         if self.sampling.num_beams > 1:
-            from models.beam_search import beam_search
-
             base = encoder_states[:rows]
             return beam_search(self, base, requests, max_new_tokens, num_beams=self.sampling.num_beams,
                                guided=guided, end_mask=_end_mask(requests, self._vocab_size(), device),

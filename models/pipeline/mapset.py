@@ -3,7 +3,7 @@
 One timing (and kiai) for every difficulty, found once as a one-difficulty run would find it (super
 timing, a given tempo or the reference's timing included), so the difficulties share their red
 lines as a ranked mapset must; then the remaining passes decode all difficulties together, one
-batch row each (models.difficulty_batch). The files go into a new mapset folder with a copy of the
+batch row each (models.generation.difficulty_batch). The files go into a new mapset folder with a copy of the
 song, one difficulty each, named by the star rating asked for; `--export-osz` packs them."""
 
 from __future__ import annotations
@@ -30,20 +30,12 @@ class MapsetResult:
 def run_mapset(request, difficulties: list[float],
                progress: Callable[[str, int, int], None] | None = None) -> MapsetResult:
 
-    from models.audio import audio_duration_ms, load_audio
-    from models.generation import Generator
-    from models.given_contexts import given_contexts, reference_style
-    from models.pipeline import (
-        _check_span,
-        _checkpoint,
-        _device,
-        _diffusion_folder,
-        _load_model,
-        _plan_passes,
-        _settings,
-        _wants_refinement,
-    )
-    from models.trace import Trace
+    from models.audio.loading import audio_duration_ms, load_audio
+    from models.generation.generator import Generator
+    from models.generation.given_contexts import given_contexts, reference_style
+    from models.generation.trace import Trace
+    from models.pipeline.output import _diffusion_folder, _wants_refinement
+    from models.pipeline.run import _check_span, _checkpoint, _device, _load_model, _plan_passes, _settings
     from tokenization import read_beatmap
 
     if request.add_to_beatmap:
@@ -82,8 +74,8 @@ def _decode(request, generator, model, vocab, profile, audio, conditionings, mid
     difficulty together."""
     import torch
 
-    from models.difficulty_batch import generate_difficulties
-    from models.given_contexts import super_timing
+    from models.generation.difficulty_batch import generate_difficulties
+    from models.generation.given_contexts import super_timing
     from tokenization.events import ContextType
 
     shared = [p for p in passes if p.value in SHARED_PASSES]
@@ -131,7 +123,8 @@ def _circle_size(request, d) -> float:
 
 def _write_mapset(request, difficulties, per_difficulty, profile, reference, sources, given, wanted,
                   diffusion_folder, tokens, warnings, progress, song_ms=None) -> MapsetResult:
-    from models.pipeline import _postprocess, _refine, _write, safe_filename
+    from models.pipeline.output import _postprocess, _refine, _write
+    from models.pipeline.request import safe_filename
     from tokenization.events import ContextType
 
     d = reference.difficulty if reference is not None else None
@@ -155,7 +148,7 @@ def _write_mapset(request, difficulties, per_difficulty, profile, reference, sou
              for asked, beatmap in beatmaps]
     written = list(paths) + [song]
     if request.export_osz:
-        from models.pipeline import fresh_path
+        from models.pipeline.request import fresh_path
         from tokenization.osz import write_osz
 
         members = {p.name: p for p in paths} | {song.name: song}

@@ -18,7 +18,7 @@ import numpy as np
 from scipy.ndimage import gaussian_filter1d
 from scipy.signal import find_peaks
 
-from models.timing_fit import BeatMarker, MarkerKind
+from models.timing.fit import BeatMarker, MarkerKind
 
 SMOOTHING_SIGMA_MS = 10.0
 VOTE_SCALE = 50.0  # votes per pass are scaled so that a unanimous beat peaks near 2

@@ -1,6 +1,6 @@
 """Parallel mode: the song cut into side-by-side windows that are decoded together.
 
-The sequential sweep (models.generation) overlaps windows by 90 % and decodes one at a time, each
+The sequential sweep (models.generation.generator) overlaps windows by 90 % and decodes one at a time, each
 continuing what the last one wrote. Here windows do not overlap, nothing is prefilled, and every
 window is independent, so whole batches decode at once: about ten times fewer windows, each batch
 reading the weights once per step. Each prompt opens the first context still to write, and the
@@ -16,9 +16,12 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from models.decoding import Decoder, DecodeRequest
-from models.generation import Generator, InContext, make_windows, select_windows, trim_events
-from models.trace import call_record
+from models.decoding.batch import DecodeRequest
+from models.decoding.decoder import Decoder
+from models.generation.event_times import trim_events
+from models.generation.generator import Generator, InContext
+from models.generation.trace import call_record
+from models.generation.windows import make_windows, select_windows
 from tokenization.events import ContextType, Event
 from tokenization.prompt import Conditioning, ContextBlock, build_prompt, negative_conditioning
 from tokenization.vocabulary import EOS_ID

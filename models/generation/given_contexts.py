@@ -22,7 +22,7 @@ class GivenContexts:
 def given_contexts(request, reference, profile, vocab, song_ms: float) -> GivenContexts:
     """What the reference beatmap contributes: finished contexts, template inputs, and the events a
     partial remap continues from."""
-    from models.generation import InContext
+    from models.generation.generator import InContext
     from tokenization.beatmap_to_events import BeatmapEncoder
     from tokenization.events import ContextType, EventType
 
@@ -63,7 +63,7 @@ def given_contexts(request, reference, profile, vocab, song_ms: float) -> GivenC
             raise MapperInputError(f"the {profile.name} model has no kiai context to take from --beatmap")
         out.finished[ContextType.KIAI] = encoder.kiai_events()
     if request.add_to_beatmap and request.start_time is not None:
-        from models.generation import trim_events
+        from models.generation.event_times import trim_events
 
         for context in (ContextType.MAP, ContextType.KIAI, ContextType.SV):
             if context in out.finished or (context is not ContextType.MAP and context not in vocab.context_sos):
@@ -87,9 +87,9 @@ def give_timing(out: GivenContexts, red_lines, profile, vocab, song_ms: float) -
 
 
 def super_timing(request, model, vocab, profile, audio, conditioning, sources, progress, trace=None) -> None:
-    """The timing pass replaced by voting over shifted passes (models.timing_passes), as the
+    """The timing pass replaced by voting over shifted passes (models.generation.timing_passes), as the
     profile or --super-timing asks, for models with a timing context of their own."""
-    from models.timing_passes import run_timing_passes
+    from models.generation.timing_passes import run_timing_passes
     from tokenization.events import ContextType
 
     wanted = profile.inference.super_timing if request.super_timing is None else request.super_timing

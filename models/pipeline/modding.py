@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from models.generation import make_windows
+from models.generation.windows import make_windows
 from profiles.settings import Profile
 from tokenization.beatmap import Beatmap
 from tokenization.beatmap_to_events import BeatmapEncoder, EventList
@@ -87,7 +87,7 @@ class _Scored:
 def score_beatmap(model, vocab: Vocabulary, profile: Profile, beatmap: Beatmap, audio: np.ndarray,
                   conditioning: Conditioning, *, batch_size: int = 8, device: str = "cpu", progress=None) -> list[_Scored]:
     """Every token of the map's contexts inside a generation zone, with its relative surprisal."""
-    from models.generation import embedding_inputs
+    from models.generation.generator import embedding_inputs
 
     inference = profile.inference
     song_ms = len(audio) * 1000 / profile.audio.sample_rate

@@ -15,13 +15,16 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from models.context_stream import ContextStream
-from models.decoding import Decoder, DecodeRequest, SamplingSettings
-from models.logits_rules import LookbackZone, MonotonicTime, RuleTokens, Temperature, TimeShiftBias
-from models.trace import call_record
+from models.decoding.batch import DecodeRequest, SamplingSettings
+from models.decoding.decoder import Decoder
+from models.decoding.rules import LookbackZone, MonotonicTime, RuleTokens, Temperature, TimeShiftBias
+from models.generation.context_stream import ContextStream
+from models.generation.event_times import trim_events
+from models.generation.trace import call_record
+from models.generation.windows import make_windows, select_windows
 from profiles.settings import Profile
 from tokenization.beatmap_to_events import EventList
-from tokenization.events import BEAT_TYPES, TIMED_TYPES, TYPE_TOKENS, ContextType, Event, EventType
+from tokenization.events import TIMED_TYPES, ContextType, Event, EventType
 from tokenization.prompt import (
     DEFAULT_LAST_SV,
     Conditioning,
@@ -48,35 +51,6 @@ class GenerationSettings:
     lookahead: float = 0.4  # share at each window's end left to the next window
 
 
-@dataclass
-class Windows:
-    """Window layout over a song: fixed length, sliding by a stride, zero-padded at the end."""
-
-    samples: int  # per window
-    stride: int  # samples between window starts
-    starts_ms: list[int]
-    audio: np.ndarray  # padded
-
-    def frames(self, index: int) -> np.ndarray:
-        start = index * self.stride
-        return self.audio[start:start + self.samples]
-
-
-def make_windows(audio: np.ndarray, profile: Profile, lookback: float, lookahead: float) -> Windows:
-    samples = (profile.model.src_seq_len - 1) * profile.audio.hop_length
-    stride = max(1, int(samples * (1 - lookback - lookahead)))
-    if len(audio) <= samples:
-        padded_length = samples
-    else:
-        extra = (len(audio) - samples) % stride
-        padded_length = len(audio) + ((stride - extra) % stride)
-    padded = np.zeros(padded_length, dtype=np.float32)
-    padded[:len(audio)] = audio
-    count = (padded_length - samples) // stride + 1
-    rate = profile.audio.sample_rate
-    return Windows(samples, stride, [int(i * stride * 1000 / rate) for i in range(count)], padded)
-
-
 def rule_tokens(vocab: Vocabulary) -> RuleTokens:
     shifts = vocab.type_ids(E.TIME_SHIFT)
     ids = lambda *kinds: tuple(vocab.event_start[k] for k in kinds if vocab.has(k))  # noqa: E731
@@ -89,33 +63,6 @@ def rule_tokens(vocab: Vocabulary) -> RuleTokens:
         timed_type_ids=ids(*TIMED_TYPES))
 
 
-def event_times(events: list[Event], types_first: bool, default: int = 0) -> list[int]:
-    """The group time of each event (absolute ms): a group's events share its time shift; a group
-    without one (an untimed slider anchor) takes the time of the group before it."""
-    times: list[int] = []
-    current = default
-    if not types_first:
-        for event in events:
-            if event.type is E.TIME_SHIFT:
-                current = event.value
-            times.append(current)
-        return times
-    group: list[Event] = []
-
-    def close() -> None:
-        nonlocal current
-        current = next((e.value for e in group if e.type is E.TIME_SHIFT), current)
-        times.extend([current] * len(group))
-        group.clear()
-
-    for event in events:
-        if event.type in TYPE_TOKENS and group:
-            close()
-        group.append(event)
-    close()
-    return times
-
-
 @dataclass
 class InContext:
     """An input block of the prompt: its events (absolute times) and, for a guest difficulty, the
@@ -124,25 +71,6 @@ class InContext:
     events: list[Event] = field(default_factory=list)
     class_ids: list[int] = field(default_factory=list)
     times: list[int] | None = None  # each event's time as its encoder gave it; None: worked out from the events
-
-
-def select_windows(starts_ms: list[int], window_ms: float, start_ms: float | None, end_ms: float | None,
-                   lookback: float, lookahead: float) -> list[int]:
-    """Indices of the windows whose committed zone touches [start_ms, end_ms] (all when unbounded)."""
-    chosen = list(range(len(starts_ms)))
-    if start_ms is not None:
-        chosen = [i for i in chosen if starts_ms[i] > start_ms - (1 - lookahead) * window_ms] or chosen[-1:]
-    if end_ms is not None:
-        chosen = [i for i in chosen if starts_ms[i] < end_ms - lookback * window_ms] or chosen[:1]
-    return chosen
-
-
-def trim_events(events: list[Event], types_first: bool, start_ms: float | None, end_ms: float | None,
-                margin_ms: float = 10.0) -> list[Event]:
-    """The events whose group time lies within [start - margin, end + margin]."""
-    lo = -float("inf") if start_ms is None else start_ms - margin_ms
-    hi = float("inf") if end_ms is None else end_ms + margin_ms
-    return [e for e, t in zip(events, event_times(events, types_first)) if lo <= t <= hi]
 
 
 class Generator:
@@ -158,7 +86,7 @@ class Generator:
         self.types_first = profile.tokenizer.types_first
         self.window_ms = profile.window_ms
         self.generated_tokens = 0
-        self.trace: Callable[[dict], None] | None = None  # receives one record per decoder call (models.trace)
+        self.trace: Callable[[dict], None] | None = None  # receives one record per decoder call (models.generation.trace)
         self._encoded: dict[int, torch.Tensor] = {}  # encoder states by window index, for the current song
 
     def generate(self, audio: np.ndarray, conditioning: Conditioning, passes: list[ContextType], *,
@@ -355,10 +283,3 @@ def embedding_inputs(model, vocab: Vocabulary, conditioning: Conditioning, start
     return inputs
 
 
-def beat_markers(events: list[Event], types_first: bool):
-    """Beat/measure/timing-point markers of a timing stream, for timing_fit."""
-    from models.timing_fit import BeatMarker, MarkerKind
-
-    kinds = {E.BEAT: MarkerKind.BEAT, E.MEASURE: MarkerKind.MEASURE, E.TIMING_POINT: MarkerKind.TIMING_POINT}
-    times = event_times(events, types_first)
-    return [BeatMarker(float(t), kinds[e.type]) for e, t in zip(events, times) if e.type in BEAT_TYPES]

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 
 import torch
 
-from models.logits_rules import ClassifierFreeGuidance, Temperature
+from models.decoding.batch import EOS_TOKEN, DecodeResult
+from models.decoding.rules import ClassifierFreeGuidance, Temperature
 
 LENGTH_PENALTY = 1.0
 
@@ -42,8 +43,6 @@ def beam_search(decoder, encoder_states: torch.Tensor, requests, max_new_tokens:
                 guided: bool, end_mask: torch.Tensor, prompts_of, incremental_for):
     """Results as `Decoder.run` gives them. `prompts_of(rows)` left-pads prompts; `incremental_for`
     builds the model's prefill/step decoder over the given encoder states."""
-    from models.decoding import EOS_TOKEN, DecodeResult
-
     beams, count = num_beams, len(requests)
     rows = count * beams
     prompts = [r.prompt for r in requests for _ in range(beams)]

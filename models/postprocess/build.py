@@ -6,9 +6,9 @@ import dataclasses
 import math
 from dataclasses import dataclass, field
 
-from models.overlap import snap_near_overlaps
-from models.resnap import Grid, resnap_time
-from models.timing_fit import fit_timing
+from models.postprocess.overlap import snap_near_overlaps
+from models.timing.fit import fit_timing
+from models.timing.resnap import Grid, resnap_time
 from tokenization.beatmap import Beatmap, CurveType, GameMode, PathPoint, Slider, TimingPoint
 from tokenization.events import ContextType, Event, EventType
 from tokenization.events_to_beatmap import events_to_objects
@@ -60,10 +60,10 @@ def build_beatmap(contexts: dict[ContextType, list[Event]], settings: TokenizerS
                   resnap: bool = True, types_first: bool = True, snap_overlaps: bool = False,
                   song_ms: float | None = None, seed: int | None = None) -> tuple[Beatmap, PostprocessReport]:
     """The beatmap of a generation's contexts. Objects come from every context merged by time
-    (`models.object_stream`); `song_ms` closes the last slider anchors' times and `seed` draws the
+    (`models.postprocess.object_stream`); `song_ms` closes the last slider anchors' times and `seed` draws the
     positions of groups that have only a distance."""
-    from models.generation import beat_markers
-    from models.object_stream import DistancePlacer, merged_stream
+    from models.generation.event_times import beat_markers
+    from models.postprocess.object_stream import DistancePlacer, merged_stream
 
     report = PostprocessReport()
     reds = [tp for tp in (reference_timing or []) if tp.uninherited]
@@ -160,7 +160,7 @@ def _mania_velocities(events: list[Event], reds: list[TimingPoint], objects: lis
     """Mania scroll-speed changes from the SV pass. Models trained on tempo-normalised speeds give
     the speed relative to the map's main tempo, so each red line's tempo is folded back in, and the
     speed is restated at every later red line."""
-    from models.generation import event_times
+    from models.generation.event_times import event_times
     from tokenization.beatmap_to_events import median_beat_length
 
     times = event_times(events, types_first)
@@ -198,7 +198,7 @@ def _resnap(events: list[Event], grids: list[Grid]) -> list[Event]:
 
 
 def _kiai_spans(events: list[Event], types_first: bool) -> list[tuple[float, bool]]:
-    from models.generation import event_times
+    from models.generation.event_times import event_times
 
     times = event_times(events, types_first)
     return [(float(t), bool(e.value)) for e, t in zip(events, times) if e.type is E.KIAI]
