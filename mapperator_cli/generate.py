@@ -13,7 +13,7 @@ GAMEMODES = {"osu": 0, "taiko": 1, "catch": 2, "mania": 3}
 IN_CONTEXTS = ("timing", "kiai", "gd", "no_hs")
 OUTPUT_TYPES = ("timing", "kiai", "map", "sv")
 DEVICES = ("auto", "cpu", "cuda")
-PRECISIONS = ("fp32", "amp")  # models.loading.PRECISIONS, without importing torch for --help
+PRECISIONS = ("fp32", "amp", "int8")  # models.loading.PRECISIONS, without importing torch for --help
 
 MODEL, STYLE, SETTINGS, SAMPLING, REFERENCE = "Model", "Map style", "Beatmap settings", "Sampling", "Reference beatmap"
 CLEANUP, OUTPUT, METADATA, SPEED = "Timing and cleanup", "Output", "Metadata", "Speed"
@@ -198,9 +198,11 @@ def generate(
     device: str = typer.Option("auto", "--device", rich_help_panel=SPEED,
                                help="auto (a CUDA GPU when there is one), cpu or cuda."),
     precision: str = typer.Option("fp32", "--precision", rich_help_panel=SPEED,
-                                  help="fp32, or amp: the audio encoder in bf16 autocast (much faster on GPUs and "
+                                  help="fp32; amp: the audio encoder in bf16 autocast (much faster on GPUs and "
                                        "CPUs with bf16 units; tokens may differ slightly from fp32), the decoder "
-                                       "in fp32."),
+                                       "in fp32; int8: the decoder's per-token layers in int8 (CPU only, about "
+                                       "twice as fast there; near ties between tokens can go the other way, so "
+                                       "maps differ from fp32's)."),
 ) -> None:
     """Generate a beatmap for AUDIO and print the path of every file written."""
     reference = _read_reference(beatmap)
@@ -274,6 +276,8 @@ def generate(
         raise UserError(f"--device takes {', '.join(DEVICES)}, not {device!r}")
     if precision not in PRECISIONS:
         raise UserError(f"--precision takes {', '.join(PRECISIONS)}, not {precision!r}")
+    if precision == "int8" and device == "cuda":
+        raise UserError("--precision int8 runs on the CPU only: use --device cpu, or fp32/amp on a GPU")
     if diffusion_model is not None and refine is False:
         raise UserError("--diffusion-model and --no-refine contradict each other")
     if out is None:

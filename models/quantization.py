@@ -36,9 +36,10 @@ def quantize_decoder(model: nn.Module) -> nn.Module:
         # that runs fastest on AVX2 CPUs (torchao is not a dependency).
         warnings.simplefilter("ignore", DeprecationWarning)
         warnings.simplefilter("ignore", UserWarning)
-        from torch.ao.quantization import quantize_dynamic
+        from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
 
-        quantize_dynamic(model, names, dtype=torch.qint8, inplace=True)
+        # one scale per output channel: a fused q/k/v row gets the scale its own projection would
+        quantize_dynamic(model, dict.fromkeys(names, per_channel_dynamic_qconfig), dtype=torch.qint8, inplace=True)
     model.decoder_int8 = True
     return model
 
