@@ -1,4 +1,5 @@
-"""Generation speed, in three sections (BENCH_SECTIONS=decode,cuda,song picks them):
+"""Generation speed, in three sections (BENCH_SECTIONS=decode,cuda,song picks them; BENCH_MODELS=tiny,full
+the models of the first; BENCH_WINDOWS, BENCH_TOKENS, BENCH_REPEATS the size of the workload):
 
 decode: tokens/s of the decoding loop for the tiny v29 reference checkpoint and a full-size v29
   model (213 M parameters, random weights from the v29 profile), on the first windows of
@@ -39,6 +40,7 @@ TOKENS_PER_WINDOW = int(os.environ.get("BENCH_TOKENS", "32"))
 WINDOWS = int(os.environ.get("BENCH_WINDOWS", "4"))
 REPEATS = int(os.environ.get("BENCH_REPEATS", "3"))
 SECTIONS = os.environ.get("BENCH_SECTIONS", "decode,cuda,song").split(",")
+MODELS = os.environ.get("BENCH_MODELS", "tiny,full").split(",")  # in the decode section
 ORIGINAL = {"tiny": 72.9, "full": 15.0}
 SONG_SECONDS = 180.0
 TRAIN_STEPS = 300  # the tiny profile on a click-track map: enough to end its windows (bench/generate_modes.py)
@@ -99,7 +101,8 @@ def _workload(audio_path):
 def _decode_section(workload) -> None:
     make_models, frames, requests = workload
     for name, make in make_models.items():
-        _decode_rows(name, make(), frames, requests)
+        if name in MODELS:
+            _decode_rows(name, make(), frames, requests)
     _bf16_line()
     _trained_agreement()
 
