@@ -15,7 +15,7 @@ GAMEMODES = {"osu": 0, "taiko": 1, "catch": 2, "mania": 3}
 IN_CONTEXTS = ("timing", "kiai", "gd", "no_hs")
 OUTPUT_TYPES = ("timing", "kiai", "map", "sv")
 DEVICES = ("auto", "cpu", "cuda")
-PRECISIONS = ("fp32", "amp")  # models.loading.PRECISIONS, without importing torch for --help
+PRECISIONS = ("fp32", "amp", "int8")  # models.loading.PRECISIONS, without importing torch for --help
 
 
 
@@ -139,6 +139,8 @@ def _check_combinations(o: SimpleNamespace, contexts: list[str]) -> None:
         raise UserError(f"--device takes {', '.join(DEVICES)}, not {o.device!r}")
     if o.precision not in PRECISIONS:
         raise UserError(f"--precision takes {', '.join(PRECISIONS)}, not {o.precision!r}")
+    if o.precision == "int8" and o.device == "cuda":
+        raise UserError("--precision int8 runs on the CPU only: use --device cpu, or fp32/amp on a GPU")
     if o.diffusion_model is not None and o.refine is False:
         raise UserError("--diffusion-model and --no-refine contradict each other")
 

@@ -248,8 +248,10 @@ OPTIONS = [
     Option('device', '--device', str, 'auto', SPEED,
            'auto (a CUDA GPU when there is one), cpu or cuda.'),
     Option('precision', '--precision', str, 'fp32', SPEED,
-           'fp32, or amp: the audio encoder in bf16 autocast (much faster on GPUs and CPUs with bf16 units; '
-           'tokens may differ slightly from fp32), the decoder in fp32.'),
+           "fp32; amp: the audio encoder in bf16 autocast (much faster on GPUs and CPUs with bf16 units; tokens "
+           "may differ slightly from fp32), the decoder in fp32; int8: the decoder's per-token layers in int8 "
+           "(CPU only, about twice as fast there; near ties between tokens can go the other way, so maps differ "
+           "from fp32's)."),
 ]
 BY_NAME = {option.name: option for option in OPTIONS}
 AUDIO_HELP = "The song (mp3, ogg, wav, flac); with --beatmap, the reference's own audio if left out."

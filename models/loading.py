@@ -35,13 +35,14 @@ def resolve_checkpoint(path_or_id: str | os.PathLike, gamemode: int | None = Non
     return path
 
 
-PRECISIONS = ("fp32", "amp")
+PRECISIONS = ("fp32", "amp", "int8")
 
 
 def load_model(path_or_id: str | os.PathLike, device: str = "cpu", *, gamemode: int | None = None,
                precision: str = "fp32"):
     """The model in eval mode on `device`; every weight of the file must match the architecture.
-    `precision` "amp" runs the audio encoder under bf16 autocast (the decoder stays fp32)."""
+    `precision` "amp" runs the audio encoder under bf16 autocast (the decoder stays fp32); "int8"
+    quantises the decoder's per-token layers (models.quantization; CPU only)."""
     if precision not in PRECISIONS:
         raise MapperInputError(f"precision {precision!r}: choose one of {', '.join(PRECISIONS)}")
     from safetensors.torch import load_file
@@ -58,6 +59,12 @@ def load_model(path_or_id: str | os.PathLike, device: str = "cpu", *, gamemode: 
         raise MapperInputError(f"{folder}: weights do not fit the architecture (missing: "
                                f"{result.missing_keys[:3]}, unexpected: {result.unexpected_keys[:3]})")
     model.encoder_autocast = precision == "amp"
+    if precision == "int8":
+        if device != "cpu":
+            raise MapperInputError(f"precision int8 runs on the CPU only, not {device}")
+        from models.quantization import quantize_decoder
+
+        quantize_decoder(model.eval())
     return model.to(device).eval()
 
 

@@ -65,6 +65,9 @@ class Mapperatorinator(PreTrainedModel):
         # "amp" precision: the audio encoder (and the decoder's cross-attention keys/values, computed
         # once per window) run under bf16 autocast; the mel front end and the decoder stay fp32.
         self.encoder_autocast = False
+        # On a CUDA device the lean decoder's per-token step is replayed as a CUDA graph
+        # (models.static_kv_decoder): same kernels and tokens as eager, without a launch per kernel.
+        self.cuda_graphs = True
 
     def encoder_precision(self, device_type: str):
         """The autocast context for the encoder side of the model (a no-op in fp32)."""
@@ -114,6 +117,10 @@ class Mapperatorinator(PreTrainedModel):
         generic `decode` path is the one to use (RoPE backbones keep their own cache)."""
         if self.rope:
             return None
+        if encoder_states.device.type == "cuda" and self.cuda_graphs:
+            from models.static_kv_decoder import StaticKVDecoder
+
+            return StaticKVDecoder(self, encoder_states, capacity, graphed=True)
         return WhisperKVDecoder(self, encoder_states, capacity)
 
     def forward(self, frames: torch.Tensor, decoder_input_ids: torch.Tensor, labels: torch.Tensor | None = None,

@@ -77,6 +77,7 @@ class WhisperKVDecoder:
     def _forward(self, input_ids, position_ids, mask) -> torch.Tensor:
         start, width = self.length, input_ids.shape[1]
         hidden = self.embed(input_ids) + self.positions[position_ids]
+        mask = additive_mask(mask, self.keys.dtype)
         for index, layer in enumerate(self.layers):
             keys = self.keys[index, :, :, :start + width]
             values = self.values[index, :, :, :start + width]
@@ -85,12 +86,21 @@ class WhisperKVDecoder:
         return self.proj_out(self.final_norm(hidden))
 
 
+def additive_mask(allowed: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """The boolean mask as the 0 / -inf bias attention adds, once per step for every layer:
+    attention would otherwise convert the boolean mask again in each of them (twice the cost of the
+    attention itself for one query token on a CPU). The same numbers either way."""
+    return torch.zeros(allowed.shape, dtype=dtype, device=allowed.device).masked_fill_(~allowed, float("-inf"))
+
+
 class _Layer:
     def __init__(self, layer: nn.Module, encoder_states: torch.Tensor):
         attn, cross = layer.self_attn, layer.encoder_attn
         self.scaling = attn.scaling
         self.q_proj, self.k_proj, self.v_proj, self.out_proj = (attn.q_proj, attn.k_proj, attn.v_proj,
                                                                        attn.out_proj)
+        # `--precision int8` adds one fused q/k/v projection (models.quantization): one product per step
+        self.qkv_proj = getattr(attn, "qkv_proj", None)
         self.norm1, self.norm2, self.norm3 = layer.self_attn_layer_norm, layer.encoder_attn_layer_norm, layer.final_layer_norm
         self.cross_q, self.cross_out = cross.q_proj, cross.out_proj
         self.cross_scaling = cross.scaling
@@ -102,12 +112,24 @@ class _Layer:
         self.fc1, self.fc2, self.activation = layer.fc1, layer.fc2, layer.activation_fn
 
     def __call__(self, hidden, keys, values, start, mask, heads, head_dim):
+        """One layer over `width` new tokens, written to the cache at slot `start` on: an int (the
+        cache is a view ending at the last new slot), or a tensor of slots (a static-shape cache that
+        a CUDA graph replays, models.static_kv_decoder)."""
         rows, width, d_model = hidden.shape
         normed = self.norm1(hidden)
-        q, k, v = self.q_proj(normed), self.k_proj(normed), self.v_proj(normed)
+        if self.qkv_proj is not None:
+            q, k, v = self.qkv_proj(normed).split(d_model, dim=-1)
+        else:
+            q, k, v = self.q_proj(normed), self.k_proj(normed), self.v_proj(normed)
         q = (q * self.scaling).view(rows, width, heads, head_dim).transpose(1, 2)
-        keys[:, :, start:] = k.view(rows, width, heads, head_dim).transpose(1, 2)
-        values[:, :, start:] = v.view(rows, width, heads, head_dim).transpose(1, 2)
+        k = k.view(rows, width, heads, head_dim).transpose(1, 2)
+        v = v.view(rows, width, heads, head_dim).transpose(1, 2)
+        if isinstance(start, int):
+            keys[:, :, start:] = k
+            values[:, :, start:] = v
+        else:
+            keys.index_copy_(2, start, k)
+            values.index_copy_(2, start, v)
         attended = F.scaled_dot_product_attention(q, keys, values, attn_mask=mask, scale=1.0)
         hidden = hidden + self.out_proj(attended.transpose(1, 2).reshape(rows, width, d_model))
 

@@ -86,6 +86,12 @@ def test_precision_and_device_options(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert (device == "cpu") or "no CUDA GPU is available: running on the CPU" in proc.stderr
     read_beatmap(proc.stdout.strip())
+    proc = run(str(audio), "--model", str(model), "--precision", "int8", "--device", "cuda")
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "CPU only" in proc.stderr
+    proc = run(str(audio), "--model", str(model), "--seed", "0", "--greedy", "--precision", "int8",
+               "--no-refine", "--out", str(tmp_path / "int8"), "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    read_beatmap(proc.stdout.strip())
 
 
 def test_style_settings_and_metadata_options(tmp_path):

@@ -45,7 +45,7 @@ def run_mapset(request, difficulties: list[float],
     audio = load_audio(request.audio)
     folder, vocab, profile = _checkpoint(request)
     warnings: list[str] = []
-    request = replace(request, device=_device(request.device, warnings))
+    request = replace(request, device=_device(request.device, warnings, request.precision))
     song_ms = audio_duration_ms(audio)
     sources = given_contexts(request, reference, profile, vocab, song_ms)
     given = set(sources.finished)

@@ -30,7 +30,7 @@ class GenerateRequest:
     slider_multiplier: float | None = None  # None: the reference's, else 1.4
     circle_size: float | None = None  # None: the reference's, else 4
     device: str = "cpu"  # cpu, cuda, or auto (cuda when available)
-    precision: str = "fp32"  # or amp: bf16 autocast for the encoder side
+    precision: str = "fp32"  # amp: bf16 autocast for the encoder side; int8: int8 decoder (CPU)
     lora: Path | None = None
     cfg_scale: float | None = None  # None: the profile's
     negative_descriptors: list[str] = field(default_factory=list)

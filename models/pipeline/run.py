@@ -30,7 +30,7 @@ def run_generation(request: GenerateRequest, progress: Callable[[str, int, int],
         warnings.append(f"the model does not know mapper {request.mapper_id}: no mapper style used")
     if request.beatmap_id is not None and request.beatmap_id not in vocab.beatmap_idx:
         warnings.append(f"the model does not know beatmap {request.beatmap_id}: no beatmap style used")
-    request = replace(request, device=_device(request.device, warnings))
+    request = replace(request, device=_device(request.device, warnings, request.precision))
     song_ms = audio_duration_ms(audio)
     sources = given_contexts(request, reference, profile, vocab, song_ms)
     passes, wanted = _plan_passes(request, profile, vocab, sources.finished)
@@ -129,13 +129,22 @@ def _load_model(folder, request: GenerateRequest):
 
         model = apply_lora(model, request.lora)
     model.encoder_autocast = request.precision == "amp"
+    if request.precision == "int8":  # after the LoRA merge: the merged weights are the ones to round
+        from models.quantization import quantize_decoder
+
+        quantize_decoder(model)
     return model
 
 
-def _device(wanted: str, warnings: list[str]) -> str:
-    """auto: the GPU when there is one; an unavailable cuda falls back to the CPU with a warning."""
+def _device(wanted: str, warnings: list[str], precision: str = "fp32") -> str:
+    """auto: the GPU when there is one (the CPU for int8, which only the CPU runs); an unavailable
+    cuda falls back to the CPU with a warning."""
     import torch
 
+    if precision == "int8" and wanted != "cpu":
+        if wanted == "cuda":
+            raise MapperInputError("--precision int8 runs on the CPU only: use --device cpu, or fp32/amp on a GPU")
+        return "cpu"
     if wanted == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if wanted == "cuda" and not torch.cuda.is_available():
