@@ -26,6 +26,7 @@ ALTERNATIVES = (f"pass a local model folder (config.json, model.safetensors, tok
 
 STARTER_DIR = Path(__file__).resolve().parent / "starter"  # package data: config, fp16 weights, card
 STARTER_FILES = ("config.json", "model.safetensors", "tokenizer.json")
+CARD_FILE = "card.json"  # a model's card: data, training, measured quality (`mapper info --model`)
 
 
 def starter_model() -> Path | None:
