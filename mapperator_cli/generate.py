@@ -45,7 +45,7 @@ def generate(
                                         "reference's own audio if left out.", show_default=False),
     model: str | None = typer.Option(None, "--model", rich_help_panel=MODEL, show_default=False,
                                      help="Checkpoint folder (config.json, model.safetensors, tokenizer.json), "
-                                          "a Hugging Face hub id or v29/v30/v31/v32; default: $MAPPER_MODEL."),
+                                          "a Hugging Face hub id or v29/v30/v31/v32; default: $MAPPER_MODEL, else the bundled starter model."),
     profile: str | None = typer.Option(None, "--profile", rich_help_panel=MODEL,
                                        help="Profile of the checkpoint (detected if left out)."),
     lora: Path | None = typer.Option(None, "--lora", rich_help_panel=MODEL,

@@ -57,7 +57,8 @@ def onset_envelope(samples: np.ndarray) -> np.ndarray:
     # frame i is centred at i*HOP + N_FFT/2 samples; shift so index i means time i*HOP
     shift = N_FFT // (2 * HOP)
     flux = np.concatenate([np.zeros(shift), flux])
-    local = np.convolve(flux, np.ones(250) / 250, mode="same")  # 1 s running mean
+    width = min(250, len(flux))  # 1 s running mean (less for a shorter song: "same" keeps the longer length)
+    local = np.convolve(flux, np.ones(width) / width, mode="same")
     return np.maximum(flux - local, 0.0)
 
 
