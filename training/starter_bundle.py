@@ -36,6 +36,7 @@ def export(run_dir: Path, out_dir: Path = STARTER_DIR) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     temp = out_dir / ".model.safetensors.tmp"
     save_file(half, str(temp), metadata={"format": "pt", "source": "mapper train (starter profile), fp16"})
+    temp.chmod(0o644)  # a package file: readable by every user, unlike a fresh temporary file
     temp.replace(out_dir / "model.safetensors")
     for name in COPIED:
         shutil.copyfile(run_dir / name, out_dir / name)
