@@ -46,6 +46,8 @@ def print_model_info(summary: dict) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from models.model_source import CARD_FILE
+
     console = Console()
     head = Table(show_header=False, box=None)
     head.add_row("model", summary["model"] + ("  (the bundled starter)" if summary["bundled_starter"] else ""))
@@ -55,7 +57,7 @@ def print_model_info(summary: dict) -> None:
     head.add_row("shape", ", ".join(f"{k} {v}" for k, v in summary["shape"].items() if v is not None))
     card = summary["card"]
     if card is None:
-        head.add_row("model card", "none (only the bundled starter carries one)")
+        head.add_row("model card", f"none (no {CARD_FILE} in the model folder)")
         console.print(head)
         return
     data, training = card["data"], card["training"]
