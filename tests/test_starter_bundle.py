@@ -60,7 +60,7 @@ def test_bundle_is_small_fp16_and_carries_its_card(monkeypatch):
 def test_generate_without_a_model_uses_the_starter(tmp_path, monkeypatch):
     monkeypatch.delenv("MAPPER_MODEL", raising=False)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    song = click_track(tmp_path / "clicks.wav", seconds=5.0)
+    song = click_track(tmp_path / "clicks.wav", seconds=3.0)
     out = tmp_path / "out"
     result = runner.invoke(app, ["generate", str(song), "--difficulty", "3", "--export-osz", "--seed", "0",
                                  "--out", str(out), "--quiet"])
