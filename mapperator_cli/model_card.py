@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import json
 
-FIGURES = (("bpm_error_pct", "|BPM err| %"), ("offset_error_ms", "|offset err| ms"),
-           ("onset_f1_20ms", "F1 ±20 ms"), ("on_reference_grid_10ms", "on real grid"),
-           ("share_bpm_within_1pct", "BPM ≤1 %"), ("share_offset_within_10ms", "offset ≤10 ms"))
+# (card key, column): medians of the absolute BPM and offset errors, of the rhythm F1 and of the share of
+# objects on the real map's grid; then the share of maps with BPM within 1 % and offset within 10 ms
+FIGURES = (("bpm_error_pct", "BPM err %"), ("offset_error_ms", "offset ms"), ("onset_f1_20ms", "F1 20ms"),
+           ("on_reference_grid_10ms", "on grid"), ("share_bpm_within_1pct", "BPM≤1%"),
+           ("share_offset_within_10ms", "off≤10ms"))
 
 
 def model_info(given: str | None) -> dict:
@@ -71,15 +73,16 @@ def print_model_info(summary: dict) -> None:
                      f"(token accuracy {training['final_eval']['token_acc']:.3f})")
     console.print(head)
     evaluation = card["evaluation"]
-    table = Table(title=f"Measured on {len(evaluation['maps'])} real maps with audio (../shared/corpus), "
-                        "median per mode: model vs beat-only baseline")
-    table.add_column("mode")
-    table.add_column("maps", justify="right")
+    table = Table(title=f"Measured on {len(evaluation['maps'])} real maps with audio from ../shared/corpus "
+                        "(medians per mode; errors absolute)")
+    for name in ("mode", "maps", "by"):
+        table.add_column(name)
     for _, label in FIGURES:
         table.add_column(label, justify="right")
     for mode, figures in evaluation["model"].items():
         base = evaluation["baseline_beats"].get(mode, {})
-        table.add_row(mode, str(figures["maps"]), *(f"{_fmt(figures.get(k))} | {_fmt(base.get(k))}" for k, _ in FIGURES))
+        table.add_row(mode, str(figures["maps"]), "model", *(_fmt(figures.get(k)) for k, _ in FIGURES))
+        table.add_row("", "", "baseline", *(_fmt(base.get(k)) for k, _ in FIGURES), end_section=True)
     console.print(table)
     if evaluation.get("note"):
         console.print(evaluation["note"])

@@ -16,6 +16,7 @@ import json
 import shutil
 import statistics
 import sys
+from datetime import datetime
 from pathlib import Path
 
 from models.model_source import CARD_FILE, STARTER_DIR
@@ -87,6 +88,10 @@ def write_card(run_dir: Path, recipe: dict, model_eval: dict, baseline_eval: dic
         "data": recipe["data"],
         "training": recipe["training"] | {
             "steps": train[-1]["step"] if train else 0,
+            # wall time from the recorded start and end; the loop's own time from the per-step timings
+            "wall_minutes": round((datetime.fromisoformat(recipe["training"]["finished"])
+                                   - datetime.fromisoformat(recipe["training"]["started"])).total_seconds() / 60, 1),
+            "step_minutes": round(sum(m["seconds_per_step"] for m in train) / 60, 1),
             "seconds_per_step_median": round(statistics.median(m["seconds_per_step"] for m in train), 3) if train else None,
             "final_train_loss": train[-1]["loss"] if train else None,
             "final_eval": evals[-1] if evals else None,
