@@ -79,7 +79,7 @@ def write_card(run_dir: Path, recipe: dict, model_eval: dict, baseline_eval: dic
 
     with safe_open(str(out_dir / "model.safetensors"), framework="numpy") as weights:
         parameters = sum(int(np.prod(weights.get_slice(k).get_shape())) for k in weights.keys())
-    songs = sorted({s["reference"] for s in model_eval["songs"]})
+    songs = sorted({_corpus_relative(s["reference"]) for s in model_eval["songs"]})
     card = {
         "name": "mapper starter",
         "parameters": parameters,
@@ -110,6 +110,12 @@ def write_card(run_dir: Path, recipe: dict, model_eval: dict, baseline_eval: dic
     temp.write_text(json.dumps(card, indent=1, ensure_ascii=False) + "\n")
     temp.replace(out_dir / CARD_FILE)
     return card
+
+
+def _corpus_relative(path: str) -> str:
+    """A reference map's path inside ../shared/corpus (the eval folders may hold links to it)."""
+    parts = Path(path).resolve().parts
+    return "/".join(parts[parts.index("corpus") + 1:]) if "corpus" in parts else str(path)
 
 
 def main(argv: list[str] | None = None) -> int:
