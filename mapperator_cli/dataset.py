@@ -155,3 +155,32 @@ def synth(
                    f"{report.seconds:.1f} s)")
     for item in report.skipped_maps:
         typer.echo(f"skipped map {item}", err=True)
+
+
+@app.command("fof")
+def fof(
+    src: Path = typer.Option(..., "--src", help="Folder holding Frets on Fire songs (song.ini, notes.mid, "
+                             "song.ogg), e.g. Debian's /usr/share/games/fretsonfire/data/songs."),
+    out: Path = typer.Option(..., "--out", help="Dataset folder (created; an earlier build there, e.g. a "
+                             "synthetic one, is continued)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+    quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress on stderr."),
+) -> None:
+    """Add Frets on Fire songs to a dataset: the hardest guitar chart and the MIDI tempo map become mania
+    (5 keys) and taiko maps with exact timing; the stems are mixed into one track."""
+    from mapperator_cli.progress import PassProgress
+    from training.fof_songs import build_fof_dataset
+
+    if not src.is_dir():
+        raise UserError(f"{src}: not a folder")
+    with PassProgress(enabled=not quiet, unit="", verb="") as progress:
+        converted, skipped, report = build_fof_dataset(src, out, progress=progress.update)
+    if as_json:
+        typer.echo(json.dumps({"songs": converted, "skipped_songs": skipped, **report.to_dict()}))
+    else:
+        typer.echo(f"{report.out_dir}: {report.total_beatmaps} beatmaps in {report.total_sets} sets "
+                   f"(added {report.beatmaps_added} beatmaps from {converted} Frets on Fire songs, {report.seconds:.1f} s)")
+    for item in skipped:
+        typer.echo(f"skipped song {item}", err=True)
+    for item in report.skipped:
+        typer.echo(f"skipped map {item.path}: {item.reason}", err=True)

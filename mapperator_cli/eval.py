@@ -22,6 +22,9 @@ def eval_command(
                                                    "map's tags record)."),
     model: str | None = typer.Option(None, "--model", help="Generate with this checkpoint for every song in TARGET "
                                      "that has a real map, and evaluate each against it."),
+    baseline: str | None = typer.Option(None, "--baseline", help="Instead of --model: measure the beat-only "
+                                        "baseline (one object on every detected beat) over TARGET's songs: "
+                                        "'beats'."),
     profile: str | None = typer.Option(None, "--profile", help="With --model: its profile (detected if left out)."),
     limit: int | None = typer.Option(None, "--limit", help="With --model: evaluate at most this many real maps."),
     seed: int = typer.Option(0, "--seed", help="With --model: the sampling seed of every generation."),
@@ -33,7 +36,12 @@ def eval_command(
 
     Without --reference: the map's own timing, star rating and problems. With --model: a model's
     figures over every song with a real map in TARGET, per song and as median and spread."""
-    if model is not None:
+    if baseline is not None:
+        if baseline != "beats":
+            raise UserError(f"--baseline {baseline!r}: the one baseline is 'beats'")
+        if model is not None:
+            raise UserError("--baseline and --model are separate runs: give one of them")
+    if model is not None or baseline is not None:
         _eval_model(target, model, profile, limit, seed, device, as_json, quiet, reference, target_stars)
         return
     for flag, value in (("--limit", limit), ("--profile", profile)):
@@ -66,19 +74,21 @@ def _read(path: Path, what: str):
     return read_beatmap(path)
 
 
-def _eval_model(root: Path, model: str, profile, limit, seed, device, as_json, quiet, reference, target_stars):
+def _eval_model(root: Path, model: str | None, profile, limit, seed, device, as_json, quiet, reference, target_stars):
+    if model is None and profile is not None:
+        raise UserError("--profile only applies with --model")
     if reference is not None or target_stars is not None:
-        raise UserError("with --model the real maps in the folder are the references: drop --reference "
+        raise UserError("with --model or --baseline the real maps in the folder are the references: drop --reference "
                         "and --target-stars")
     if not root.is_dir():
-        raise UserError(f"{root}: with --model, give a song folder or a dataset folder")
+        raise UserError(f"{root}: with --model or --baseline, give a song folder or a dataset folder")
     if limit is not None and limit < 1:
         raise UserError("--limit must be at least 1")
     if device not in ("auto", "cpu", "cuda"):
         raise UserError(f"--device takes auto, cpu or cuda, not {device!r}")
 
     from models.evaluation import aggregate
-    from models.evaluation.songs import evaluate_model, find_cases
+    from models.evaluation.songs import evaluate_baseline, evaluate_model, find_cases
 
     cases = find_cases(root)[:limit]
     if not cases:
@@ -91,19 +101,24 @@ def _eval_model(root: Path, model: str, profile, limit, seed, device, as_json, q
         song["label"] = f"[{index + 1}/{total}] {case.beatmap.stem[:40]}:"
 
     with PassProgress(enabled=not quiet) as progress:
-        # one bar per song and pass, so a pass's bar is not reused with another song's total
-        found = evaluate_model(model, cases, profile=profile, seed=seed, device=device, on_song=announce,
-                               progress=lambda name, done, total: progress.update(f"{song['label']} {name}",
-                                                                                  done, total))
+        if model is None:  # the beat-only baseline: one step per song
+            found = evaluate_baseline(cases, on_song=lambda index, total, case: progress.update(
+                f"beats baseline: {case.beatmap.stem[:40]}", index, total))
+        else:
+            # one bar per song and pass, so a pass's bar is not reused with another song's total
+            found = evaluate_model(model, cases, profile=profile, seed=seed, device=device, on_song=announce,
+                                   progress=lambda name, done, total: progress.update(f"{song['label']} {name}",
+                                                                                      done, total))
     for skipped in found.skipped:
         typer.echo(f"mapper: warning: skipped {skipped['reference']}: {skipped['reason']}", err=True)
     if not found.results:
-        raise UserError("the model could not map any of the songs")
+        raise UserError(f"the {'model' if model else 'baseline'} could not map any of the songs")
     summary = aggregate([r["report"] for r in found.results])
     if as_json:
-        typer.echo(json.dumps({"model": model, "songs": found.results, "skipped": found.skipped,
-                               "aggregate": summary}, indent=2))
+        typer.echo(json.dumps({"model": model, "baseline": None if model else "beats", "songs": found.results,
+                               "skipped": found.skipped, "aggregate": summary}, indent=2))
         return
     from mapperator_cli.eval_tables import print_model_results
 
     print_model_results(found.results, summary)
+

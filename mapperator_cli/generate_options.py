@@ -71,7 +71,7 @@ class Option:
 OPTIONS = [
     Option('model', '--model', str | None, None, MODEL,
            'Checkpoint folder (config.json, model.safetensors, tokenizer.json), a Hugging Face hub id or '
-           'v29/v30/v31/v32; default: $MAPPER_MODEL.',
+           'v29/v30/v31/v32; default: $MAPPER_MODEL, else the bundled starter model.',
            field=None, show_default=False),
     Option('profile', '--profile', str | None, None, MODEL,
            'Profile of the checkpoint (detected if left out).'),

@@ -1,4 +1,5 @@
-"""`mapper info FILE`: what a beatmap, mapset or audio file holds, as a table or JSON."""
+"""`mapper info FILE`: what a beatmap, mapset or audio file holds, as a table or JSON; `mapper info --model
+[MODEL]`: a model's size and, for the bundled starter, its model card (data, training, measured quality)."""
 
 from __future__ import annotations
 
@@ -13,10 +14,24 @@ AUDIO_SUFFIXES = {".mp3", ".ogg", ".wav", ".flac", ".oga", ".opus"}
 
 
 def info(
-    path: Path = typer.Argument(..., help="A .osu beatmap, a .osz mapset or an audio file."),
+    path: Path | None = typer.Argument(None, help="A .osu beatmap, a .osz mapset or an audio file; with --model, "
+                                       "a model folder or hub id (default: MAPPER_MODEL, else the bundled starter).",
+                                       show_default=False),
+    model: bool = typer.Option(False, "--model", help="Describe a model (its size and model card) instead of a file."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
-    """Summarise a beatmap (mode, objects, BPM, star rating), a mapset or an audio file."""
+    """Summarise a beatmap (mode, objects, BPM, star rating), a mapset or an audio file; or a model."""
+    if model:
+        from mapperator_cli.model_card import model_info, print_model_info
+
+        summary = model_info(str(path) if path is not None else None)
+        if as_json:
+            typer.echo(json.dumps(summary, indent=2, ensure_ascii=False))
+        else:
+            print_model_info(summary)
+        return
+    if path is None:
+        raise UserError("give a .osu, .osz or audio file (or --model to describe a model)")
     suffix = path.suffix.lower()
     if not path.exists():
         raise UserError(f"{path}: no such file")

@@ -14,7 +14,7 @@ SEVERITY_STYLE = {"problem": "bold red", "warning": "bold yellow", "minor": ""}
 
 def mod(
     beatmap: Path = typer.Argument(..., help="The .osu file to mod."),
-    model: str | None = typer.Option(None, "--model", show_default=False, help="Model: a checkpoint folder, a Hugging Face hub id or v29/v30/v31/v32 (downloaded once, then cached); default: $MAPPER_MODEL."),
+    model: str | None = typer.Option(None, "--model", show_default=False, help="Model: a checkpoint folder, a Hugging Face hub id or v29/v30/v31/v32 (downloaded once, then cached); default: $MAPPER_MODEL, else the bundled starter model."),
     profile: str | None = typer.Option(None, "--profile", help="Profile of the checkpoint (detected if left out)."),
     audio: Path | None = typer.Option(None, "--audio", help="The song (default: the map's AudioFilename beside it)."),
     threshold: float = typer.Option(20.0, "--threshold", help="Relative surprisal a token needs to be reported."),

@@ -12,7 +12,7 @@ from mapperator_cli.errors import UserError
 
 def timing(
     audio: Path = typer.Argument(..., help="The song (mp3, ogg, wav, flac)."),
-    model: str | None = typer.Option(None, "--model", show_default=False, help="Model: a checkpoint folder, a Hugging Face hub id or v29/v30/v31/v32 (downloaded once, then cached); default: $MAPPER_MODEL."),
+    model: str | None = typer.Option(None, "--model", show_default=False, help="Model: a checkpoint folder, a Hugging Face hub id or v29/v30/v31/v32 (downloaded once, then cached); default: $MAPPER_MODEL, else the bundled starter model."),
     profile: str | None = typer.Option(None, "--profile", help="Profile of the checkpoint (detected if left out)."),
     out: Path | None = typer.Option(None, "--out", help="Folder for the new .osu (default: --beatmap's folder, else .)."),
     beatmap: Path | None = typer.Option(None, "--beatmap", help="Write a new copy of this map with the new timing "

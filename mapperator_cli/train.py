@@ -121,7 +121,7 @@ def train(
 def lora(
     base: str | None = typer.Option(None, "--base", show_default=False,
                                     help="Model to adapt: a checkpoint folder, a Hugging Face hub id or "
-                                         "v29/v30/v31/v32; default: $MAPPER_MODEL."),
+                                         "v29/v30/v31/v32; default: $MAPPER_MODEL, else the bundled starter model."),
     data: Path = typer.Option(..., "--data", help="Dataset folder from `mapper dataset build`."),
     out: Path = typer.Option(..., "--out", help="Adapter folder (adapter_config.json, adapter_model.safetensors)."),
     profile: str | None = typer.Option(None, "--profile", help="Profile with the LoRA settings (detected from --base)."),

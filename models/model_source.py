@@ -1,7 +1,9 @@
 """Where a model comes from: `--model` (a folder, a Hugging Face hub id, or a short name of a published
-Mapperatorinator checkpoint), else the MAPPER_MODEL environment variable.
+Mapperatorinator checkpoint), else the MAPPER_MODEL environment variable, else the starter model bundled
+inside the package (`models/starter/`, trained by this project on redistributable data; see its card),
+so that `mapper generate song.mp3` works on a fresh machine with no network.
 
-No starter model is bundled yet, so with neither given the commands stop and say how to name one.
+An install without the starter's files (a trimmed copy) names the other two ways instead.
 Hub downloads use huggingface_hub's cache (HF_HOME, HF_HUB_CACHE) and its offline switch
 (HF_HUB_OFFLINE=1); a model already in the cache is used without asking the hub.
 """
@@ -22,17 +24,30 @@ ALTERNATIVES = (f"pass a local model folder (config.json, model.safetensors, tok
                 f"or set {MODEL_ENV} to one")
 
 
+STARTER_DIR = Path(__file__).resolve().parent / "starter"  # package data: config, fp16 weights, card
+STARTER_FILES = ("config.json", "model.safetensors", "tokenizer.json")
+CARD_FILE = "card.json"  # a model's card: data, training, measured quality (`mapper info --model`)
+
+
+def starter_model() -> Path | None:
+    """The bundled starter model's folder, or None when this install lacks any of its files."""
+    return STARTER_DIR if all((STARTER_DIR / name).is_file() for name in STARTER_FILES) else None
+
+
 def chosen_model(given: str | None, option: str = "--model") -> str:
-    """The model to use: `given` (the command-line option), else $MAPPER_MODEL; an error naming both
-    when neither is set."""
+    """The model to use: `given` (the command-line option), else $MAPPER_MODEL, else the bundled
+    starter; an error naming the first two when the starter is missing too."""
     if given is not None and given.strip():
         return given
     from_env = os.environ.get(MODEL_ENV, "").strip()
     if from_env:
         return from_env
+    starter = starter_model()
+    if starter is not None:
+        return str(starter)
     raise MapperInputError(f"no model given: pass {option} (a model folder, a Hugging Face hub id, or "
                            f"{'/'.join(SHORT_NAMES)}) or set the {MODEL_ENV} environment variable "
-                           "(no starter model is bundled yet)")
+                           f"(the bundled starter model is missing from this install: {STARTER_DIR})")
 
 
 def model_path(given: str | None, option: str = "--model") -> str:

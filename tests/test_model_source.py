@@ -1,9 +1,12 @@
-"""Which model a command uses: --model (folder, hub id, short name v29-v32), else $MAPPER_MODEL; offline
-and uncached, or with no model at all, one line that names the alternatives. No test needs the network:
-the hub is switched off (HF_HUB_OFFLINE=1) and its cache is a fresh folder."""
+"""Which model a command uses: --model (folder, hub id, short name v29-v32), else $MAPPER_MODEL, else the
+bundled starter; offline and uncached, or with no model at all (an install without the starter), one line
+that names the alternatives. No test needs the network: the hub is switched off (HF_HUB_OFFLINE=1) and its
+cache is a fresh folder. The starter's place is swapped for a test folder by a wrapper around the real
+entry point, so these tests do not depend on the shipped weights."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -34,13 +37,22 @@ def song(tmp_path_factory):
     return folder
 
 
-def run_mapper(tmp_path, *args: str, model_env: str | None = None) -> subprocess.CompletedProcess:
+# The CLI's entry point with models.model_source.STARTER_DIR pointed at argv[1].
+WITH_STARTER = ("import pathlib, sys; import models.model_source as source; source.STARTER_DIR = pathlib.Path(sys.argv[1]); "
+                "from mapperator_cli.app import main; sys.argv = ['mapper', *sys.argv[2:]]; main()")
+
+
+def run_mapper(tmp_path, *args: str, model_env: str | None = None, starter=None) -> subprocess.CompletedProcess:
+    """`mapper ARGS` offline; the bundled starter is `starter` (default: an empty folder, i.e. absent)."""
     env = {k: v for k, v in os.environ.items() if k != "MAPPER_MODEL" and not k.startswith("HF_")}
     env.update(HF_HUB_OFFLINE="1", HF_HOME=str(tmp_path / "hf"))
     if model_env is not None:
         env["MAPPER_MODEL"] = model_env
-    return subprocess.run([sys.executable, "-m", "mapperator_cli", *args], capture_output=True, text=True, env=env,
-                          timeout=600)
+    if starter is None:
+        starter = tmp_path / "no-starter"
+        starter.mkdir(exist_ok=True)
+    return subprocess.run([sys.executable, "-c", WITH_STARTER, str(starter), *args], capture_output=True, text=True,
+                          env=env, timeout=600)
 
 
 def one_line(proc: subprocess.CompletedProcess) -> str:
@@ -57,12 +69,25 @@ def test_hub_ids():
 
 
 @pytest.mark.parametrize("command", ["generate", "timing", "mod", "lora"])
-def test_no_model_names_both_ways_to_give_one(tmp_path, song, command):
+def test_no_model_and_no_starter_names_both_ways_to_give_one(tmp_path, song, command):
     args = {"generate": [str(song / "audio.wav")], "timing": [str(song / "audio.wav")], "mod": [str(song / "map.osu")],
             "lora": ["--data", str(tmp_path), "--out", str(tmp_path / "adapter")]}[command]
     line = one_line(run_mapper(tmp_path, command, *args))
     option = "--base" if command == "lora" else "--model"
-    assert option in line and "MAPPER_MODEL" in line and "no starter model" in line, line
+    assert option in line and "MAPPER_MODEL" in line and "starter model is missing" in line, line
+
+
+def test_no_model_uses_the_bundled_starter(tmp_path, song, tiny_folder):
+    proc = run_mapper(tmp_path, "timing", str(song / "audio.wav"), "--passes", "1", "--out", str(tmp_path),
+                      "--quiet", starter=tiny_folder)
+    assert proc.returncode == 0, proc.stderr
+    proc = run_mapper(tmp_path, "info", "--model", "--json", starter=tiny_folder)
+    assert proc.returncode == 0, proc.stderr
+    info = json.loads(proc.stdout)
+    assert info["bundled_starter"] and info["folder"] == str(tiny_folder) and info["parameters"] > 0
+    # the environment variable still wins over the starter
+    proc = run_mapper(tmp_path, "info", "--model", "--json", starter=tiny_folder, model_env="v30")
+    assert proc.returncode == 2 and "OliBomby/Mapperatorinator-v30" in proc.stderr
 
 
 def test_uncached_hub_model_offline_is_one_line(tmp_path, song):

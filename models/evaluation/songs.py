@@ -83,6 +83,31 @@ def evaluate_model(model: str, cases: list[SongCase], *, profile: str | None = N
     return out
 
 
+def evaluate_baseline(cases: list[SongCase],
+                      on_song: Callable[[int, int, SongCase], None] | None = None) -> ModelEvaluation:
+    """The beat-only baseline (`beat_baseline`) for every case, measured exactly as a model's maps are."""
+    from models.evaluation.beat_baseline import baseline_for
+    from tokenization import read_beatmap
+
+    out = ModelEvaluation()
+    for index, case in enumerate(cases):
+        if on_song is not None:
+            on_song(index, len(cases), case)
+        real = read_beatmap(case.beatmap)
+        try:
+            generated = baseline_for(case.audio, real)
+        except MapperInputError as exc:  # unreadable audio: this song is skipped with the reason
+            out.skipped.append({"reference": str(case.beatmap), "reason": str(exc)})
+            continue
+        if generated is None:
+            out.skipped.append({"reference": str(case.beatmap), "reason": "no beat found (silent audio)"})
+            continue
+        report = evaluate(generated, real, target_stars=None)
+        out.results.append({"audio": str(case.audio), "reference": str(case.beatmap), "report": report,
+                            "warnings": []})
+    return out
+
+
 def _check_model(model: str, modes: set[int]) -> None:
     """Fail at once on a model that is not there, rather than once per song; a model set that lacks
     some modes' sub-models still maps the others (those songs are skipped with the reason)."""

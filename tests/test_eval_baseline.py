@@ -1,0 +1,57 @@
+"""`mapper eval --baseline beats`: one object on every detected beat, measured like a model's maps; on a
+click track it must find the tempo and phase the clicks were made with."""
+
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from mapperator_cli.app import app
+from tests.synthetic import beat_map, click_track
+
+runner = CliRunner()
+BPM, OFFSET = 150.0, 230.0
+
+
+def _song(root):
+    folder = root / "clicks150"
+    folder.mkdir()
+    click_track(folder / "audio.wav", seconds=12.0, bpm=BPM, offset_ms=OFFSET)
+    beat_map(folder / "Test - Clicks (tester) [Beats].osu", "audio.wav", seconds=12.0, bpm=BPM, offset_ms=OFFSET)
+    mania = (folder / "Test - Clicks (tester) [Beats].osu").read_text()
+    mania = mania.replace("Mode: 0", "Mode: 3").replace("Version:Beats", "Version:4K").replace("CircleSize:4",
+                                                                                               "CircleSize:4")
+    (folder / "Test - Clicks (tester) [4K].osu").write_text(mania)
+    return folder
+
+
+def test_beats_baseline_finds_the_click_grid(tmp_path):
+    folder = _song(tmp_path)
+    before = sorted(p.name for p in folder.iterdir())
+    result = runner.invoke(app, ["eval", str(folder), "--baseline", "beats", "--json", "-q"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    assert out["baseline"] == "beats" and out["model"] is None and out["skipped"] == []
+    assert sorted(p.name for p in folder.iterdir()) == before  # nothing written beside the song
+    modes = []
+    for song in out["songs"]:
+        report, c = song["report"], song["report"]["comparison"]
+        modes.append(report["generated"]["mode"])
+        assert report["generated"]["mode"] == report["reference"]["mode"]
+        assert abs(c["bpm_error_pct"]) < 0.5, c
+        assert abs(c["offset_error_ms"]) <= 10, c
+        assert c["onset_f1_20ms"] > 0.9 and c["on_reference_grid_10ms"] == 1.0, c
+    assert sorted(modes) == ["mania", "osu"]
+    assert out["aggregate"]["comparison.onset_f1_20ms"]["n"] == 2
+
+
+def test_baseline_table_and_bad_combinations(tmp_path):
+    folder = _song(tmp_path)
+    result = runner.invoke(app, ["eval", str(folder), "--baseline", "beats", "--limit", "1", "-q"])
+    assert result.exit_code == 0, result.output
+    assert "aggregate over 1 map(s)" in result.output
+    for args, words in ((["--baseline", "onsets"], "'beats'"), (["--baseline", "beats", "--model", "x"], "separate"),
+                        (["--baseline", "beats", "--profile", "tiny"], "--profile")):
+        result = runner.invoke(app, ["eval", str(folder), *args, "-q"])
+        assert result.exit_code != 0 and words in str(result.exception), result.exception
