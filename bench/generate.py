@@ -16,7 +16,7 @@ decode: tokens/s of the decoding loop for the tiny v29 reference checkpoint and 
 cuda: with a CUDA GPU, full-size v29 one window at a time: the transformers decoder, our decoder
   eager, and its step replayed as a CUDA graph (models.static_kv_decoder), and the windows batched;
   graphed tokens must equal eager fp32's. Skipped, with a line, without a GPU.
-song: `mapper generate` on a 3-minute song (tones.wav repeated), every pass with super timing, the
+song: `mapper generate` on a 3-minute song (BENCH_SONG_SECONDS; tones.wav repeated), every pass with super timing, the
   seconds each pass takes, with the tiny profile trained briefly on a click-track map (a model with
   random weights never ends its windows, so a whole song needs a trained one; no trained full-size
   checkpoint is at hand offline). fp32 and int8 on the CPU, fp32 on the GPU when there is one.
@@ -42,7 +42,7 @@ REPEATS = int(os.environ.get("BENCH_REPEATS", "3"))
 SECTIONS = os.environ.get("BENCH_SECTIONS", "decode,cuda,song").split(",")
 MODELS = os.environ.get("BENCH_MODELS", "tiny,full").split(",")  # in the decode section
 ORIGINAL = {"tiny": 72.9, "full": 15.0}
-SONG_SECONDS = 180.0
+SONG_SECONDS = float(os.environ.get("BENCH_SONG_SECONDS", "180"))
 TRAIN_STEPS = 300  # the tiny profile on a click-track map: enough to end its windows (bench/generate_modes.py)
 
 
