@@ -70,15 +70,42 @@ def _options(data, out, max_steps, resume, precision, cpu, batch_size, learning_
 
 
 def _run(fn, options, quiet: bool, label: str):
-    with _StepProgress(not quiet, label) as bar:
+    import os
+
+    from mapperator_cli.errors import Terminated
+    from training.distributed import LostProcess
+
+    processes = int(os.environ.get("WORLD_SIZE", "1"))  # set by `accelerate launch` for each process
+    main = os.environ.get("RANK", "0") == "0"
+    with _StepProgress(not quiet and main, label) as bar:
         try:
             result = fn(options, log=bar.log, progress=bar.update)
         except KeyboardInterrupt:
-            for partial in options.out_dir.glob("*.partial"):
-                shutil.rmtree(partial, ignore_errors=True)
+            _drop_partials(options.out_dir, main)
             raise UserError(f"interrupted; the last checkpoint in {options.out_dir} is kept "
                             "(continue with --resume)") from None
+        except Terminated:
+            if processes == 1:
+                raise
+            _drop_partials(options.out_dir, main)
+            # In a multi-process run the launcher sends SIGTERM when another process has ended.
+            typer.echo(f"mapper: error: training process {os.environ.get('RANK')} of {processes} was stopped by "
+                       "the launcher (another training process ended, or the launcher was interrupted); the last "
+                       f"checkpoint in {options.out_dir} is kept (continue with --resume, with any number of "
+                       "processes)", err=True)
+            raise typer.Exit(143) from None
+        except LostProcess as exc:
+            _drop_partials(options.out_dir, main)
+            typer.echo(f"mapper: error: {exc}", err=True)
+            raise typer.Exit(1) from None
     return result
+
+
+def _drop_partials(out_dir: Path, main: bool) -> None:
+    """Half-written checkpoints of an interrupted run (only the main process writes them)."""
+    if main:
+        for partial in out_dir.glob("*.partial"):
+            shutil.rmtree(partial, ignore_errors=True)
 
 
 def train(
@@ -101,7 +128,8 @@ def train(
 ) -> None:
     """Train a model on a dataset; the run folder becomes a model `mapper generate --model` takes.
 
-    For many GPUs: `accelerate launch -m mapperator_cli train ...`. `--profile diffusion` (or
+    Several processes (GPUs, machines): `accelerate launch --multi_gpu --num_processes N -m mapperator_cli
+    train ...` (see the README's training section). `--profile diffusion` (or
     diffusion-tiny) trains the position-refinement model instead."""
     from diffusion.training import is_diffusion_profile
 
@@ -179,9 +207,12 @@ def _train_diffusion(profile, data, out, max_steps, resume, batch_size, learning
 
 
 def _report(result, out: Path) -> None:
+    if not result.is_main_process:  # several processes: the main one reports
+        return
     if result.losses:
         first, last = result.losses[0][1], result.losses[-1][1]
         typer.echo(f"step {result.step}: loss {first:.3f} -> {last:.3f}", err=True)
     if result.last_eval:
-        typer.echo("eval: " + ", ".join(f"{k} {v:.4g}" for k, v in result.last_eval.items()), err=True)
+        typer.echo("eval: " + ", ".join(f"{k} {v:.4g}" for k, v in result.last_eval.items()
+                                        if isinstance(v, float)), err=True)
     typer.echo(str(out))

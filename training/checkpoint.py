@@ -25,15 +25,16 @@ CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 MODEL_FILES = ("config.json", "model.safetensors", "tokenizer.json", "profile.json")  # a complete model
 
 
-def save_published(model, vocab, folder: Path, profile=None) -> None:
-    """config.json + model.safetensors + tokenizer.json (+ profile.json) of a plain (non-LoRA) model."""
+def save_published(model, vocab, folder: Path, profile=None, state: dict | None = None) -> None:
+    """config.json + model.safetensors + tokenizer.json (+ profile.json) of a plain (non-LoRA) model;
+    `state`: its full state dict where the model itself holds only a shard (FSDP, DeepSpeed ZeRO-3)."""
     from safetensors.torch import save_file
 
     from profiles.detect import save_profile
 
     folder.mkdir(parents=True, exist_ok=True)
     model.config.to_json_file(str(folder / "config.json"))
-    state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    state = {k: v.detach().contiguous().cpu() for k, v in (state or model.state_dict()).items()}
     save_file(state, str(folder / "model.safetensors"), metadata={"format": "pt"})
     vocab.save(folder)
     if profile is not None:

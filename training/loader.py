@@ -6,7 +6,9 @@ finished tensors (one transfer per batch, not per window). All of a worker's ran
 one `random.Random` seeded by (seed, the step the run starts at, process, worker), and the
 DataLoader takes batches from its workers in turn, so the batches of a run are a function of
 (seed, start step, processes, workers): a run resumed from a checkpoint always gets the same data
-from there on (resuming with another `--workers` gives other, equally valid batches).
+from there on (resuming with another `--workers` or another number of processes gives other,
+equally valid batches). Process i of N draws only from beatmaps i, i + N, i + 2N ... of the
+training split, so no two processes ever train on the same window.
 
 Evaluation is one pass over every window of the eval songs (no augmentation), capped at the
 profile's `eval_steps` batches: its cost follows the eval set, not a fixed count.
@@ -25,6 +27,7 @@ import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from tokenization.errors import MapperInputError
+from training.distributed import share
 from training.examples import ExampleMaker, Record, collate
 
 SHUFFLE_BUFFER = 64  # windows mixed across songs before batching
@@ -90,9 +93,10 @@ class TrainBatches(IterableDataset):
 
 def train_batches(maker: ExampleMaker, records: list[Record], batch_size: int, *, seed: int, step: int,
                   process: tuple[int, int] = (0, 1), workers: int = 0, pin_memory: bool = False) -> Iterator[dict]:
-    """Batches for a run that starts (or resumes) at `step`, for process `index` of `count`."""
+    """Batches for a run that starts (or resumes) at `step`, for process `index` of `count`, which draws
+    only from its share of the beatmaps (`training.distributed.share`)."""
     index, count = process
-    mine = records[index::count] or records
+    mine = share(records, index, count)
     dataset = TrainBatches(maker, mine, batch_size, f"{seed}:{step}:{index}")
     loader = DataLoader(dataset, batch_size=None, num_workers=workers, pin_memory=pin_memory,
                         prefetch_factor=PREFETCH_BATCHES if workers else None,

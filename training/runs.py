@@ -51,6 +51,7 @@ def default_precision(requested: str | None, cpu: bool) -> str:
 
 def _settings(profile: Profile, options: TrainOptions, *, max_steps: int, lr: float) -> RunSettings:
     from training.audio_cache import CACHE_DIR_NAME
+    from training.distributed import use_cpu
     from training.loader import default_workers
 
     t = profile.training
@@ -63,7 +64,7 @@ def _settings(profile: Profile, options: TrainOptions, *, max_steps: int, lr: fl
         grad_accumulation=min(t.grad_accumulation, batch), learning_rate=options.learning_rate or lr,
         eval_every=options.eval_every if options.eval_every is not None else t.eval_every,
         eval_steps=t.eval_steps, checkpoint_every=options.checkpoint_every if options.checkpoint_every is not None
-        else t.checkpoint_every, precision=precision, cpu=options.cpu, seed=t.seed, workers=workers,
+        else t.checkpoint_every, precision=precision, cpu=use_cpu(options.cpu), seed=t.seed, workers=workers,
         audio_cache=options.data_dir / CACHE_DIR_NAME)
 
 
@@ -90,11 +91,15 @@ def new_vocabulary(profile: Profile, records):
     return build_vocabulary(profile.tokenizer, templates, mapper_idx=mappers, descriptor_idx=descriptors)
 
 
-def _run_dir(options: TrainOptions) -> Path:
+def _run_dir(options: TrainOptions, processes) -> Path:
+    """The run folder, checked by every training process before the main process creates it."""
     out = options.out_dir
     if out.exists() and any(out.iterdir()) and not options.resume:
         raise MapperInputError(f"{out}: not empty; pass --resume to continue that run or choose a new folder")
-    out.mkdir(parents=True, exist_ok=True)
+    processes.wait_for_everyone()
+    if processes.is_main_process:
+        out.mkdir(parents=True, exist_ok=True)
+    processes.wait_for_everyone()
     return out
 
 
@@ -106,8 +111,12 @@ def train_model(profile: Profile, options: TrainOptions, *, log: Callable[[str],
     from models.modeling_mapperatorinator import Mapperatorinator
     from tokenization.vocabulary import Vocabulary
 
+    from training.distributed import process_state, use_cpu
+
     records = _records(profile, options.data_dir)
-    run_dir = _run_dir(options)
+    processes = process_state(use_cpu(options.cpu))
+    log = log if processes.is_main_process else (lambda message: None)
+    run_dir = _run_dir(options, processes)
     resume_from = checkpoints(run_dir)[-1] if options.resume and checkpoints(run_dir) else None
     if resume_from is not None:
         vocab = Vocabulary.load(resume_from)
@@ -123,14 +132,17 @@ def train_model(profile: Profile, options: TrainOptions, *, log: Callable[[str],
         torch.manual_seed(profile.training.seed)  # the same profile and data give the same run
         model = Mapperatorinator(build_config(profile, vocab))
     model.train()
-    save_profile(profile, run_dir)  # readable before the first checkpoint, e.g. by `mapper dataset tokens`
+    if processes.is_main_process:
+        save_profile(profile, run_dir)  # readable before the first checkpoint, e.g. by `mapper dataset tokens`
     settings = _settings(profile, options, max_steps=profile.training.max_steps, lr=profile.training.learning_rate)
     train, held = split_records(records)
     log(f"training {profile.name}: {sum(p.numel() for p in model.parameters()) / 1e6:.2f} M parameters, "
         f"{len(train)} training and {len(held)} eval beatmaps, {settings.max_steps} steps, "
-        f"{settings.workers} example workers, precision {settings.precision}")
+        f"{settings.workers} example workers, precision {settings.precision}"
+        + (f", {processes.num_processes} processes" if processes.num_processes > 1 else ""))
     trainer = Trainer(model, vocab, profile, settings, run_dir,
-                      lambda m, folder: save_published(m, vocab, folder, profile), log=log, progress=progress)
+                      lambda m, folder, state=None: save_published(m, vocab, folder, profile, state=state),
+                      log=log, progress=progress)
     result = trainer.run(train, held, resume=options.resume)
     if trainer.accelerator.is_main_process and result.step >= settings.max_steps:
         final = checkpoints(run_dir)[-1]
@@ -149,8 +161,12 @@ def train_lora(profile: Profile, base: str, options: TrainOptions, *, log: Calla
     from models.loading import load_model, resolve_checkpoint
     from tokenization.vocabulary import Vocabulary
 
+    from training.distributed import process_state, use_cpu
+
     records = _records(profile, options.data_dir)
-    run_dir = _run_dir(options)
+    processes = process_state(use_cpu(options.cpu))
+    log = log if processes.is_main_process else (lambda message: None)
+    run_dir = _run_dir(options, processes)
     folder = resolve_checkpoint(base)
     vocab = Vocabulary.load(folder)
     model = load_model(folder)
@@ -177,9 +193,10 @@ def train_lora(profile: Profile, base: str, options: TrainOptions, *, log: Calla
     return result
 
 
-def _write_adapter(model, folder: Path) -> None:
+def _write_adapter(model, folder: Path, state: dict | None = None) -> None:
+    """`state`: the full state dict gathered from FSDP/DeepSpeed shards; peft picks the adapter out."""
     partial = folder / "adapter.partial"
-    model.save_pretrained(str(partial), safe_serialization=True)
+    model.save_pretrained(str(partial), safe_serialization=True, state_dict=state)
     for item in partial.iterdir():
         item.replace(folder / item.name)
     partial.rmdir()

@@ -3,6 +3,8 @@
 One loop serves full training, fine-tuning (`init`) and LoRA: the caller hands over the model,
 its vocabulary and how to write its weights. Devices, mixed precision, gradient accumulation and
 multi-process runs come from accelerate; step counting, evaluation and checkpoints are ours.
+With several processes (`accelerate launch`), see `training.distributed`: shares, global batch,
+loss scaling; only the main process logs and writes to the run folder.
 """
 
 from __future__ import annotations
@@ -15,9 +17,12 @@ from pathlib import Path
 
 import torch
 
+from tokenization.errors import MapperInputError
 from tokenization.events import EventType
 from training.audio_cache import AudioCache
 from training.checkpoint import checkpoints, load_state, save_checkpoint
+from training.distributed import (LostProcess, accelerator_kwargs, is_lost_process, label_weight,
+                                  lost_process_message, per_process_batch)
 from training.examples import IGNORE, ExampleMaker, Record
 from training.loader import eval_batches, train_batches
 from training.optim import build_optimizers, build_schedulers
@@ -29,7 +34,7 @@ FUZZY_STEPS = 2  # timing within ±20 ms
 @dataclass
 class RunSettings:
     max_steps: int
-    batch_size: int  # per device, after accumulation
+    batch_size: int  # samples per optimizer step, all processes and accumulation steps together
     grad_accumulation: int
     learning_rate: float
     eval_every: int
@@ -45,9 +50,10 @@ class RunSettings:
 @dataclass
 class RunResult:
     step: int
-    losses: list[tuple[int, float]]  # (step, training loss) of this process's steps
+    losses: list[tuple[int, float]]  # (step, training loss over the whole global batch)
     last_eval: dict
     checkpoint: Path | None
+    is_main_process: bool = True  # the one that reports; the others stay quiet
 
 
 class TokenKinds:
@@ -81,11 +87,13 @@ class Trainer:
         self.run_dir = run_dir
         self.vocab = vocab
         self.profile = profile
-        self.log = log
-        self.progress = progress
         self.write_weights = write_weights
         self.accelerator = Accelerator(mixed_precision=settings.precision, cpu=settings.cpu,
-                                       gradient_accumulation_steps=settings.grad_accumulation)
+                                       gradient_accumulation_steps=settings.grad_accumulation,
+                                       kwargs_handlers=accelerator_kwargs())
+        main = self.accelerator.is_main_process
+        self.log = log if main else (lambda message: None)
+        self.progress = progress if main else None
         set_seed(settings.seed)
         optimizers = build_optimizers(model, _with_lr(profile.training, settings.learning_rate))
         self.schedulers = build_schedulers(optimizers, profile.training, settings.max_steps, settings.learning_rate)
@@ -100,14 +108,27 @@ class Trainer:
             batches: Iterator[dict] | None = None) -> RunResult:
         """Train to `max_steps`; `batches` (a generator) replaces the example workers, e.g. to time the loop
         on batches already in memory (bench/train.py)."""
+        try:
+            return self._run(train_records, eval_records, resume, batches)
+        except RuntimeError as exc:
+            if self.accelerator.num_processes > 1 and is_lost_process(exc):
+                raise LostProcess(lost_process_message(self.accelerator.process_index,
+                                                       self.accelerator.num_processes, self.run_dir)) from None
+            raise
+
+    def _run(self, train_records, eval_records, resume, batches) -> RunResult:
         s, acc = self.settings, self.accelerator
+        micro = max(1, per_process_batch(s.batch_size, acc.num_processes) // s.grad_accumulation)
         step = 0
+        if resume and acc.distributed_type.value in ("FSDP", "DEEPSPEED"):
+            raise MapperInputError("--resume is not supported under FSDP or DeepSpeed (each process holds a "
+                                   "shard of the optimizer state, and checkpoints keep only the main "
+                                   "process's); start a new run with --init CHECKPOINT instead")
         if resume and (found := checkpoints(self.run_dir)):
             self._load_weights(found[-1])
             step = load_state(found[-1], self.optimizers, self.schedulers)
             self.log(f"resumed from {found[-1].name} (step {step})")
         maker = ExampleMaker(self.profile, self.vocab, train=True, audio=self.audio)
-        micro = max(1, s.batch_size // s.grad_accumulation)
         stream = batches or train_batches(maker, train_records, micro, seed=s.seed, step=step, workers=s.workers,
                                           process=(acc.process_index, acc.num_processes), pin_memory=self.pin_memory)
         losses, last_eval, saved = [], {}, None
@@ -119,13 +140,16 @@ class Trainer:
                 batch = self._to_device(next(stream))
                 with acc.accumulate(self.model):
                     loss = self.model(**batch).loss
+                    shown = loss.detach()
+                    if acc.num_processes > 1:
+                        loss, shown = self._scaled_for_ddp(loss, batch["labels"])
                     acc.backward(loss)
                     grad_norm = acc.clip_grad_norm_(self.model.parameters(), self.profile.training.grad_clip) \
                         if acc.sync_gradients else None
                     for opt in self.optimizers:
                         opt.step()
                         opt.zero_grad()
-                window_loss += float(loss.detach())
+                window_loss += float(shown)
                 window_count += 1
                 if not acc.sync_gradients:
                     continue
@@ -157,49 +181,77 @@ class Trainer:
             stream.close()  # stops the worker processes
             if metrics:
                 metrics.close()
-        return RunResult(step, losses, last_eval, saved)
+        return RunResult(step, losses, last_eval, saved, acc.is_main_process)
+
+    def _scaled_for_ddp(self, loss: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(what to backpropagate, the loss of the whole global micro-batch): this process's weighted
+        token sum over the weight of every process's tokens, times N since DDP averages gradients."""
+        acc = self.accelerator
+        weight = label_weight(acc.unwrap_model(self.model), labels).to(loss.device)
+        totals = acc.reduce(torch.stack([loss.detach().double() * weight, weight]), reduction="sum")
+        scaled = loss * (acc.num_processes * weight / totals[1]).to(loss.dtype)
+        return scaled, totals[0] / totals[1]
 
     def _to_device(self, batch: dict) -> dict:
         return {k: v.to(self.accelerator.device, non_blocking=self.pin_memory) for k, v in batch.items()}
 
     @torch.no_grad()
     def evaluate(self, records: list[Record]) -> dict:
-        """Loss and token accuracies over the eval songs' windows (no augmentation), at most `eval_steps` batches."""
-        self.model.eval()
+        """Loss and token accuracies over the eval songs' windows (no augmentation), at most `eval_steps`
+        batches in all. With N processes each evaluates every N-th eval beatmap and the sums are added
+        up, so every window is evaluated once; `windows` counts them per process."""
+        acc = self.accelerator
+        model = acc.unwrap_model(self.model)  # no DDP: processes may run different numbers of batches
+        model.eval()
         maker = ExampleMaker(self.profile, self.vocab, train=False, audio=self.audio)
-        micro = max(1, self.settings.batch_size // self.settings.grad_accumulation)
-        totals: dict[str, list[float]] = {"loss": [0.0, 0]}
-        for batch in eval_batches(maker, records, micro, max(1, self.settings.eval_steps), workers=self.settings.workers,
-                                  pin_memory=self.pin_memory):
+        micro = max(1, per_process_batch(self.settings.batch_size, acc.num_processes) // self.settings.grad_accumulation)
+        names = ["loss", "token_acc", *(f"{name}_acc" for name in self.kinds.ranges)]
+        names += ["timing_acc_20ms"] if "timing" in self.kinds.ranges else []
+        totals = torch.zeros(len(names), 2, dtype=torch.float64)
+        windows = 0
+        mine = records[acc.process_index::acc.num_processes]
+        most = -(-max(1, self.settings.eval_steps) // acc.num_processes)
+        for batch in eval_batches(maker, mine, micro, most, workers=self.settings.workers, pin_memory=self.pin_memory):
             batch = self._to_device(batch)
-            out = self.model(**batch)
+            out = model(**batch)
             labels = batch["labels"][:, :out.logits.shape[1]]
             predicted = out.logits.argmax(-1)
             valid = labels != IGNORE
-            totals["loss"][0] += float(out.loss) * int(valid.sum())
-            totals["loss"][1] += int(valid.sum())
-            self._count(totals, "token_acc", predicted == labels, valid)
-            for name in self.kinds.ranges:
-                self._count(totals, f"{name}_acc", predicted == labels, valid & self.kinds.mask(labels, name))
+            weight = label_weight(model, labels).cpu()  # the model's loss is a weighted token mean
+            counted = [(float(out.loss) * weight, weight), self._count(predicted == labels, valid)]
+            counted += [self._count(predicted == labels, valid & self.kinds.mask(labels, name))
+                        for name in self.kinds.ranges]
             if "timing" in self.kinds.ranges:
                 timing = valid & self.kinds.mask(labels, "timing")
-                self._count(totals, "timing_acc_20ms", (predicted - labels).abs() <= FUZZY_STEPS, timing)
-        return {k: round(v[0] / v[1], 6) for k, v in totals.items() if v[1]}
+                counted.append(self._count((predicted - labels).abs() <= FUZZY_STEPS, timing))
+            totals += torch.tensor(counted, dtype=torch.float64)
+            windows += len(labels)
+        if acc.num_processes > 1:
+            totals = acc.reduce(totals.to(acc.device), reduction="sum").cpu()
+        per_process = acc.gather(torch.tensor([windows], device=acc.device)).tolist()
+        result = {name: round(float(total / count), 6) for name, (total, count) in zip(names, totals.tolist()) if count}
+        return {**result, "windows": per_process}
 
     @staticmethod
-    def _count(totals, name, correct, mask) -> None:
-        entry = totals.setdefault(name, [0.0, 0])
-        entry[0] += int((correct & mask).sum())
-        entry[1] += int(mask.sum())
+    def _count(correct: torch.Tensor, mask: torch.Tensor) -> tuple[int, int]:
+        return int((correct & mask).sum()), int(mask.sum())
 
     def _save(self, step: int) -> Path | None:
+        from accelerate.utils import DistributedType
+
         acc = self.accelerator
+        # FSDP and DeepSpeed ZeRO-3 hold a shard of the weights in each process: gathering the full
+        # state dict is a collective every process takes part in; the main process then writes it
+        # in the published layout. Plain DDP keeps whole weights everywhere: nothing to gather.
+        sharded = acc.distributed_type in (DistributedType.FSDP, DistributedType.DEEPSPEED)
+        state = acc.get_state_dict(self.model) if sharded else None
         acc.wait_for_everyone()
         if not acc.is_main_process:
             return None
         model = acc.unwrap_model(self.model)
-        path = save_checkpoint(self.run_dir, step, lambda folder: self.write_weights(model, folder),
-                               self.optimizers, self.schedulers)
+        write = (lambda folder: self.write_weights(model, folder, state)) if sharded else \
+            (lambda folder: self.write_weights(model, folder))
+        path = save_checkpoint(self.run_dir, step, write, self.optimizers, self.schedulers)
         self.log(f"saved {path}")
         return path
 
