@@ -52,6 +52,8 @@ def tokens(
 def build(
     sources: list[Path] = typer.Argument(..., help=".osz files, or folders holding .osz files or .osu files with their audio."),
     out: Path = typer.Option(..., "--out", help="Dataset folder (created; an earlier build there is continued)."),
+    workers: int = typer.Option(0, "--workers", help="Processes reading sources in parallel (0 or 1: none; "
+                                "the result is the same either way)."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress on stderr."),
 ) -> None:
@@ -62,8 +64,10 @@ def build(
     missing = [str(s) for s in sources if not s.exists()]
     if missing:
         raise UserError(f"{missing[0]}: no such file or folder")
+    if workers < 0:
+        raise UserError("--workers must be 0 or more")
     with PassProgress(enabled=not quiet, unit="sources", verb="") as progress:
-        report = build_dataset(sources, out, progress=progress.update)
+        report = build_dataset(sources, out, progress=progress.update, workers=workers)
     if as_json:
         typer.echo(json.dumps(report.to_dict()))
         return

@@ -17,12 +17,16 @@ stay null. Ids a file does not carry (0 or -1, unsubmitted maps) are replaced by
 derived from the content, so that (BeatmapSetId, Id) stays a unique key and every set keeps its own
 audio: the training loader loads one audio per set id.
 
+With `workers`, sources are prepared (extracted, parsed, measured, rated) in worker processes and
+placed in source order by this process, so the result is the serial build's (`training.dataset_workers`).
+
 Over 300 lines: one resumable, lock-protected build (sources found, each file checked, sets staged,
 placed, checkpointed and committed) whose steps share the builder's state and its cleanup rules.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
 import os
@@ -305,6 +309,93 @@ class _Candidate:
     max_combo: int
 
 
+# ----------------------------------------------------------------------------------------------- preparing
+
+@dataclass
+class Prepared:
+    """What reading one source gave, before anything is placed in the dataset: no dataset state is
+    needed to make it, so sources are prepared in any order, in worker processes (`--workers`)."""
+
+    candidates: list[_Candidate]
+    skipped: list[SkippedFile]  # in the order a serial build lists them
+    extracted: Path | None = None  # an archive's extracted files, removed once the sets are placed
+
+
+def prepare_source(source: Source, extracted: Path) -> Prepared:
+    """Extract (an .osz, into `extracted`), parse, find audio, rate: every failure becomes a skipped file."""
+    if source.kind != "osz":
+        files = sorted(source.path.glob("*.osu")) if source.kind == "folder" else [source.path]
+        files = [f for f in files if f.is_file()]
+        shown = source.shown if source.kind == "folder" else source.shown.parent
+        return Prepared(*_candidates([(str(shown / f.name), f, f.parent) for f in files]))
+    shutil.rmtree(extracted, ignore_errors=True)
+    try:
+        try:
+            from tokenization.osz import extract_osz
+
+            written = extract_osz(source.path, extracted)
+        except MapperInputError as exc:  # corrupt, encrypted or unsafe archives (osz maps every library error)
+            shutil.rmtree(extracted, ignore_errors=True)
+            return Prepared([], [SkippedFile(str(source.shown), _reason(exc, str(source.path)))])
+        root = extracted.resolve()
+        members = sorted(p for p in written if p.suffix.lower() == ".osu")
+        entries = [(f"{source.shown}:{p.relative_to(root).as_posix()}", p, root) for p in members]
+        empty = [] if entries else [SkippedFile(str(source.shown), "archive holds no .osu file")]
+        candidates, skipped = _candidates(entries)
+        return Prepared(candidates, empty + skipped, extracted)
+    except BaseException:
+        shutil.rmtree(extracted, ignore_errors=True)
+        raise
+
+
+def _candidates(entries: list[tuple[str, Path, Path]]) -> tuple[list[_Candidate], list[SkippedFile]]:
+    """Parse, find audio, rate; every failure becomes a skipped file."""
+    candidates, durations, skipped = [], {}, []
+    for label, path, audio_root in entries:
+        try:
+            size = path.stat().st_size
+            if size > MAX_FILE_BYTES:
+                raise MapperInputError(f"too large for a beatmap ({size} bytes)")
+            raw = path.read_bytes()
+        except OSError as exc:
+            skipped.append(SkippedFile(label, f"cannot read: {exc.strerror or exc}"))
+            continue
+        except MapperInputError as exc:
+            skipped.append(SkippedFile(label, _reason(exc, label)))
+            continue
+        # Audio first: it is found from one header line, parsing the whole file takes much longer.
+        audio_name = header_audio_filename(raw)
+        if not audio_name:
+            skipped.append(SkippedFile(label, "names no audio file (no AudioFilename in [General])"))
+            continue
+        audio = find_file(audio_root, audio_name)
+        if audio is None:
+            skipped.append(SkippedFile(label, f"audio file {audio_name!r} is not beside it"))
+            continue
+        try:
+            beatmap = parse_beatmap(raw, path=label)
+        except MapperInputError as exc:
+            skipped.append(SkippedFile(label, _reason(exc, label)))
+            continue
+        if audio not in durations:
+            try:
+                durations[audio] = audio_seconds(audio)
+            except Exception as exc:  # noqa: BLE001 - soundfile raises LibsndfileError, RuntimeError, ...
+                durations[audio] = f"audio file {audio_name!r} is unreadable ({exc})"
+        if isinstance(durations[audio], str):
+            skipped.append(SkippedFile(label, durations[audio]))
+            continue
+        try:
+            stars, max_combo = star_ratings(raw)
+        except Exception as exc:  # noqa: BLE001 - rosu-pp raises its own ParseError, ConvertError, ...
+            skipped.append(SkippedFile(label, f"rosu-pp cannot rate it ({exc})"))
+            continue
+        candidates.append(_Candidate(label, path.name, raw, beatmap, hashlib.md5(raw).hexdigest(), audio,
+                                     durations[audio], stars, max_combo))
+    return candidates, skipped
+
+
+
 # ----------------------------------------------------------------------------------------------- building
 
 def _link_or_copy(source: Path, target: Path) -> None:
@@ -398,8 +489,19 @@ class _Builder:
 
     # -- sources
 
-    def add(self, source: Source) -> str:
-        """Build one source; returns "built", "rebuilt" or "done" (unchanged since an earlier run)."""
+    def needs_work(self, source: Source) -> bool:
+        """Whether `add` will read the source (it is new, changed, or cannot be fingerprinted)."""
+        try:
+            fingerprint = source.fingerprint()
+        except OSError:
+            return False  # `add` lists it as unreadable without reading it
+        previous = self.state["sources"].get(source.key)
+        return previous is None or previous["fingerprint"] != fingerprint
+
+    def add(self, source: Source, prepare: Callable[[], Prepared] | None = None) -> str:
+        """Build one source; returns "built", "rebuilt" or "done" (unchanged since an earlier run).
+        `prepare` hands over the source's prepared files (from a worker process); by default they are
+        prepared here."""
         try:
             fingerprint = source.fingerprint()
         except OSError as exc:
@@ -414,7 +516,13 @@ class _Builder:
             self.dirty = True
         skipped_before, pending_before = len(self.skipped), len(self.pending)
         try:
-            folders = self._build(source)
+            prepared = prepare() if prepare is not None else prepare_source(source, self.out / STAGING_DIR / "extracted")
+            try:
+                self.skipped.extend(prepared.skipped)
+                folders = self._place(prepared.candidates)
+            finally:
+                if prepared.extracted is not None:
+                    shutil.rmtree(prepared.extracted, ignore_errors=True)
         except BaseException:
             # Interrupted inside a source: take back the sets it placed, so that the next run builds
             # the whole source again instead of finding half of it "already in the dataset".
@@ -448,78 +556,6 @@ class _Builder:
         for folder in placed:
             shutil.rmtree(mmrs.set_folder_path(self.out, folder), ignore_errors=True)
         self._index_rows()
-
-    def _build(self, source: Source) -> list[str]:
-        staging = self.out / STAGING_DIR
-        if source.kind != "osz":
-            files = sorted(source.path.glob("*.osu")) if source.kind == "folder" else [source.path]
-            files = [f for f in files if f.is_file()]
-            shown = source.shown if source.kind == "folder" else source.shown.parent
-            return self._place(self._candidates([(str(shown / f.name), f, f.parent) for f in files]))
-        extracted = staging / "extracted"
-        shutil.rmtree(extracted, ignore_errors=True)
-        try:
-            try:
-                from tokenization.osz import extract_osz
-
-                written = extract_osz(source.path, extracted)
-            except MapperInputError as exc:  # corrupt, encrypted or unsafe archives (osz maps every library error)
-                self.skipped.append(SkippedFile(str(source.shown), _reason(exc, str(source.path))))
-                return []
-            root = extracted.resolve()
-            members = sorted(p for p in written if p.suffix.lower() == ".osu")
-            entries = [(f"{source.shown}:{p.relative_to(root).as_posix()}", p, root) for p in members]
-            if not entries:
-                self.skipped.append(SkippedFile(str(source.shown), "archive holds no .osu file"))
-            return self._place(self._candidates(entries))
-        finally:
-            shutil.rmtree(extracted, ignore_errors=True)
-
-    def _candidates(self, entries: list[tuple[str, Path, Path]]) -> list[_Candidate]:
-        """Parse, find audio, rate; every failure becomes a skipped file."""
-        candidates, durations = [], {}
-        for label, path, audio_root in entries:
-            try:
-                size = path.stat().st_size
-                if size > MAX_FILE_BYTES:
-                    raise MapperInputError(f"too large for a beatmap ({size} bytes)")
-                raw = path.read_bytes()
-            except OSError as exc:
-                self.skipped.append(SkippedFile(label, f"cannot read: {exc.strerror or exc}"))
-                continue
-            except MapperInputError as exc:
-                self.skipped.append(SkippedFile(label, _reason(exc, label)))
-                continue
-            # Audio first: it is found from one header line, parsing the whole file takes much longer.
-            audio_name = header_audio_filename(raw)
-            if not audio_name:
-                self.skipped.append(SkippedFile(label, "names no audio file (no AudioFilename in [General])"))
-                continue
-            audio = find_file(audio_root, audio_name)
-            if audio is None:
-                self.skipped.append(SkippedFile(label, f"audio file {audio_name!r} is not beside it"))
-                continue
-            try:
-                beatmap = parse_beatmap(raw, path=label)
-            except MapperInputError as exc:
-                self.skipped.append(SkippedFile(label, _reason(exc, label)))
-                continue
-            if audio not in durations:
-                try:
-                    durations[audio] = audio_seconds(audio)
-                except Exception as exc:  # noqa: BLE001 - soundfile raises LibsndfileError, RuntimeError, ...
-                    durations[audio] = f"audio file {audio_name!r} is unreadable ({exc})"
-            if isinstance(durations[audio], str):
-                self.skipped.append(SkippedFile(label, durations[audio]))
-                continue
-            try:
-                stars, max_combo = star_ratings(raw)
-            except Exception as exc:  # noqa: BLE001 - rosu-pp raises its own ParseError, ConvertError, ...
-                self.skipped.append(SkippedFile(label, f"rosu-pp cannot rate it ({exc})"))
-                continue
-            candidates.append(_Candidate(label, path.name, raw, beatmap, hashlib.md5(raw).hexdigest(), audio,
-                                         durations[audio], stars, max_combo))
-        return candidates
 
     def _place(self, candidates: list[_Candidate]) -> list[str]:
         """Group into sets (set id and audio), give ids, and write each set folder; returns the folders."""
@@ -656,8 +692,9 @@ def _check_out_dir(out: Path) -> None:
 
 
 def build_dataset(sources: Iterable[str | os.PathLike], out_dir: str | os.PathLike, *,
-                  progress: Progress | None = None) -> BuildReport:
-    """Build (or continue building) an MMRS dataset in `out_dir` from `.osz` files and `.osu` folders."""
+                  progress: Progress | None = None, workers: int = 0) -> BuildReport:
+    """Build (or continue building) an MMRS dataset in `out_dir` from `.osz` files and `.osu` folders;
+    `workers` > 1 prepares sources in that many processes (`training.dataset_workers`), same result."""
     started = time.perf_counter()
     out = Path(out_dir)
     _check_out_dir(out)
@@ -667,11 +704,17 @@ def build_dataset(sources: Iterable[str | os.PathLike], out_dir: str | os.PathLi
     with _BuildLock(out):
         builder = _Builder(out)
         try:
-            for index, source in enumerate(found):
-                counts[builder.add(source)] += 1
-                builder.maybe_checkpoint()
-                if progress is not None:
-                    progress("building", index + 1, len(found))
+            with contextlib.ExitStack() as stack:
+                preparer = None
+                if workers > 1:
+                    from training.dataset_workers import SourcePreparer
+
+                    preparer = stack.enter_context(SourcePreparer(found, builder.needs_work, out / STAGING_DIR, workers))
+                for index, source in enumerate(found):
+                    counts[builder.add(source, preparer.prepare(index)) if preparer else builder.add(source)] += 1
+                    builder.maybe_checkpoint()
+                    if progress is not None:
+                        progress("building", index + 1, len(found))
         finally:
             builder.commit()  # keep what is finished, also when interrupted
             shutil.rmtree(out / STAGING_DIR, ignore_errors=True)
