@@ -110,7 +110,6 @@ def train_model(profile: Profile, options: TrainOptions, *, log: Callable[[str],
     from models.loading import load_model, resolve_checkpoint
     from models.modeling_mapperatorinator import Mapperatorinator
     from tokenization.vocabulary import Vocabulary
-
     from training.distributed import process_state, use_cpu
 
     records = _records(profile, options.data_dir)
@@ -160,7 +159,6 @@ def train_lora(profile: Profile, base: str, options: TrainOptions, *, log: Calla
 
     from models.loading import load_model, resolve_checkpoint
     from tokenization.vocabulary import Vocabulary
-
     from training.distributed import process_state, use_cpu
 
     records = _records(profile, options.data_dir)

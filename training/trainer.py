@@ -21,8 +21,14 @@ from tokenization.errors import MapperInputError
 from tokenization.events import EventType
 from training.audio_cache import AudioCache
 from training.checkpoint import checkpoints, load_state, save_checkpoint
-from training.distributed import (LostProcess, accelerator_kwargs, is_lost_process, label_weight,
-                                  lost_process_message, per_process_batch)
+from training.distributed import (
+    LostProcess,
+    accelerator_kwargs,
+    is_lost_process,
+    label_weight,
+    lost_process_message,
+    per_process_batch,
+)
 from training.examples import IGNORE, ExampleMaker, Record
 from training.loader import eval_batches, train_batches
 from training.optim import build_optimizers, build_schedulers
