@@ -14,7 +14,14 @@ times, alternately, and each step's fastest time is kept (every repeat trains st
 batch from the same weights), which takes out most of what other processes on the machine cost.
 
 Data: ../shared/corpus built into a temporary dataset when present, else synthetic click tracks.
-    python bench/train.py [--profiles tiny,mid] [--workers 2] [--steps N] [--batch B] [--repeats R]
+
+Section "processes": steps/s of `mapper train` run by 2 processes (`accelerate launch --multi_gpu
+--num_processes 2`, the README's way; gloo on the CPU, NCCL on GPUs) against 1 process, at the same
+global batch (so the same samples per step), tiny profile, on synthetic click tracks; each run's
+steps after the warm-up, from its metrics.jsonl; alternately, `--repeats` times, best of each.
+
+    python bench/train.py [--sections loop,processes] [--profiles tiny,mid] [--workers 2] [--steps N]
+                          [--batch B] [--repeats R] [--processes 2]
 """
 
 from __future__ import annotations
@@ -129,12 +136,54 @@ def bench(name: str, data: Path, tmp: Path, device: str, workers: int, steps: in
               f"mapper train loop {rate(loop):8.3f} samples/s | ratio {rate(loop) / rate(upper):.2f}", flush=True)
 
 
+def bench_processes(tmp: Path, processes: int, steps: int | None, batch: int | None, repeats: int,
+                    device: str) -> None:
+    import os
+    import subprocess
+
+    from tests.synthetic import song_folder
+    from training import build_dataset
+
+    for i in range(4):
+        song_folder(tmp / "click-songs", f"song{i}", seconds=60.0)
+    build_dataset([tmp / "click-songs"], tmp / "click-data")
+    steps, batch = steps or 8, batch or 8
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    train = ["-m", "mapperator_cli", "train", "--profile", "tiny", "--data", str(tmp / "click-data"),
+             "--batch-size", str(batch), "--max-steps", str(steps + WARMUP_STEPS), "--workers", "0",
+             "--eval-every", "0", "--checkpoint-every", str(steps + WARMUP_STEPS), "-q"]
+    train += ["--cpu"] if device == "cpu" else []
+    launch = ["-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", str(processes),
+              "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no"]
+
+    def rate(command: list[str], run: Path) -> float:
+        subprocess.run([sys.executable, *command, "--out", str(run)], check=True, env=env, cwd=ROOT,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        lines = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+        seconds = [m["seconds_per_step"] for m in lines if "split" not in m][WARMUP_STEPS:]
+        return len(seconds) / sum(seconds)
+
+    print(f"processes on {device}: tiny, global batch {batch}, {steps} timed steps after {WARMUP_STEPS}, "
+          f"one thread and no example workers per process")
+    ones, manys = [], []
+    for r in range(repeats):
+        ones.append(rate(train, tmp / f"proc1-{device}-{r}"))
+        manys.append(rate([*launch, *train], tmp / f"proc{processes}-{device}-{r}"))
+        print(f"  1 process {ones[-1]:.3f} steps/s | {processes} processes {manys[-1]:.3f} steps/s | "
+              f"ratio {manys[-1] / ones[-1]:.2f}", flush=True)
+    if repeats > 1:
+        print(f"  best of {repeats}: 1 process {max(ones):.3f} steps/s | {processes} processes {max(manys):.3f} "
+              f"steps/s | ratio {max(manys) / max(ones):.2f}", flush=True)
+
+
 def main() -> None:
     import torch
 
     from training.loader import default_workers
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sections", default="loop,processes")
+    parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--profiles", default="tiny,mid")
     parser.add_argument("--workers", type=int, default=None, help="default: 2 on the CPU, the CPU count on CUDA")
     parser.add_argument("--steps", type=int, default=None)
@@ -142,13 +191,16 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--devices", default="cpu,cuda" if torch.cuda.is_available() else "cpu")
     args = parser.parse_args()
+    sections = args.sections.split(",")
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        data = dataset(tmp)
+        data = dataset(tmp) if "loop" in sections else None
         for device in args.devices.split(","):
             workers = args.workers if args.workers is not None else (default_workers() if device == "cuda" else 2)
-            for name in args.profiles.split(","):
+            for name in args.profiles.split(",") if "loop" in sections else []:
                 bench(name, data, tmp, device, workers, args.steps, args.batch, args.repeats)
+            if "processes" in sections and (device == "cpu" or torch.cuda.device_count() >= args.processes):
+                bench_processes(tmp, args.processes, args.steps, args.batch, args.repeats, device)
 
 
 if __name__ == "__main__":

@@ -709,7 +709,8 @@ def build_dataset(sources: Iterable[str | os.PathLike], out_dir: str | os.PathLi
                 if workers > 1:
                     from training.dataset_workers import SourcePreparer
 
-                    preparer = stack.enter_context(SourcePreparer(found, builder.needs_work, out / STAGING_DIR, workers))
+                    preparer = stack.enter_context(SourcePreparer(found, builder.needs_work, prepare_source,
+                                                                   out / STAGING_DIR, workers))
                 for index, source in enumerate(found):
                     counts[builder.add(source, preparer.prepare(index)) if preparer else builder.add(source)] += 1
                     builder.maybe_checkpoint()

@@ -39,12 +39,12 @@ def _start_worker(parent: int) -> None:
 
 
 class SourcePreparer:
-    """`prepare(index)` for sources in worker processes, submitted a window ahead of use."""
+    """`prepare(index)` for sources in worker processes, submitted a window ahead of use; `prepare_source`
+    (source, folder to extract into) is `training.dataset_build.prepare_source`."""
 
-    def __init__(self, sources: list, needs_work: Callable[[object], bool], staging: Path, workers: int):
+    def __init__(self, sources: list, needs_work: Callable[[object], bool], prepare_source: Callable,
+                 staging: Path, workers: int):
         import multiprocessing
-
-        from training.dataset_build import prepare_source
 
         self._prepare = prepare_source
         self._sources = sources
