@@ -139,14 +139,21 @@ def bench(name: str, data: Path, tmp: Path, device: str, workers: int, steps: in
 def bench_processes(tmp: Path, processes: int, steps: int | None, batch: int | None, repeats: int,
                     device: str) -> None:
     import os
+    import socket
     import subprocess
 
-    from tests.synthetic import song_folder
+    from tests.synthetic import beat_map, click_track
     from training import build_dataset
 
-    for i in range(4):
-        song_folder(tmp / "click-songs", f"song{i}", seconds=60.0)
+    for i in range(6):  # tempos differ, so no song is a duplicate of another
+        folder = tmp / "click-songs" / f"song{i}"
+        folder.mkdir(parents=True, exist_ok=True)
+        click_track(folder / "audio.wav", 30.0, bpm=100.0 + 10 * i)
+        beat_map(folder / "beats.osu", "audio.wav", 30.0, bpm=100.0 + 10 * i)
     build_dataset([tmp / "click-songs"], tmp / "click-data")
+    with socket.socket() as s:  # a free port: accelerate's default may be taken on a shared machine
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
     steps, batch = steps or 8, batch or 8
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     train = ["-m", "mapperator_cli", "train", "--profile", "tiny", "--data", str(tmp / "click-data"),
@@ -154,7 +161,7 @@ def bench_processes(tmp: Path, processes: int, steps: int | None, batch: int | N
              "--eval-every", "0", "--checkpoint-every", str(steps + WARMUP_STEPS), "-q"]
     train += ["--cpu"] if device == "cpu" else []
     launch = ["-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", str(processes),
-              "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no"]
+              "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", str(port)]
 
     def rate(command: list[str], run: Path) -> float:
         subprocess.run([sys.executable, *command, "--out", str(run)], check=True, env=env, cwd=ROOT,
@@ -164,7 +171,8 @@ def bench_processes(tmp: Path, processes: int, steps: int | None, batch: int | N
         return len(seconds) / sum(seconds)
 
     print(f"processes on {device}: tiny, global batch {batch}, {steps} timed steps after {WARMUP_STEPS}, "
-          f"one thread and no example workers per process")
+          f"one thread and no example workers per process, 6 synthetic 30 s click tracks; load average "
+          f"{os.getloadavg()[0]:.1f}")
     ones, manys = [], []
     for r in range(repeats):
         ones.append(rate(train, tmp / f"proc1-{device}-{r}"))
