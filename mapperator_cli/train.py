@@ -187,6 +187,10 @@ def lora(
 def _train_diffusion(profile, data, out, max_steps, resume, batch_size, learning_rate, quiet, **unsupported) -> None:
     from diffusion.training import load_diffusion_profile, train_diffusion
 
+    import os
+
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # its loop is not data parallel: N copies would race
+        raise UserError("diffusion profiles train in one process; run `mapper train` without accelerate launch")
     given = [name for name, value in unsupported.items() if value is not None]
     if given:
         raise UserError(f"--{given[0].replace('_', '-')} does not apply to diffusion profiles")
