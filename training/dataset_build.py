@@ -295,13 +295,28 @@ def _reason(exc: BaseException, label: str) -> str:
 
 
 @dataclass
+class _Parsed:
+    """What a row takes from a parsed beatmap: small, so a worker process sends it back quickly (the
+    whole `Beatmap` with its objects costs more to pickle than to parse)."""
+
+    metadata: object  # tokenization.beatmap.Metadata
+    difficulty: object  # tokenization.beatmap.Difficulty
+    mode: int
+    counts: tuple[int, int, int]  # circles, sliders, spinners
+
+    @classmethod
+    def of(cls, beatmap: Beatmap) -> _Parsed:
+        return cls(beatmap.metadata, beatmap.difficulty, int(beatmap.mode), _object_counts(beatmap))
+
+
+@dataclass
 class _Candidate:
     """A beatmap that parsed, has audio and a star rating: what it takes to become a row."""
 
     label: str
     name: str  # its file name in the source
     raw: bytes
-    beatmap: Beatmap
+    beatmap: _Parsed
     checksum: str  # MD5 of the file, as osu! and the API compute it
     audio: Path
     audio_duration: float
@@ -390,7 +405,7 @@ def _candidates(entries: list[tuple[str, Path, Path]]) -> tuple[list[_Candidate]
         except Exception as exc:  # noqa: BLE001 - rosu-pp raises its own ParseError, ConvertError, ...
             skipped.append(SkippedFile(label, f"rosu-pp cannot rate it ({exc})"))
             continue
-        candidates.append(_Candidate(label, path.name, raw, beatmap, hashlib.md5(raw).hexdigest(), audio,
+        candidates.append(_Candidate(label, path.name, raw, _Parsed.of(beatmap), hashlib.md5(raw).hexdigest(), audio,
                                      durations[audio], stars, max_combo))
     return candidates, skipped
 
@@ -637,8 +652,8 @@ class _Builder:
     @staticmethod
     def _row(member: _Candidate, set_id: int, beatmap_id: int, folder: str, name: str, audio_file: str) -> dict:
         meta, difficulty = member.beatmap.metadata, member.beatmap.difficulty
-        mode = int(member.beatmap.mode)
-        circles, sliders, spinners = _object_counts(member.beatmap)
+        mode = member.beatmap.mode
+        circles, sliders, spinners = member.beatmap.counts
         return {
             "Artist": meta.artist, "ArtistUnicode": meta.artist_unicode, "Title": meta.title,
             "TitleUnicode": meta.title_unicode, "Creator": meta.creator, "Source": meta.source,
