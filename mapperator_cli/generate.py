@@ -9,14 +9,16 @@ from types import SimpleNamespace
 import typer
 
 from mapperator_cli.errors import UserError
-from mapperator_cli.generate_options import command, first_problem, request_fields
-
-GAMEMODES = {"osu": 0, "taiko": 1, "catch": 2, "mania": 3}
-IN_CONTEXTS = ("timing", "kiai", "gd", "no_hs")
-OUTPUT_TYPES = ("timing", "kiai", "map", "sv")
-DEVICES = ("auto", "cpu", "cuda")
-PRECISIONS = ("fp32", "amp", "int8")  # models.loading.PRECISIONS, without importing torch for --help
-
+from mapperator_cli.generate_options import (  # noqa: F401 - the choices live in the option table
+    DEVICES,
+    GAMEMODES,
+    IN_CONTEXTS,
+    OUTPUT_TYPES,
+    PRECISIONS,
+    command,
+    first_problem,
+    request_fields,
+)
 
 
 def parse_time_ms(text: str | None, option: str) -> float | None:
@@ -85,7 +87,7 @@ def run_generate(audio: Path | None, **values) -> None:
 
     model = model_path(o.model)  # before the heavy imports: a missing model is reported at once
 
-    from mapperator_cli.progress import PassProgress
+    from mapperator_cli.progress import progress_reporter
     from models.pipeline.request import GenerateRequest
     from models.pipeline.run import run_generation
 
@@ -97,15 +99,15 @@ def run_generate(audio: Path | None, **values) -> None:
     if len(difficulties) > 1:
         from models.pipeline.mapset import run_mapset
 
-        with PassProgress(enabled=not o.quiet) as progress:
-            result = run_mapset(request, difficulties, progress=progress.update)
+        with progress_reporter(o.progress, enabled=not o.quiet) as progress:
+            result = run_mapset(request, difficulties, progress=progress.update, token_progress=True)
         for warning in result.warnings:
             typer.echo(f"mapper: warning: {warning}", err=True)
         for path in result.written:
             typer.echo(str(path))
         return
-    with PassProgress(enabled=not o.quiet) as progress:
-        result = run_generation(request, progress=progress.update)
+    with progress_reporter(o.progress, enabled=not o.quiet) as progress:
+        result = run_generation(request, progress=progress.update, token_progress=True)
     for warning in result.warnings:
         typer.echo(f"mapper: warning: {warning}", err=True)
     if result.backup is not None:

@@ -16,6 +16,13 @@ import typer
 MODEL, STYLE, SETTINGS, SAMPLING, REFERENCE = "Model", "Map style", "Beatmap settings", "Sampling", "Reference beatmap"
 CLEANUP, OUTPUT, METADATA, SPEED = "Timing and cleanup", "Output", "Metadata", "Speed"
 SAME = "same"  # the request field has the option's name
+OSU, TAIKO, CATCH, MANIA = "osu", "taiko", "catch", "mania"
+GAMEMODES = {OSU: 0, TAIKO: 1, CATCH: 2, MANIA: 3}
+IN_CONTEXTS = ("timing", "kiai", "gd", "no_hs")
+OUTPUT_TYPES = ("timing", "kiai", "map", "sv")
+DEVICES = ("auto", "cpu", "cuda")
+PRECISIONS = ("fp32", "amp", "int8")  # models.loading.PRECISIONS, without importing torch for --help
+PROGRESS_FORMATS = ("bar", "json")
 
 
 @dataclass(frozen=True)
@@ -53,6 +60,8 @@ class Option:
     field: str | None = SAME  # the GenerateRequest field it fills as given; None: the command converts it
     check: Range | Check | None = None
     show_default: bool = True
+    choices: tuple[str, ...] | None = None  # the values it takes (each item, for a repeatable option)
+    modes: tuple[str, ...] | None = None  # the game modes it applies to; None: all
 
     @property
     def flag(self) -> str:
@@ -62,7 +71,14 @@ class Option:
 
     def problem(self, value) -> str | None:
         """The one line saying why `value` is refused, or None."""
-        if value is None or self.check is None:
+        if value is None:
+            return None
+        if self.choices is not None:
+            given = value if isinstance(value, list | tuple) else [value]
+            wrong = [str(v) for v in given if str(v).lower() not in self.choices]
+            if wrong:
+                return f"{self.flag} takes {', '.join(self.choices)}, not {', '.join(map(repr, wrong))}"
+        if self.check is None:
             return None
         problem = self.check.problem(value)
         return None if problem is None else f"{self.flag} {problem}"
@@ -86,7 +102,8 @@ OPTIONS = [
            'the published one, if downloaded.'),
     Option('gamemode', '--gamemode', str | None, None, STYLE,
            "osu, taiko, catch or mania (the reference's, else osu).",
-           field=None),
+           field=None,
+           choices=tuple(GAMEMODES)),
     Option('difficulty', '--difficulty', str | None, None, STYLE,
            'Target star rating (unknown if left out); a list such as 2,3.5,5 makes a mapset: one shared '
            'timing, a difficulty file each.',
@@ -101,11 +118,14 @@ OPTIONS = [
            field=None),
     Option('keycount', '--keycount', int | None, None, STYLE,
            "osu!mania key count (the reference's, else 4).",
-           field=None, check=Range(1, 18)),
+           field=None, check=Range(1, 18),
+           modes=(MANIA,)),
     Option('slider_multiplier', '--slider-multiplier', float | None, None, STYLE,
-           "Base slider velocity (the reference's, else 1.4)."),
+           "Base slider velocity (the reference's, else 1.4).",
+           modes=(OSU, TAIKO, CATCH)),
     Option('circle_size', '--circle-size', float | None, None, STYLE,
-           "Circle size, osu! and catch (the reference's, else 4)."),
+           "Circle size, osu! and catch (the reference's, else 4).",
+           modes=(OSU, CATCH)),
     Option('mapper', '--mapper', int | None, None, STYLE,
            'osu! user id of a mapper whose style to follow (one the model knows).',
            field='mapper_id', check=Check(lambda v: v > 0, "takes an osu! user id (a positive number)")),
@@ -116,10 +136,12 @@ OPTIONS = [
            show_default=False),
     Option('hold_note_ratio', '--hold-note-ratio', float | None, None, STYLE,
            'osu!mania: share of hold notes, 0-1.',
-           check=Range(0, 1)),
+           check=Range(0, 1),
+           modes=(MANIA,)),
     Option('scroll_speed_ratio', '--scroll-speed-ratio', float | None, None, STYLE,
            'osu!mania/taiko: scroll-speed changes per note time, 0-1.',
-           check=Range(0, 1)),
+           check=Range(0, 1),
+           modes=(TAIKO, MANIA)),
     Option('hp', '--hp', float | None, None, SETTINGS,
            "HP drain rate (the reference's, else 5).",
            check=Range(0, 10)),
@@ -128,10 +150,12 @@ OPTIONS = [
            field='overall_difficulty', check=Range(0, 10)),
     Option('ar', '--ar', float | None, None, SETTINGS,
            "Approach rate (the reference's, else 9).",
-           field='approach_rate', check=Range(0, 10)),
+           field='approach_rate', check=Range(0, 10),
+           modes=(OSU, CATCH)),
     Option('slider_tick_rate', '--slider-tick-rate', float | None, None, SETTINGS,
            "Slider ticks per beat (the reference's, else 1).",
-           check=Range(0.5, 8)),
+           check=Range(0.5, 8),
+           modes=(OSU, TAIKO, CATCH)),
     Option('cfg_scale', '--cfg-scale', float | None, None, SAMPLING,
            'Classifier-free guidance strength: 1 is off, higher follows descriptors and mapper more (profile'
            ' default).',
@@ -158,10 +182,12 @@ OPTIONS = [
            check=Range(0, 100)),
     Option('mania_column_temperature', '--mania-column-temperature', float | None, None, SAMPLING,
            'Temperature for mania columns (profile default).',
-           check=Range(0, 100)),
+           check=Range(0, 100),
+           modes=(MANIA,)),
     Option('taiko_hit_temperature', '--taiko-hit-temperature', float | None, None, SAMPLING,
            'Temperature for taiko hit types (profile default).',
-           check=Range(0, 100)),
+           check=Range(0, 100),
+           modes=(TAIKO,)),
     Option('timeshift_bias', '--timeshift-bias', float | None, None, SAMPLING,
            "Added to every time token's logit: above 0 places objects sooner, denser (profile default)."),
     Option('lookback', '--lookback', float | None, None, SAMPLING,
@@ -177,7 +203,8 @@ OPTIONS = [
     Option('in_context', '--in-context', list[str], [], REFERENCE,
            'Take from --beatmap (repeatable): timing, kiai, gd (use it as a guest difficulty to match) or '
            'no_hs (keep its objects, add hitsounds).',
-           field=None),
+           field=None,
+           choices=IN_CONTEXTS),
     Option('start_time', '--start-time', str | None, None, REFERENCE,
            'Generate from here (ms, m:ss.s or mm:ss:mmm).',
            field=None),
@@ -194,7 +221,8 @@ OPTIONS = [
            field=None),
     Option('output_type', '--output-type', list[str], [], OUTPUT,
            'What to write (repeatable): timing, kiai, map, sv (profile default: all it makes).',
-           field=None),
+           field=None,
+           choices=OUTPUT_TYPES),
     Option('export_osz', '--export-osz', bool, False, OUTPUT,
            'Also write an .osz with the map and the song.'),
     Option('trace', '--trace', Path | None, None, OUTPUT,
@@ -238,6 +266,10 @@ OPTIONS = [
     Option('quiet', ('--quiet', '-q'), bool, False, OUTPUT,
            'No progress on stderr.',
            field=None),
+    Option('progress', '--progress', str, 'bar', OUTPUT,
+           'How progress is shown on stderr: bar, or json (for tools: one JSON line per update with pass, '
+           'done, total, tokens and tokens_per_s).',
+           field=None, choices=PROGRESS_FORMATS),
     Option('parallel', '--parallel', bool, False, SPEED,
            'Cut the song into side-by-side windows and decode them in batches, all contexts at once: several'
            ' times faster, less coherent at window edges.'),
@@ -246,12 +278,14 @@ OPTIONS = [
            'scale in --parallel).',
            check=Range(1)),
     Option('device', '--device', str, 'auto', SPEED,
-           'auto (a CUDA GPU when there is one), cpu or cuda.'),
+           'auto (a CUDA GPU when there is one), cpu or cuda.',
+           choices=DEVICES),
     Option('precision', '--precision', str, 'fp32', SPEED,
            "fp32; amp: the audio encoder in bf16 autocast (much faster on GPUs and CPUs with bf16 units; tokens "
            "may differ slightly from fp32), the decoder in fp32; int8: the decoder's per-token layers in int8 "
            "(CPU only, about twice as fast there; near ties between tokens can go the other way, so maps differ "
-           "from fp32's)."),
+           "from fp32's).",
+           choices=PRECISIONS),
 ]
 BY_NAME = {option.name: option for option in OPTIONS}
 AUDIO_HELP = "The song (mp3, ogg, wav, flac); with --beatmap, the reference's own audio if left out."

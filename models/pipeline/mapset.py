@@ -28,14 +28,23 @@ class MapsetResult:
 
 
 def run_mapset(request, difficulties: list[float],
-               progress: Callable[[str, int, int], None] | None = None) -> MapsetResult:
+               progress: Callable[..., None] | None = None, *, token_progress: bool = False) -> MapsetResult:
+    """`progress` as `run_generation` takes it (with `token_progress`, the tokens so far too)."""
 
     from models.audio.loading import audio_duration_ms, load_audio
     from models.generation.generator import Generator
     from models.generation.given_contexts import given_contexts, reference_style
     from models.generation.trace import Trace
     from models.pipeline.output import _diffusion_folder, _wants_refinement
-    from models.pipeline.run import _check_span, _checkpoint, _device, _load_model, _plan_passes, _settings
+    from models.pipeline.run import (
+        _check_span,
+        _checkpoint,
+        _device,
+        _load_model,
+        _plan_passes,
+        _settings,
+        counting_tokens,
+    )
     from tokenization import read_beatmap
 
     if request.add_to_beatmap:
@@ -59,6 +68,7 @@ def run_mapset(request, difficulties: list[float],
     generator = Generator(model, vocab, profile, _settings(request, profile), request.device)
     trace = Trace(request.trace) if request.trace is not None else None
     generator.trace = trace
+    progress = counting_tokens(progress, generator) if token_progress else progress
     try:
         per_difficulty = _decode(request, generator, model, vocab, profile, audio, conditionings, middle, sources,
                                  passes, progress)

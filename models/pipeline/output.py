@@ -22,12 +22,16 @@ def _postprocess(request, profile, contexts, reference, reference_timing, slider
     defaults = BeatmapInfo()
     hp, od, ar, tick = ((d.hp_drain_rate, d.overall_difficulty, d.approach_rate, d.slider_tick_rate) if d else
                         (defaults.hp, defaults.overall_difficulty, defaults.approach_rate, defaults.slider_tick_rate))
+    if meta is None:  # no reference: the song's own tags (ID3, Vorbis comments) name it
+        from models.audio.tags import read_song_tags
+
+        meta = read_song_tags(request.audio)
     info = BeatmapInfo(
-        title=request.title or (meta.title if meta and meta.title else request.audio.stem),
-        artist=request.artist or (meta.artist if meta and meta.artist else "Unknown Artist"),
-        title_unicode=request.title_unicode or (None if request.title or not meta else meta.title_unicode or None),
-        artist_unicode=request.artist_unicode or (None if request.artist or not meta else meta.artist_unicode or None),
-        source=request.source if request.source is not None else (meta.source if meta else ""),
+        title=request.title or meta.title or request.audio.stem,
+        artist=request.artist or meta.artist or "Unknown Artist",
+        title_unicode=request.title_unicode or (None if request.title else meta.title_unicode or None),
+        artist_unicode=request.artist_unicode or (None if request.artist else meta.artist_unicode or None),
+        source=request.source if request.source is not None else (meta.source if reference is not None else ""),
         creator=_ai_creator(request.creator), version=request.version or f"{inference.version_name} (AI)",
         audio_filename=request.audio.name, mode=GameMode(request.gamemode),
         circle_size=circle_size, slider_multiplier=slider_multiplier, keycount=request.keycount,

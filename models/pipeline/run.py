@@ -11,7 +11,10 @@ from models.pipeline.request import GenerateRequest, GenerateResult
 from tokenization.errors import MapperInputError
 
 
-def run_generation(request: GenerateRequest, progress: Callable[[str, int, int], None] | None = None) -> GenerateResult:
+def run_generation(request: GenerateRequest, progress: Callable[..., None] | None = None, *,
+                   token_progress: bool = False) -> GenerateResult:
+    """`progress(pass, done, total)` after each window; with `token_progress`, also the tokens decoded so far
+    as a fourth argument."""
 
     from models.audio.loading import audio_duration_ms, load_audio
     from models.generation.generator import Generator
@@ -56,6 +59,7 @@ def run_generation(request: GenerateRequest, progress: Callable[[str, int, int],
     generator = Generator(model, vocab, profile, _settings(request, profile), request.device)
     trace = Trace(request.trace) if request.trace is not None else None
     generator.trace = trace
+    progress = counting_tokens(progress, generator) if token_progress else progress
     try:
         contexts = _decode_passes(request, generator, model, vocab, profile, audio, conditioning, sources, passes,
                                   progress)
@@ -70,6 +74,13 @@ def run_generation(request: GenerateRequest, progress: Callable[[str, int, int],
     if beatmap.hit_objects and diffusion_folder is not None:
         _refine(request, diffusion_folder, beatmap, progress)
     return _write(request, beatmap, reference, generator.generated_tokens, warnings)
+
+
+def counting_tokens(progress, generator):
+    """`progress` called with the generator's token count as a fourth argument."""
+    if progress is None:
+        return None
+    return lambda name, done, total: progress(name, done, total, generator.generated_tokens)
 
 
 def _decode_passes(request, generator, model, vocab, profile, audio, conditioning, sources, passes, progress):
