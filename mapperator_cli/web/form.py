@@ -1,0 +1,162 @@
+"""The generate form as the page gets it, and its values back as a `mapper generate` command line.
+
+The schema is the option table (`mapperator_cli.generate_options`) read field by field; values are
+turned into the command's arguments, parsed by the command's own Typer parser and checked by the
+command's own checks, so the page refuses exactly what the CLI refuses, with the CLI's message."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from types import SimpleNamespace
+
+from mapperator_cli.generate_options import AUDIO_HELP, OPTIONS, Check, Option, Range
+
+SERVER_SET = ("progress", "quiet")  # the server sets these itself: --progress json, never --quiet
+AUDIO = "audio"  # the form's field for the command's AUDIO argument
+
+
+def field_kind(option: Option) -> str:
+    """How the page edits the option: flag (on/off), switch (default/on/off), list, int, float, path or text."""
+    kind = option.type
+    if kind is bool:
+        return "flag"
+    if kind == bool | None:
+        return "switch"
+    if kind == list[str]:
+        return "list"
+    if kind in (int, int | None):
+        return "int"
+    if kind in (float, float | None):
+        return "float"
+    if kind == Path | None:
+        return "path"
+    return "text"
+
+
+def _negative_flag(option: Option) -> str | None:
+    first = option.flags if isinstance(option.flags, str) else option.flags[0]
+    return first.split("/")[1] if "/" in first else None
+
+
+def _check_schema(check: Range | Check | None) -> dict | None:
+    if isinstance(check, Range):
+        return {"low": check.low, "high": check.high}
+    if isinstance(check, Check):
+        return {"rule": check.message}
+    return None
+
+
+def form_schema() -> dict:
+    """Every option of the table, in its order, with what the page needs to draw and explain it."""
+    fields = [{"name": AUDIO, "flag": None, "kind": "path", "group": "Song", "help": AUDIO_HELP, "default": None,
+               "choices": None, "modes": None, "range": None, "server": False}]
+    for option in OPTIONS:
+        fields.append({
+            "name": option.name, "flag": option.flag, "negative_flag": _negative_flag(option),
+            "kind": field_kind(option), "group": option.panel, "help": option.help,
+            "default": None if option.default == [] else option.default,
+            "choices": list(option.choices) if option.choices else None,
+            "modes": list(option.modes) if option.modes else None,
+            "range": _check_schema(option.check), "server": option.name in SERVER_SET})
+    groups = list(dict.fromkeys(f["group"] for f in fields))
+    return {"fields": fields, "groups": groups}
+
+
+def _blank(value) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip()) or value == []
+
+
+def command_args(values: dict) -> list[str]:
+    """`generate` and its arguments for the form's values (blank ones left out, as the CLI's defaults)."""
+    args = ["generate"]
+    audio = values.get(AUDIO)
+    if not _blank(audio):
+        args.append(str(audio).strip())
+    for option in OPTIONS:
+        value = values.get(option.name)
+        if option.name in SERVER_SET or _blank(value):
+            continue
+        kind = field_kind(option)
+        if kind == "flag":
+            if value is True or str(value).lower() in ("true", "on", "1", "yes"):
+                args.append(option.flag)
+        elif kind == "switch":
+            text = str(value).lower()
+            if value is True or text in ("true", "on", "yes"):
+                args.append(option.flag)
+            elif value is False or text in ("false", "off", "no"):
+                args.append(_negative_flag(option))
+        elif kind == "list":
+            items = value if isinstance(value, list) else str(value).split(",")
+            for item in items:
+                if str(item).strip():
+                    args += [option.flag, str(item).strip()]
+        else:
+            args += [option.flag, str(value).strip()]
+    return args
+
+
+FLAG_NAMES = {flag: o.name for o in OPTIONS for flag in filter(None, (o.flag, _negative_flag(o)))}
+_FLAG = re.compile(r"--[a-z][a-z0-9-]*")
+
+
+def field_of(message: str) -> str:
+    """The form field a CLI message is about: the first option flag it names, else the song."""
+    for flag in _FLAG.findall(message):
+        if flag in FLAG_NAMES:
+            return FLAG_NAMES[flag]
+    return AUDIO
+
+
+def check_args(args: list[str]) -> dict[str, str]:
+    """{field: the CLI's message} for every problem found in a `generate` command line, without running it."""
+    import typer
+
+    from mapperator_cli.app import app
+    from mapperator_cli.errors import one_line
+
+    command = typer.main.get_command(app).commands["generate"]
+    try:
+        context = command.make_context("generate", list(args[1:]))
+    except typer.TyperException as exc:  # the parser's own refusals: bad numbers, unknown options
+        message = one_line(exc.format_message() if hasattr(exc, "format_message") else exc)
+        return {field_of(message): message}
+    params = context.params
+    errors = {}
+    for option in OPTIONS:  # every range and choice, each beside its field
+        problem = option.problem(params.get(option.name))
+        if problem is not None:
+            errors.setdefault(option.name, problem)
+    if errors:
+        return errors
+    problem = _cli_checks(params)
+    return {field_of(problem): problem} if problem else {}
+
+
+def _cli_checks(params: dict) -> str | None:
+    """The first message of the command's own checks that need no model: song, reference, combinations."""
+    from mapperator_cli import generate as cli
+    from mapperator_cli.errors import UserError
+    from tokenization.errors import MapperInputError
+
+    o = SimpleNamespace(**params)
+    try:
+        reference = cli._read_reference(o.beatmap)
+        audio = params.get(AUDIO)
+        if audio is None and reference is None:
+            raise UserError("give the song to map (AUDIO), or a --beatmap whose audio to use")
+        if audio is not None and not Path(audio).is_file():
+            raise UserError(f"{audio}: audio file not found")
+        cli._check_combinations(o, [c.lower() for c in o.in_context])
+        start = cli.parse_time_ms(o.start_time, "--start-time")
+        end = cli.parse_time_ms(o.end_time, "--end-time")
+        if start is not None and end is not None and end <= start:
+            raise UserError("--end-time must be after --start-time")
+        difficulties = cli.parse_difficulties(o.difficulty)
+        if len(difficulties) > 1:
+            cli._check_mapset_options(add_to_beatmap=o.add_to_beatmap, difficulty_name=o.version,
+                                      parallel=o.parallel)
+    except (UserError, MapperInputError) as exc:
+        return str(exc)
+    return None
