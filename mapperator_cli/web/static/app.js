@@ -233,7 +233,7 @@ async function drawPreview(box, summary) {
   const response = await api(`/api/runs/${summary.id}/picture?file=0`);
   if (!response.ok) return;
   const picture = await response.json();
-  const timeline = el("canvas", {class: "timeline", width: 1200, height: picture.reference ? 200 : 120});
+  const timeline = el("canvas", {class: "timeline", width: 1200, height: picture.reference ? 360 : 240});
   const field = el("canvas", {class: "playfield", width: 512, height: 384});
   const audio = summary.has_audio ? el("audio", {controls: "", preload: "auto", src: withToken(`/api/runs/${summary.id}/audio`)}) : null;
   box.append(el("div", {class: "row"}, el("div", {}, timeline, audio), field));
@@ -262,7 +262,7 @@ function drawTimeline(canvas, picture, duration, now) {
   g.fillStyle = "#0e1014"; g.fillRect(0, 0, w, h);
   const lanes = picture.reference ? [[picture.map, 0, h / 2], [picture.reference, h / 2, h / 2]] : [[picture.map, 0, h]];
   if (picture.audio) {  // the song's loudness, once across the whole height
-    g.fillStyle = "#2b3140";
+    g.fillStyle = "#4a5573";
     const values = picture.audio.values, frame = picture.audio.frame_ms;
     for (let i = 0; i < values.length; i++) {
       const v = values[i] * h * 0.9; g.fillRect(x(i * frame), (h - v) / 2, Math.max(1, x(frame)), v);
