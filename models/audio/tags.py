@@ -30,8 +30,12 @@ def read_song_tags(path: Path) -> SongTags:
         return SongTags()
     if song is None or not song.tags:
         return SongTags()
-    title, title_unicode = _split(_first(song.tags, "title"))
-    artist, artist_unicode = _split(_first(song.tags, "artist"))
+    title, artist = _first(song.tags, "title"), _first(song.tags, "artist")
+    if hasattr(song.tags, "getall"):  # ID3 inside a container mutagen has no "easy" keys for (wav, aiff)
+        title = title or _first(song.tags, "TIT2")
+        artist = artist or _first(song.tags, "TPE1")
+    title, title_unicode = _split(title)
+    artist, artist_unicode = _split(artist)
     return SongTags(title, artist, title_unicode, artist_unicode)
 
 
@@ -42,6 +46,7 @@ def _first(tags, key: str) -> str | None:
         return None
     if isinstance(values, str):
         values = [values]
+    values = getattr(values, "text", values)  # an ID3 frame holds its strings in .text
     text = next((str(v).strip() for v in values if str(v).strip()), None)
     return text
 
