@@ -3,7 +3,10 @@
 Every request must carry the launch's token (the `token` query parameter or the X-Mapper-Token
 header), so neither another local user nor a web page in the browser can drive the server; uploads
 are size-limited and written only into the server's own temporary folder; downloads are only the
-beatmaps a run wrote, chosen by their index in that run's list (no path from the request is read)."""
+beatmaps a run wrote, chosen by their index in that run's list (no path from the request is read).
+
+Over 300 lines: the routes share the run manager, the token and the folders through one closure;
+split across modules they would have to pass all of them around."""
 
 from __future__ import annotations
 
@@ -51,11 +54,9 @@ class TokenCheck(BaseHTTPMiddleware):
 
 def command_schema(name: str) -> dict:
     """The form of `mapper timing`, `mod` or `eval`, read from the command's own Typer parameters."""
-    import typer
+    from mapperator_cli.web.commands import parser
 
-    from mapperator_cli.app import app
-
-    command = typer.main.get_command(app).commands[name]
+    command = parser(name)
     fields = []
     for param in command.params:
         flag = next((o for o in param.opts if o.startswith("--")), None)
@@ -88,10 +89,10 @@ def parse_errors(name: str, args: list[str]) -> dict[str, str]:
     """The command's own parser's refusal of `args`, if any, as {field: message}."""
     import typer
 
-    from mapperator_cli.app import app
     from mapperator_cli.errors import one_line
+    from mapperator_cli.web.commands import parser
 
-    command = typer.main.get_command(app).commands[name]
+    command = parser(name)
     try:
         command.make_context(name, list(args[1:]))
     except typer.TyperException as exc:

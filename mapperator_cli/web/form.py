@@ -113,10 +113,10 @@ def check_args(args: list[str]) -> dict[str, str]:
     """{field: the CLI's message} for every problem found in a `generate` command line, without running it."""
     import typer
 
-    from mapperator_cli.app import app
     from mapperator_cli.errors import one_line
+    from mapperator_cli.web.commands import parser
 
-    command = typer.main.get_command(app).commands["generate"]
+    command = parser("generate")
     try:
         context = command.make_context("generate", list(args[1:]))
     except typer.TyperException as exc:  # the parser's own refusals: bad numbers, unknown options
