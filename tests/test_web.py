@@ -5,7 +5,13 @@ are cancelled with nothing left behind, and only a run's own beatmaps can be dow
 from __future__ import annotations
 
 import json
+import os
+import re
+import signal
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -16,7 +22,7 @@ from starlette.testclient import TestClient  # noqa: E402
 from mapperator_cli.generate_options import OPTIONS  # noqa: E402
 from mapperator_cli.web.app import create_app  # noqa: E402
 from mapperator_cli.web.runs import group_alive  # noqa: E402
-from tests.web_helpers import TOKEN, tiny_model_and_song  # noqa: E402
+from tests.web_helpers import REFERENCE, TOKEN, tiny_model_and_song  # noqa: E402
 
 AUTH = {"X-Mapper-Token": TOKEN}
 
@@ -115,11 +121,14 @@ def test_uploads_are_size_limited_and_stay_in_the_servers_folder(client, tmp_pat
 
 def test_a_run_streams_progress_and_offers_its_files_only(client, model_and_song):
     model, song = model_and_song
+    reference = song.parent / REFERENCE
     started = client.post("/api/runs", headers=AUTH, json={"values": {
-        "audio": str(song), "model": str(model), "seed": "1", "export_osz": True, "device": "cpu"}})
+        "audio": str(song), "model": str(model), "seed": "1", "export_osz": True, "device": "cpu",
+        "beatmap": str(reference)}})
     assert started.status_code == 201
     run = started.json()
-    assert run["command"].startswith(f"mapper generate {song} --model {model} --seed 1 --export-osz")
+    assert run["command"].startswith(f"mapper generate {song} --model {model} --seed 1 --beatmap '{reference}'")
+    assert "--export-osz" in run["command"]
     assert run["command"].endswith("--progress json")
     seen = events(client, run["id"])
     progress = [e for e in seen if e["type"] == "progress"]
@@ -137,6 +146,10 @@ def test_a_run_streams_progress_and_offers_its_files_only(client, model_and_song
     assert client.get("/api/runs/nope/files/0", headers=AUTH).status_code == 404
     picture = client.get(f"/api/runs/{run['id']}/picture", headers=AUTH).json()
     assert picture["map"]["red_lines"] and picture["audio"]["duration_ms"] == pytest.approx(6000, abs=50)
+    # with a reference map: both drawn, and `mapper eval`'s figures of the two
+    assert [o["t"] for o in picture["reference"]["objects"][:3]] == [500, 1000, 1500]
+    assert picture["reference"]["red_lines"] == [{"t": 500, "bpm": 120}]
+    assert {"generated", "reference", "comparison"} <= picture["eval"].keys()
     assert client.get(f"/api/runs/{run['id']}/audio", headers=AUTH).content[:4] == b"RIFF"
 
 
@@ -159,3 +172,45 @@ def test_a_cancelled_run_leaves_no_process(client, model_and_song):
     assert not group_alive(pid)
     assert client.get(f"/api/runs/{queued['id']}", headers=AUTH).json()["status"] == "cancelled"
     assert client.get(f"/api/runs/{run['id']}/files/0", headers=AUTH).status_code == 404
+
+
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is `pid` (Linux /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads child processes from Linux /proc")
+def test_ctrl_c_stops_mapper_web_and_every_run_it_started(model_and_song, tmp_path):
+    import httpx
+
+    model, song = model_and_song
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    server = subprocess.Popen([sys.executable, "-m", "mapperator_cli", "web", "--no-browser", "--out", str(tmp_path)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        url = re.search(r"http://127\.0\.0\.1:\d+/\?token=\S+", server.stdout.readline()).group(0)
+        base, token = url.split("/?token=")
+        assert httpx.get(base + "/api/runs").status_code == 403
+        started = httpx.post(base + "/api/runs", headers={"X-Mapper-Token": token},
+                             json={"values": {"audio": str(song), "model": str(model)}})
+        assert started.status_code == 201, started.text
+        children = _children(server.pid)
+        assert children and all(os.getpgid(child) == child for child in children)  # each leads its own group
+        server.send_signal(signal.SIGINT)
+        assert server.wait(30) != 0
+        assert "interrupted" in server.stderr.read()
+        deadline = time.time() + 10
+        while any(group_alive(child) for child in children) and time.time() < deadline:
+            time.sleep(0.1)
+        assert not any(group_alive(child) for child in children)
+    finally:
+        if server.poll() is None:
+            server.kill()

@@ -7,14 +7,15 @@ from pathlib import Path
 TOKEN = "test-token"
 
 
-def tiny_model_and_song(root: Path) -> tuple[Path, Path]:
-    """(model folder, 6 s song): the tiny profile with random weights, saved in the published layout."""
+def tiny_model_and_song(root: Path, seconds: float = 6.0) -> tuple[Path, Path]:
+    """(model folder, song): the tiny profile with random weights, saved in the published layout, and a
+    click track beside a real map of it (`Test - Clicks (tester) [Beats].osu`, a circle on every beat)."""
     import torch
 
     from models.factory import build_config
     from models.modeling_mapperatorinator import Mapperatorinator
     from profiles import load_profile
-    from tests.synthetic import click_track
+    from tests.synthetic import beat_map, click_track
     from tokenization.vocabulary import build_vocabulary
     from training.checkpoint import save_published
 
@@ -22,4 +23,8 @@ def tiny_model_and_song(root: Path) -> tuple[Path, Path]:
     vocab = build_vocabulary(profile.tokenizer, [(list(t.inputs), list(t.outputs)) for t in profile.templates])
     torch.manual_seed(1)
     save_published(Mapperatorinator(build_config(profile, vocab)).eval(), vocab, root / "model", profile)
-    return root / "model", click_track(root / "song.wav", seconds=6.0)
+    beat_map(root / REFERENCE, "song.wav", seconds)
+    return root / "model", click_track(root / "song.wav", seconds=seconds)
+
+
+REFERENCE = "Test - Clicks (tester) [Beats].osu"
