@@ -27,9 +27,9 @@ def test_generate_in_a_real_browser(tmp_path):
     import uvicorn
 
     from mapperator_cli.web.app import create_app
-    from tests.web_helpers import TOKEN, tiny_model_and_song
+    from tests.web_helpers import REFERENCE, TOKEN, tiny_model_and_song
 
-    model, song = tiny_model_and_song(tmp_path)
+    model, song = tiny_model_and_song(tmp_path, seconds=12.0)  # three windows a pass: the bars move
     (tmp_path / "work").mkdir()
     (tmp_path / "out").mkdir()
     sock = socket.socket()
@@ -46,6 +46,9 @@ def test_generate_in_a_real_browser(tmp_path):
             page.wait_for_selector("body[data-ready=yes]")
             page.set_input_files('input[type=file][data-upload-for="audio"]', str(song))  # the upload path
             page.wait_for_function("document.querySelector('#form-generate [name=audio]').value.includes('uploads')")
+            page.set_input_files('input[type=file][data-upload-for="beatmap"]', str(song.parent / REFERENCE))
+            page.wait_for_function("document.querySelector('#form-generate [name=beatmap]').value.includes('uploads')")
+            assert page.is_visible("#eval-tab")  # the eval tab appears once a reference is given
             page.fill("#form-generate [name=model]", str(model))
             for group in ("Sampling", "Output", "Beatmap settings"):  # the groups folded at first
                 page.click(f"#form-generate fieldset.closed > legend:text-is('{group}')")
@@ -59,9 +62,18 @@ def test_generate_in_a_real_browser(tmp_path):
             page.click("#start-generate")
             page.wait_for_selector(".card .bar progress", timeout=120_000)
             first_progress = time.perf_counter() - clicked
+            # a bar part-way (1 of 3 windows, say) before it is full: the progress moves as the run goes
+            page.wait_for_function("[...document.querySelectorAll('.bar progress')].some(p => p.value > 0 && p.value < p.max)"
+                                   " || document.querySelector('.card[data-status=done]')", timeout=120_000)
+            part_way = page.evaluate("[...document.querySelectorAll('.bar progress')].some(p => p.value > 0 && p.value < p.max)")
             page.wait_for_selector(".card[data-status=done]", timeout=120_000)
-            assert page.eval_on_selector(".bar[data-pass=map] progress", "p => p.value") > 0
+            assert part_way, "no progress bar was seen part-way"
+            assert page.eval_on_selector(".bar[data-pass=map] progress", "p => p.value == p.max")
             page.wait_for_selector(".preview[data-drawn=yes]", timeout=30_000)
+            assert page.is_visible(".preview canvas.timeline") and page.is_visible(".preview audio")
+            assert page.is_visible("table.eval")  # mapper eval's figures of the map against the reference
+            page.evaluate("document.querySelector('.preview audio').currentTime = 4")  # the cursor follows the song
+            page.wait_for_timeout(300)
             with page.expect_download() as download:
                 page.click(".files a.osz")
             saved = tmp_path / download.value.suggested_filename
