@@ -90,9 +90,9 @@ def _diffusion_folder(request: GenerateRequest, warnings: list[str]) -> Path | N
 
 def _refine(request: GenerateRequest, folder: Path, beatmap, progress) -> None:
     """Diffusion refinement of the positions, with the sampling settings the model came with."""
+    from diffusion.loading import load_inference, load_vocabulary
     from diffusion.model import load_model as load_diffusion
     from diffusion.refine import MapClass, RefineSettings, refine_beatmap
-    from diffusion.training import load_inference, load_vocabulary
     from models.postprocess.build import fill_durations
 
     model = load_diffusion(folder, request.device)
