@@ -103,7 +103,7 @@ def train(
 
     For many GPUs: `accelerate launch -m mapperator_cli train ...`. `--profile diffusion` (or
     diffusion-tiny) trains the position-refinement model instead."""
-    from diffusion.training import is_diffusion_profile
+    from training.diffusion import is_diffusion_profile
 
     if is_diffusion_profile(profile):
         return _train_diffusion(profile, data, out, max_steps, resume, batch_size, learning_rate, quiet,
@@ -157,7 +157,7 @@ def lora(
 
 
 def _train_diffusion(profile, data, out, max_steps, resume, batch_size, learning_rate, quiet, **unsupported) -> None:
-    from diffusion.training import load_diffusion_profile, train_diffusion
+    from training.diffusion import load_diffusion_profile, train_diffusion
 
     given = [name for name, value in unsupported.items() if value is not None]
     if given:

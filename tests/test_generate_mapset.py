@@ -9,8 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from mapperator_cli.app import app
-from tests.synthetic import trained_tiny
 from tokenization import read_beatmap
+from training.click_songs import trained_tiny
 
 runner = CliRunner()
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from types import SimpleNamespace
 
 from mapperator_cli.generate_options import AUDIO_HELP, OPTIONS, Check, Option, Range
 
@@ -110,53 +109,30 @@ def field_of(message: str) -> str:
 
 
 def check_args(args: list[str]) -> dict[str, str]:
-    """{field: the CLI's message} for every problem found in a `generate` command line, without running it."""
+    """{field: the CLI's message} for every problem found in a `generate` command line, without running it:
+    the command's own parser first, then `GenerateRequest.verify()` as the command asks it."""
     import typer
 
-    from mapperator_cli.errors import one_line
+    from mapperator_cli.errors import UserError, one_line
+    from mapperator_cli.generate_request import request_from_options
     from mapperator_cli.web.commands import parser
+    from models.pipeline.request import RequestProblems
+    from tokenization.errors import MapperInputError
 
-    command = parser("generate")
     try:
-        context = command.make_context("generate", list(args[1:]))
+        context = parser("generate").make_context("generate", list(args[1:]))
     except typer.TyperException as exc:  # the parser's own refusals: bad numbers, unknown options
         message = one_line(exc.format_message() if hasattr(exc, "format_message") else exc)
         return {field_of(message): message}
-    params = context.params
-    errors = {}
-    for option in OPTIONS:  # every range and choice, each beside its field
-        problem = option.problem(params.get(option.name))
-        if problem is not None:
-            errors.setdefault(option.name, problem)
-    if errors:
-        return errors
-    problem = _cli_checks(params)
-    return {field_of(problem): problem} if problem else {}
-
-
-def _cli_checks(params: dict) -> str | None:
-    """The first message of the command's own checks that need no model: song, reference, combinations."""
-    from mapperator_cli import generate as cli
-    from mapperator_cli.errors import UserError
-    from tokenization.errors import MapperInputError
-
-    o = SimpleNamespace(**params)
+    values = dict(context.params)
+    audio = values.pop(AUDIO)
     try:
-        reference = cli._read_reference(o.beatmap)
-        audio = params.get(AUDIO)
-        if audio is None and reference is None:
-            raise UserError("give the song to map (AUDIO), or a --beatmap whose audio to use")
-        if audio is not None and not Path(audio).is_file():
-            raise UserError(f"{audio}: audio file not found")
-        cli._check_combinations(o, [c.lower() for c in o.in_context])
-        start = cli.parse_time_ms(o.start_time, "--start-time")
-        end = cli.parse_time_ms(o.end_time, "--end-time")
-        if start is not None and end is not None and end <= start:
-            raise UserError("--end-time must be after --start-time")
-        difficulties = cli.parse_difficulties(o.difficulty)
-        if len(difficulties) > 1:
-            cli._check_mapset_options(add_to_beatmap=o.add_to_beatmap, difficulty_name=o.version,
-                                      parallel=o.parallel)
-    except (UserError, MapperInputError) as exc:
-        return str(exc)
-    return None
+        request_from_options(audio, values)
+    except RequestProblems as exc:
+        errors: dict[str, str] = {}
+        for flag, message in exc.problems:
+            errors.setdefault(FLAG_NAMES.get(flag, field_of(message) if flag != AUDIO else AUDIO), message)
+        return errors
+    except (UserError, MapperInputError) as exc:  # the model, located last
+        return {"model": one_line(exc)}
+    return {}

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from models.configuration_mapperatorinator import UNKNOWN_STARS
 from models.decoding.batch import DecodeRequest, SamplingSettings
 from models.decoding.decoder import Decoder
 from models.decoding.rules import LookbackZone, MonotonicTime, RuleTokens, Temperature, TimeShiftBias
@@ -22,6 +23,7 @@ from models.generation.context_stream import ContextStream
 from models.generation.event_times import trim_events
 from models.generation.trace import call_record
 from models.generation.windows import make_windows, select_windows
+from profiles.limits import guidance_on
 from profiles.settings import Profile
 from tokenization.beatmap_to_events import EventList
 from tokenization.events import TIMED_TYPES, ContextType, Event, EventType
@@ -49,6 +51,11 @@ class GenerationSettings:
     cfg_scale: float = 1.0
     lookback: float = 0.5  # share of each window prefilled from earlier windows
     lookahead: float = 0.4  # share at each window's end left to the next window
+
+    @property
+    def guided(self) -> bool:
+        """Classifier-free guidance: a negative prompt beside every prompt."""
+        return guidance_on(self.cfg_scale)
 
 
 def rule_tokens(vocab: Vocabulary) -> RuleTokens:
@@ -191,7 +198,7 @@ class Generator:
             prompt = build_prompt(self.vocab, conditioning, window_start_ms=start, in_contexts=in_blocks,
                                   out_contexts=out_blocks, last_kiai=last_kiai, last_sv=last_sv)
             negative = None
-            if self.settings.cfg_scale > 1:
+            if self.settings.guided:
                 negative = build_prompt(self.vocab, negative_conditioning(conditioning), window_start_ms=start,
                                         in_contexts=in_blocks, out_contexts=out_blocks, last_kiai=last_kiai,
                                         last_sv=last_sv)
@@ -272,7 +279,7 @@ def embedding_inputs(model, vocab: Vocabulary, conditioning: Conditioning, start
     """Conditioning-embedding inputs (v30/v31) for one window: star rating, mapper row, song position."""
     inputs = {}
     if hasattr(model, "difficulty_embedder"):
-        stars = 5.0 if conditioning.difficulty is None else conditioning.difficulty
+        stars = UNKNOWN_STARS if conditioning.difficulty is None else conditioning.difficulty
         inputs["difficulty"] = torch.tensor([stars], dtype=torch.float32)
     if hasattr(model, "mapper_embedder"):
         row = vocab.mapper_idx.get(conditioning.mapper_id, -1) if conditioning.mapper_id is not None else -1

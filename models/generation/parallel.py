@@ -41,7 +41,7 @@ def generate_parallel(generator: Generator, audio: np.ndarray, conditioning: Con
     if in_contexts is None:
         in_contexts = {ContextType(c): InContext() for c in g.profile.inference.in_context
                        if ContextType(c) in g.vocab.context_sos}
-    guided = g.settings.cfg_scale > 1
+    guided = g.settings.guided
     rows = max(1, batch_size // (2 if guided else 1))
     label = "+".join(c.value for c in passes)
     for first in range(0, len(chosen), rows):

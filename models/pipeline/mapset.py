@@ -13,8 +13,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from tokenization.errors import MapperInputError
-
 SHARED_PASSES = ("timing", "kiai")  # a mapset keeps one timing and one set of kiai sections
 
 
@@ -37,7 +35,7 @@ def run_mapset(request, difficulties: list[float],
     from models.generation.trace import Trace
     from models.pipeline.output import _diffusion_folder, _wants_refinement
     from models.pipeline.run import (
-        _check_span,
+        _check_reference_mode,
         _checkpoint,
         _device,
         _load_model,
@@ -47,10 +45,9 @@ def run_mapset(request, difficulties: list[float],
     )
     from tokenization import read_beatmap
 
-    if request.add_to_beatmap:
-        raise MapperInputError("--add-to-beatmap adds one difficulty: give a single --difficulty")
+    request = replace(request, mapset=list(difficulties), difficulty=None).verify()
     reference = read_beatmap(request.reference) if request.reference else None
-    _check_span(request, reference)
+    _check_reference_mode(request, reference)
     audio = load_audio(request.audio)
     folder, vocab, profile = _checkpoint(request)
     warnings: list[str] = []

@@ -13,7 +13,7 @@ from tokenization.errors import MapperInputError
 
 def _postprocess(request, profile, contexts, reference, reference_timing, slider_multiplier, circle_size,
                  song_ms=None):
-    from models.postprocess.build import BeatmapInfo, build_beatmap
+    from models.postprocess.build import TARGET_STARS_TAG, BeatmapInfo, build_beatmap
     from tokenization.beatmap import GameMode
 
     inference = profile.inference
@@ -38,7 +38,7 @@ def _postprocess(request, profile, contexts, reference, reference_timing, slider
         hp=_first(request.hp, hp), overall_difficulty=_first(request.overall_difficulty, od),
         approach_rate=_first(request.approach_rate, ar), slider_tick_rate=_first(request.slider_tick_rate, tick),
         tags=([f"seed-{request.seed}"] if request.seed is not None else [])
-        + ([f"target-stars-{request.difficulty:g}"] if request.difficulty is not None else []))  # read by `mapper eval`
+        + ([f"{TARGET_STARS_TAG}{request.difficulty:g}"] if request.difficulty is not None else []))
     beatmap, report = build_beatmap(contexts, profile.tokenizer, info, reference_timing=reference_timing,
                                     leniency_ms=_first(request.timing_leniency, inference.timing_leniency),
                                     resnap=_first(request.resnap, inference.resnap_events),
@@ -94,9 +94,9 @@ def _diffusion_folder(request: GenerateRequest, warnings: list[str]) -> Path | N
 
 def _refine(request: GenerateRequest, folder: Path, beatmap, progress) -> None:
     """Diffusion refinement of the positions, with the sampling settings the model came with."""
+    from diffusion.loading import load_inference, load_vocabulary
     from diffusion.model import load_model as load_diffusion
     from diffusion.refine import MapClass, RefineSettings, refine_beatmap
-    from diffusion.training import load_inference, load_vocabulary
     from models.postprocess.build import fill_durations
 
     model = load_diffusion(folder, request.device)

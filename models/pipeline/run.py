@@ -24,8 +24,9 @@ def run_generation(request: GenerateRequest, progress: Callable[..., None] | Non
     from tokenization.events import ContextType
     from tokenization.prompt import Conditioning, unknown_descriptors
 
+    request.verify()
     reference = read_beatmap(request.reference) if request.reference else None
-    _check_span(request, reference)
+    _check_reference_mode(request, reference)
     audio = load_audio(request.audio)
     folder, vocab, profile = _checkpoint(request)
     warnings = [f"unknown descriptor {d!r} ignored" for d in unknown_descriptors(vocab, request.descriptors)]
@@ -152,9 +153,7 @@ def _device(wanted: str, warnings: list[str], precision: str = "fp32") -> str:
     cuda falls back to the CPU with a warning."""
     import torch
 
-    if precision == "int8" and wanted != "cpu":
-        if wanted == "cuda":
-            raise MapperInputError("--precision int8 runs on the CPU only: use --device cpu, or fp32/amp on a GPU")
+    if precision == "int8":  # never with cuda: GenerateRequest.verify refuses that
         return "cpu"
     if wanted == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
@@ -164,14 +163,8 @@ def _device(wanted: str, warnings: list[str], precision: str = "fp32") -> str:
     return wanted
 
 
-def _check_span(request: GenerateRequest, reference) -> None:
-    start, end = request.start_time, request.end_time
-    if start is not None and end is not None and end <= start:
-        raise MapperInputError("--end-time must be after --start-time")
-    if request.add_to_beatmap and reference is None:
-        raise MapperInputError("--add-to-beatmap needs the reference --beatmap to add to")
-    if request.overwrite and not request.add_to_beatmap:
-        raise MapperInputError("--overwrite only applies with --add-to-beatmap")
+def _check_reference_mode(request: GenerateRequest, reference) -> None:
+    """The one check that needs the reference's contents (the rest are GenerateRequest.verify's)."""
     if request.add_to_beatmap and reference.mode.value != request.gamemode:
         raise MapperInputError(f"the reference is a {reference.mode.name.lower()} map; "
                                f"--gamemode must match it to add to it")
