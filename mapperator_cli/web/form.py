@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 
 from mapperator_cli.generate_options import AUDIO_HELP, OPTIONS, Check, Option, Range
+from profiles import limits
 
 SERVER_SET = ("progress", "quiet")  # the server sets these itself: --progress json, never --quiet
 AUDIO = "audio"  # the form's field for the command's AUDIO argument
@@ -57,7 +58,8 @@ def form_schema() -> dict:
             "default": None if option.default == [] else option.default,
             "choices": list(option.choices) if option.choices else None,
             "modes": list(option.modes) if option.modes else None,
-            "range": _check_schema(option.check), "server": option.name in SERVER_SET})
+            "range": _check_schema(option.check or limits.LIMITS.get(option.quantity)),
+            "server": option.name in SERVER_SET})
     groups = list(dict.fromkeys(f["group"] for f in fields))
     return {"fields": fields, "groups": groups}
 
