@@ -44,7 +44,8 @@ class JsonProgress:
     """One line per update: {"pass", "done", "total", "tokens", "tokens_per_s", "elapsed_s"}.
 
     `tokens` counts the tokens decoded so far in the run (null where the caller does not count them);
-    `tokens_per_s` is the rate since the previous update (the first one's interval includes loading).
+    `tokens_per_s` is the rate since the previous update (null on the first one, whose interval holds the
+    loading of the song and the model, not decoding alone).
     Each line is flushed at once, so a reader sees it as it happens."""
 
     def __init__(self, enabled: bool = True, stream=None):
@@ -52,6 +53,7 @@ class JsonProgress:
         self.stream = stream or sys.stderr
         self._started = self._last_time = time.perf_counter()
         self._last_tokens = 0
+        self._updates = 0
 
     def __enter__(self) -> JsonProgress:
         return self
@@ -63,9 +65,11 @@ class JsonProgress:
         rate = None
         if tokens is not None:
             interval = now - self._last_time
-            rate = round((tokens - self._last_tokens) / interval, 1) if interval > 0 else None
+            if self._updates and interval > 0:
+                rate = round((tokens - self._last_tokens) / interval, 1)
             self._last_tokens = tokens
         self._last_time = now
+        self._updates += 1
         record = {"pass": name, "done": done, "total": total, "tokens": tokens, "tokens_per_s": rate,
                   "elapsed_s": round(now - self._started, 3)}
         self.stream.write(json.dumps(record) + "\n")

@@ -243,7 +243,7 @@ async function drawPreview(box, summary) {
   const draw = () => {
     const now = audio ? audio.currentTime * 1000 : 0;
     drawTimeline(timeline, picture, duration, now);
-    drawField(field, picture.map, now);
+    drawField(field, picture.map, now, picture.reference);
     box.dataset.drawn = "yes";
     if (audio && !audio.paused) requestAnimationFrame(draw);
   };
@@ -285,9 +285,16 @@ function drawTimeline(canvas, picture, duration, now) {
   g.strokeStyle = "#ffffff"; g.lineWidth = 1; g.beginPath(); g.moveTo(x(now), 0); g.lineTo(x(now), h); g.stroke();
 }
 
-function drawField(canvas, map, now) {  // osu!/catch: the playfield around now; mania: the columns
+function drawField(canvas, map, now, reference) {  // osu!/catch: the playfield around now; mania: the columns
   const g = canvas.getContext("2d"), w = canvas.width, h = canvas.height;
   g.fillStyle = "#0e1014"; g.fillRect(0, 0, w, h);
+  if (reference && reference.mode === map.mode && map.mode !== "mania" && map.mode !== "taiko") {
+    for (const o of reference.objects) {  // the reference's objects, as outlines behind the generated ones
+      if (o.end < now - 100 || o.t > now + 900) continue;
+      g.strokeStyle = "rgba(154,161,178,0.6)"; g.lineWidth = 2;
+      g.beginPath(); g.arc(o.x, o.y, 18, 0, 2 * Math.PI); g.stroke();
+    }
+  }
   if (map.mode === "mania" || map.mode === "taiko") {
     const keys = map.keys || 1, cw = w / keys, span = 1500;
     g.strokeStyle = "#323744";
