@@ -213,3 +213,17 @@ def test_ctrl_c_stops_mapper_web_and_every_run_it_started(model_and_song, tmp_pa
     finally:
         if server.poll() is None:
             server.kill()
+
+
+def test_the_other_tabs_are_their_commands_forms(client, model_and_song, monkeypatch):
+    model, song = model_and_song
+    monkeypatch.chdir(song.parent)
+    body = client.post("/api/check", headers=AUTH, json={"kind": "timing", "values": {
+        "audio": song.name, "passes": "many"}}).json()
+    assert body["args"][:2] == ["timing", str(song)]  # a relative path, made absolute on the server
+    assert list(body["errors"]) == ["passes"] and "'--passes'" in body["errors"]["passes"]
+    body = client.post("/api/check", headers=AUTH, json={"kind": "eval", "values": {
+        "target": "a.osu", "reference": "b.osu"}}).json()
+    assert body["args"] == ["eval", str(song.parent / "a.osu"), "--reference", str(song.parent / "b.osu")]
+    assert body["errors"] == {}
+    assert client.post("/api/runs", headers=AUTH, json={"kind": "shell", "values": {}}).status_code == 422

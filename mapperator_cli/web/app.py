@@ -28,7 +28,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, PlainTextResponse, StreamingResponse
 from starlette.routing import Route
 
-from mapperator_cli.web.form import AUDIO, check_args, command_args, form_schema
+from mapperator_cli.web.form import AUDIO, absolute, check_args, command_args, form_schema
 from mapperator_cli.web.preview import run_picture
 from mapperator_cli.web.runs import RunManager
 
@@ -76,6 +76,8 @@ def other_command_args(name: str, values: dict) -> list[str]:
         value = values.get(field["name"])
         if value is None or value == "" or value is False:
             continue
+        if field["kind"] == "path":
+            value = absolute(value)
         if field["argument"]:
             args.insert(1, str(value).strip())
         elif field["kind"] == "flag":
@@ -106,7 +108,7 @@ def parse_errors(name: str, args: list[str]) -> dict[str, str]:
 def create_app(token: str, work_dir: Path, out_dir: Path, *, max_running: int = 1,
                max_upload_bytes: int = MAX_UPLOAD_BYTES, env: dict | None = None) -> Starlette:
     """The app; `work_dir` is its own temporary folder (uploads), `out_dir` where runs write by default."""
-    manager = RunManager(max_running=max_running, env=env, cwd=out_dir)
+    manager = RunManager(max_running=max_running, env=env)  # runs start in the server's folder, as typed paths mean
     uploads = work_dir / "uploads"
     pictures: dict[tuple[str, int], dict] = {}
 

@@ -73,7 +73,7 @@ def command_args(values: dict) -> list[str]:
     args = ["generate"]
     audio = values.get(AUDIO)
     if not _blank(audio):
-        args.append(str(audio).strip())
+        args.append(absolute(audio))
     for option in OPTIONS:
         value = values.get(option.name)
         if option.name in SERVER_SET or _blank(value):
@@ -93,9 +93,17 @@ def command_args(values: dict) -> list[str]:
             for item in items:
                 if str(item).strip():
                     args += [option.flag, str(item).strip()]
+        elif kind == "path":
+            args += [option.flag, absolute(value)]
         else:
             args += [option.flag, str(value).strip()]
     return args
+
+
+def absolute(path) -> str:
+    """A path typed in the page, made absolute against the server's folder, so the command line a card
+    shows means the same wherever it is pasted."""
+    return str(Path(str(path).strip()).expanduser().absolute())
 
 
 FLAG_NAMES = {flag: o.name for o in OPTIONS for flag in filter(None, (o.flag, _negative_flag(o)))}

@@ -13,7 +13,7 @@ const el = (tag, attrs = {}, ...children) => {
   for (const child of children) if (child) node.append(child);
   return node;
 };
-const UPLOADABLE = {audio: "audio/*", beatmap: ".osu", generated: ".osu", reference: ".osu"};
+const UPLOADABLE = {audio: "audio/*", beatmap: ".osu", target: ".osu", reference: ".osu"};
 let SCHEMA = null;
 
 // ---- forms ----
