@@ -8,6 +8,8 @@ import typer
 
 from mapperator_cli.errors import UserError
 
+LISTEN_BACKLOG = 128  # connections held while uvicorn starts
+
 
 def web(
     port: int = typer.Option(0, "--port", help="Port on 127.0.0.1 (0: a free one)."),
@@ -37,6 +39,7 @@ def web(
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     try:
         sock.bind(("127.0.0.1", port))  # bound here, so the URL printed is the one served
+        sock.listen(LISTEN_BACKLOG)  # and listening: a browser opened at once waits rather than being refused
     except OSError as exc:
         raise UserError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}") from None
     port = sock.getsockname()[1]

@@ -188,7 +188,14 @@ def _children(pid: int) -> list[int]:
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads child processes from Linux /proc")
 def test_ctrl_c_stops_mapper_web_and_every_run_it_started(model_and_song, tmp_path):
-    import httpx
+    import urllib.error
+    import urllib.request
+
+    def post(url: str, token: str, body: dict) -> tuple[int, str]:
+        request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                                         headers={"X-Mapper-Token": token, "Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, response.read().decode()
 
     model, song = model_and_song
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
@@ -197,10 +204,10 @@ def test_ctrl_c_stops_mapper_web_and_every_run_it_started(model_and_song, tmp_pa
     try:
         url = re.search(r"http://127\.0\.0\.1:\d+/\?token=\S+", server.stdout.readline()).group(0)
         base, token = url.split("/?token=")
-        assert httpx.get(base + "/api/runs").status_code == 403
-        started = httpx.post(base + "/api/runs", headers={"X-Mapper-Token": token},
-                             json={"values": {"audio": str(song), "model": str(model)}})
-        assert started.status_code == 201, started.text
+        with pytest.raises(urllib.error.HTTPError, match="403"):
+            urllib.request.urlopen(base + "/api/runs", timeout=30)
+        status, text = post(base + "/api/runs", token, {"values": {"audio": str(song), "model": str(model)}})
+        assert status == 201, text
         children = _children(server.pid)
         assert children and all(os.getpgid(child) == child for child in children)  # each leads its own group
         server.send_signal(signal.SIGINT)

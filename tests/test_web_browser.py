@@ -35,6 +35,7 @@ def test_generate_in_a_real_browser(tmp_path):
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
+    sock.listen(128)
     server = uvicorn.Server(uvicorn.Config(create_app(TOKEN, tmp_path / "work", tmp_path / "out"), log_level="warning"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
