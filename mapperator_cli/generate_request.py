@@ -15,6 +15,8 @@ from mapperator_cli.generate_options import OPTIONS, request_fields
 from models.pipeline.request import GAMEMODES, GenerateRequest, RequestProblems, star_ratings_problem
 from tokenization.errors import MapperInputError
 
+FILE_STAGES = ("files", "trace", "output")  # GenerateRequest checks that look at files and folders
+
 
 def parse_time_ms(text: str | None, option: str) -> float | None:
     """Milliseconds from `83500`, `1:23.5` or the editor's `01:23:500`."""
@@ -64,17 +66,34 @@ def request_from_options(audio: Path | None, values: dict) -> GenerateRequest:
     """The verified request for AUDIO and the option values (by option name, as `mapper generate`
     takes them; missing ones at their defaults). The model is located last, once all else is right.
     Raises RequestProblems: every problem found, in the order the command reports them."""
+    request, problems = _checked(audio, values, files=True)
+    if problems:
+        raise RequestProblems(problems)
+    from models.model_source import model_path
+
+    # before the heavy imports: a missing model is reported at once
+    return replace(request, model=model_path(option_values(values)["model"]))
+
+
+def option_problems(audio: Path | None, values: dict, *, files: bool = True) -> list[tuple[str, str]]:
+    """Every (option, message) problem of the option values, in the command's order; empty when
+    they make a good request. `files=False` judges the values alone: no file is read or looked for
+    (the reference's defaults are then not filled in)."""
+    return _checked(audio, values, files=files)[1]
+
+
+def _checked(audio: Path | None, values: dict, *, files: bool) -> tuple[GenerateRequest | None, list]:
     values = option_values(values)
     beatmap = values["beatmap"]
     reference = None
-    if beatmap is not None and beatmap.is_file() and beatmap.suffix.lower() == ".osu":
+    if files and beatmap is not None and beatmap.is_file() and beatmap.suffix.lower() == ".osu":
         try:
             reference = _read_reference(beatmap)
         except MapperInputError as exc:  # an unreadable reference: nothing else can be judged
-            raise RequestProblems([("--beatmap", str(exc))]) from None
+            return None, [("--beatmap", str(exc))]
     if audio is None:
         if beatmap is None:
-            raise RequestProblems([("audio", "give the song to map (AUDIO), or a --beatmap whose audio to use")])
+            return None, [("audio", "give the song to map (AUDIO), or a --beatmap whose audio to use")]
         audio = beatmap.parent / reference.general.audio_filename if reference is not None else beatmap
     gamemode = values["gamemode"]
     if gamemode is None:
@@ -97,13 +116,9 @@ def request_from_options(audio: Path | None, values: dict) -> GenerateRequest:
     problems = []
     for stage, found in request.problem_stages():
         problems += before.get(stage, [])
-        problems += found
-    if problems:
-        raise RequestProblems(problems)
-    from models.model_source import model_path
-
-    model = model_path(values["model"])  # before the heavy imports: a missing model is reported at once
-    return replace(request, model=model)
+        if files or stage not in FILE_STAGES:
+            problems += found
+    return request, problems
 
 
 def _difficulty_list(text: str | None) -> list[float]:
