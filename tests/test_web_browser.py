@@ -6,6 +6,7 @@ preview drawn and the .osz downloaded; keeps a screenshot (path printed) and mea
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -55,6 +56,10 @@ def test_generate_in_a_real_browser(tmp_path):
                 page.click(f"#form-generate fieldset.closed > legend:text-is('{group}')")
             page.fill("#form-generate [name=seed]", "1")
             page.check("#form-generate [name=export_osz]")
+            with page.expect_download() as settings:  # saved by the page itself, never on the server
+                page.click("#form-generate button:text('Save settings')")
+            saved_settings = json.loads(Path(settings.value.path()).read_text())
+            assert saved_settings["values"]["seed"] == "1" and saved_settings["values"]["export_osz"] is True
             page.fill("#form-generate [name=hp]", "12")  # refused beside the field with the CLI's message
             page.click("#start-generate")
             page.wait_for_selector(".field[data-name=hp] .error:text('--hp must be between 0 and 10')")
