@@ -5,6 +5,10 @@ the metadata prefix, the finished contexts of that window and, for the context b
 the events earlier windows already placed in it (the "lookback" prefill). The model continues the
 open context; a time token in the lookahead zone (the window's last 40 %) ends it, and what it
 wrote past the commit line is dropped for the next window to redo with more audio ahead.
+
+How the windows are grouped into decoder calls is a `Sweep` strategy (models.generation.sweep):
+one at a time by default, side by side (`ParallelWindows`) or one row per difficulty
+(`DifficultyBatch`); the Generator owns prompts, end tokens, rules and the bookkeeping they share.
 """
 
 from __future__ import annotations
