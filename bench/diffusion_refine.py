@@ -53,13 +53,13 @@ def main() -> None:
     import rosu_pp_py as rosu
 
     from diffusion.features import beatmap_datapoints
+    from diffusion.loading import load_vocabulary
     from diffusion.model import load_model
     from diffusion.refine import MapClass, RefineSettings, refine_positions
-    from diffusion.training import load_vocabulary
     from tokenization import read_beatmap
 
     if args.model is None:
-        from diffusion.training import load_diffusion_profile, train_diffusion
+        from training.diffusion import load_diffusion_profile, train_diffusion
 
         song = args.map.parent.name
         started = time.perf_counter()

@@ -1,5 +1,8 @@
 """Mutation fuzzing of the beatmap and mapset readers: `python bench/fuzz.py --minutes N`.
 
+Over 300 lines: one script a user runs alone, with its mutators, its worker sandbox (limits, timeouts)
+and its report grouping together, so that nothing it needs lives in tests/ or the package.
+
 Seeds are the corpus beatmaps (../shared/corpus) and mapsets zipped from them here; each case
 mutates one seed a few times (numbers swapped for extreme values, lines repeated, deleted or cut,
 bytes flipped, curve points multiplied, archive header fields patched) and runs it through what a

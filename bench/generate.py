@@ -1,6 +1,9 @@
 """Generation speed, in three sections (BENCH_SECTIONS=decode,cuda,song picks them; BENCH_MODELS=tiny,full
 the models of the first; BENCH_WINDOWS, BENCH_TOKENS, BENCH_REPEATS the size of the workload):
 
+Over 300 lines: three measurements that share their workload, timing rounds and report, kept in
+one script so each ratio is against a baseline run in the same process.
+
 decode: tokens/s of the decoding loop for the tiny v29 reference checkpoint and a full-size v29
   model (213 M parameters, random weights from the v29 profile), on the first windows of
   ../shared/fixtures/audio/tones.wav, every window decoding BENCH_TOKENS tokens greedily, on the CPU.
@@ -242,10 +245,10 @@ def _trained_agreement() -> None:
     from models.loading import load_model
     from models.quantization import quantize_decoder
     from profiles import load_profile
-    from tests.synthetic import click_track, trained_tiny
     from tokenization.events import ContextType
     from tokenization.prompt import Conditioning, ContextBlock, build_prompt
     from tokenization.vocabulary import Vocabulary
+    from training.click_songs import click_track, trained_tiny
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -306,7 +309,7 @@ def _song_section(audio_path) -> None:
 
     from models.audio.loading import load_audio
     from models.pipeline.run import GenerateRequest, run_generation
-    from tests.synthetic import trained_tiny
+    from training.click_songs import trained_tiny
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)

@@ -20,8 +20,8 @@ def main() -> None:
     from models.pipeline.mapset import run_mapset
     from models.pipeline.request import GenerateRequest
     from models.pipeline.run import run_generation
-    from tests.synthetic import click_track, trained_tiny
     from tokenization import read_beatmap
+    from training.click_songs import click_track, trained_tiny
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)

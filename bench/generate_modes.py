@@ -25,7 +25,7 @@ SONG_SECONDS = 64.0
 def main() -> None:
     from models.pipeline.request import GenerateRequest
     from models.pipeline.run import run_generation
-    from tests.synthetic import click_track, trained_tiny
+    from training.click_songs import click_track, trained_tiny
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)

@@ -59,7 +59,7 @@ def dataset(tmp: Path) -> Path:
         build_dataset([corpus], tmp / "data")
         print(f"data: {corpus} (the dev dataset)")
     else:
-        from tests.synthetic import song_folder
+        from training.click_songs import song_folder
 
         for i in range(4):
             song_folder(tmp / "songs", f"song{i}", seconds=60.0)

@@ -12,8 +12,8 @@ from pathlib import Path
 import torch
 
 from diffusion.features import ClassVocabulary
+from diffusion.loading import VOCABULARY_NAME
 from diffusion.model import DiffusionConfig, DiT, save_model
-from diffusion.training import VOCABULARY_NAME
 from tokenization.errors import MapperInputError
 
 WEIGHT_FILES = ("model_ema.pkl", "model.pkl", "ema.pt")

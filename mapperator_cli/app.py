@@ -48,6 +48,7 @@ from mapperator_cli.info import info  # noqa: E402 - cheap: heavy imports happen
 from mapperator_cli.mod import mod  # noqa: E402
 from mapperator_cli.timing import timing  # noqa: E402
 from mapperator_cli.train import lora, train  # noqa: E402
+from mapperator_cli.web_command import web  # noqa: E402 - starlette/uvicorn are imported inside
 from mapperator_cli.wizard import wizard  # noqa: E402
 
 app.command("generate")(generate)
@@ -58,6 +59,7 @@ app.command("eval")(eval_command)
 app.command("train")(train)
 app.command("lora")(lora)
 app.command("wizard")(wizard)
+app.command("web")(web)
 app.command("convert")(convert)
 app.add_typer(dataset_app, name="dataset")
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import typer
 
 from mapperator_cli.errors import UserError
+from profiles.limits import STARS
 
 SHOWN_PROBLEMS = 20
 
@@ -49,8 +50,8 @@ def eval_command(
             raise UserError(f"{flag} only applies with --model")
     generated = _read(target, "generated map")
     real = _read(reference, "reference") if reference is not None else None
-    if target_stars is not None and not 0 <= target_stars <= 20:
-        raise UserError("--target-stars must be between 0 and 20")
+    if target_stars is not None and (problem := STARS.problem(target_stars)) is not None:
+        raise UserError(f"--target-stars {problem}")  # the range of generate's --difficulty
 
     from models.evaluation import evaluate
 

@@ -1,7 +1,8 @@
 """Every option of `mapper generate`, in one table: its flags, type, default, help panel and help,
-the range it must lie in, and the `GenerateRequest` field it fills. The command's signature, its
-range checks and the request are all built from this table, and the wizard takes its flags and
-answer checks from it too, so an option is added once.
+and the `GenerateRequest` field it fills. The command's signature and the request are built from
+this table, and the wizard takes its flags from it too, so an option is added once. The range an
+option's value must lie in is its quantity's (profiles.limits), checked by `GenerateRequest.verify`;
+`check` is only for an option that fills no request quantity.
 """
 
 from __future__ import annotations
@@ -13,33 +14,15 @@ from pathlib import Path
 
 import typer
 
+from models.pipeline.request import DEVICES, GAMEMODES, IN_CONTEXTS, OUTPUT_TYPES, PRECISIONS
+from profiles import limits
+from profiles.limits import Check, Range  # noqa: F401 - the table's `check` column takes them
+
 MODEL, STYLE, SETTINGS, SAMPLING, REFERENCE = "Model", "Map style", "Beatmap settings", "Sampling", "Reference beatmap"
 CLEANUP, OUTPUT, METADATA, SPEED = "Timing and cleanup", "Output", "Metadata", "Speed"
 SAME = "same"  # the request field has the option's name
-
-
-@dataclass(frozen=True)
-class Range:
-    """Inclusive bounds; `None` leaves a side open."""
-
-    low: float
-    high: float | None = None
-
-    def problem(self, value: float) -> str | None:
-        if self.high is None:
-            return None if value >= self.low else f"must be at least {self.low:g}"
-        return None if self.low <= value <= self.high else f"must be between {self.low:g} and {self.high:g}"
-
-
-@dataclass(frozen=True)
-class Check:
-    """A rule that is not a plain range, with what to say when it fails."""
-
-    ok: Callable[[float], bool]
-    message: str
-
-    def problem(self, value: float) -> str | None:
-        return None if self.ok(value) else self.message
+OSU, TAIKO, CATCH, MANIA = "osu", "taiko", "catch", "mania"
+PROGRESS_FORMATS = ("bar", "json")
 
 
 @dataclass(frozen=True)
@@ -53,6 +36,8 @@ class Option:
     field: str | None = SAME  # the GenerateRequest field it fills as given; None: the command converts it
     check: Range | Check | None = None
     show_default: bool = True
+    choices: tuple[str, ...] | None = None  # the values it takes (each item, for a repeatable option): for forms
+    modes: tuple[str, ...] | None = None  # the game modes it applies to (None: all): forms show it for those only
 
     @property
     def flag(self) -> str:
@@ -60,11 +45,15 @@ class Option:
         first = self.flags if isinstance(self.flags, str) else self.flags[0]
         return first.split("/")[0]
 
+    @property
+    def quantity(self) -> str:
+        """The request field (and profiles.limits quantity) the option gives a value for."""
+        return self.name if self.field in (SAME, None) else self.field
+
     def problem(self, value) -> str | None:
         """The one line saying why `value` is refused, or None."""
-        if value is None or self.check is None:
-            return None
-        problem = self.check.problem(value)
+        check = self.check or limits.LIMITS.get(self.quantity)
+        problem = None if value is None or check is None else check.problem(value)
         return None if problem is None else f"{self.flag} {problem}"
 
 
@@ -86,7 +75,8 @@ OPTIONS = [
            'the published one, if downloaded.'),
     Option('gamemode', '--gamemode', str | None, None, STYLE,
            "osu, taiko, catch or mania (the reference's, else osu).",
-           field=None),
+           field=None,
+           choices=tuple(GAMEMODES)),
     Option('difficulty', '--difficulty', str | None, None, STYLE,
            'Target star rating (unknown if left out); a list such as 2,3.5,5 makes a mapset: one shared '
            'timing, a difficulty file each.',
@@ -101,14 +91,17 @@ OPTIONS = [
            field=None),
     Option('keycount', '--keycount', int | None, None, STYLE,
            "osu!mania key count (the reference's, else 4).",
-           field=None, check=Range(1, 18)),
+           field=None,
+           modes=(MANIA,)),
     Option('slider_multiplier', '--slider-multiplier', float | None, None, STYLE,
-           "Base slider velocity (the reference's, else 1.4)."),
+           "Base slider velocity (the reference's, else 1.4).",
+           modes=(OSU, TAIKO, CATCH)),
     Option('circle_size', '--circle-size', float | None, None, STYLE,
-           "Circle size, osu! and catch (the reference's, else 4)."),
+           "Circle size, osu! and catch (the reference's, else 4).",
+           modes=(OSU, CATCH)),
     Option('mapper', '--mapper', int | None, None, STYLE,
            'osu! user id of a mapper whose style to follow (one the model knows).',
-           field='mapper_id', check=Check(lambda v: v > 0, "takes an osu! user id (a positive number)")),
+           field='mapper_id'),
     Option('beatmap_id', '--beatmap-id', int | None, None, STYLE,
            "A training beatmap's id as a style class (older models)."),
     Option('hitsounded', '--hitsounded/--no-hitsounds', bool | None, None, STYLE,
@@ -116,60 +109,52 @@ OPTIONS = [
            show_default=False),
     Option('hold_note_ratio', '--hold-note-ratio', float | None, None, STYLE,
            'osu!mania: share of hold notes, 0-1.',
-           check=Range(0, 1)),
+           modes=(MANIA,)),
     Option('scroll_speed_ratio', '--scroll-speed-ratio', float | None, None, STYLE,
            'osu!mania/taiko: scroll-speed changes per note time, 0-1.',
-           check=Range(0, 1)),
+           modes=(TAIKO, MANIA)),
     Option('hp', '--hp', float | None, None, SETTINGS,
-           "HP drain rate (the reference's, else 5).",
-           check=Range(0, 10)),
+           "HP drain rate (the reference's, else 5)."),
     Option('od', '--od', float | None, None, SETTINGS,
            "Overall difficulty (the reference's, else 8).",
-           field='overall_difficulty', check=Range(0, 10)),
+           field='overall_difficulty'),
     Option('ar', '--ar', float | None, None, SETTINGS,
            "Approach rate (the reference's, else 9).",
-           field='approach_rate', check=Range(0, 10)),
+           field='approach_rate',
+           modes=(OSU, CATCH)),
     Option('slider_tick_rate', '--slider-tick-rate', float | None, None, SETTINGS,
            "Slider ticks per beat (the reference's, else 1).",
-           check=Range(0.5, 8)),
+           modes=(OSU, TAIKO, CATCH)),
     Option('cfg_scale', '--cfg-scale', float | None, None, SAMPLING,
            'Classifier-free guidance strength: 1 is off, higher follows descriptors and mapper more (profile'
-           ' default).',
-           check=Check(lambda v: v >= 1, "must be at least 1 (1 turns guidance off)")),
+           ' default).'),
     Option('seed', '--seed', int | None, None, SAMPLING,
            'Random seed: the same seed gives the same map.'),
     Option('greedy', '--greedy', bool, False, SAMPLING,
            'Always take the likeliest token (no sampling).'),
     Option('temperature', '--temperature', float | None, None, SAMPLING,
-           'Sampling temperature (profile default).',
-           check=Check(lambda v: v >= 0, "must be >= 0")),
+           'Sampling temperature (profile default).'),
     Option('top_p', '--top-p', float | None, None, SAMPLING,
-           'Nucleus sampling threshold (profile default).',
-           check=Check(lambda v: 0 < v <= 1, "must be in (0, 1]")),
+           'Nucleus sampling threshold (profile default).'),
     Option('top_k', '--top-k', int | None, None, SAMPLING,
-           'Sample from the k likeliest tokens only; 0 is off (profile default).',
-           check=Check(lambda v: v >= 0, "must be >= 0 (0 turns it off)")),
+           'Sample from the k likeliest tokens only; 0 is off (profile default).'),
     Option('num_beams', '--num-beams', int, 1, SAMPLING,
            'Beam search over this many hypotheses per window (deterministic: no sampling; slower by about '
-           'that factor).',
-           check=Range(1, 16)),
+           'that factor).'),
     Option('timing_temperature', '--timing-temperature', float | None, None, SAMPLING,
-           'Temperature for the time after a beat marker (profile default).',
-           check=Range(0, 100)),
+           'Temperature for the time after a beat marker (profile default).'),
     Option('mania_column_temperature', '--mania-column-temperature', float | None, None, SAMPLING,
            'Temperature for mania columns (profile default).',
-           check=Range(0, 100)),
+           modes=(MANIA,)),
     Option('taiko_hit_temperature', '--taiko-hit-temperature', float | None, None, SAMPLING,
            'Temperature for taiko hit types (profile default).',
-           check=Range(0, 100)),
+           modes=(TAIKO,)),
     Option('timeshift_bias', '--timeshift-bias', float | None, None, SAMPLING,
            "Added to every time token's logit: above 0 places objects sooner, denser (profile default)."),
     Option('lookback', '--lookback', float | None, None, SAMPLING,
-           'Share of each window prefilled from the earlier windows (profile default, 0.5).',
-           check=Range(0, 0.9)),
+           'Share of each window prefilled from the earlier windows (profile default, 0.5).'),
     Option('lookahead', '--lookahead', float | None, None, SAMPLING,
-           "Share at each window's end left to the next window (profile default, 0.4).",
-           check=Range(0, 0.9)),
+           "Share at each window's end left to the next window (profile default, 0.4)."),
     Option('beatmap', '--beatmap', Path | None, None, REFERENCE,
            'Reference .osu: fills in audio, metadata, difficulty settings and the output folder; source of '
            '--in-context and --add-to-beatmap.',
@@ -177,7 +162,8 @@ OPTIONS = [
     Option('in_context', '--in-context', list[str], [], REFERENCE,
            'Take from --beatmap (repeatable): timing, kiai, gd (use it as a guest difficulty to match) or '
            'no_hs (keep its objects, add hitsounds).',
-           field=None),
+           field=None,
+           choices=IN_CONTEXTS),
     Option('start_time', '--start-time', str | None, None, REFERENCE,
            'Generate from here (ms, m:ss.s or mm:ss:mmm).',
            field=None),
@@ -194,15 +180,15 @@ OPTIONS = [
            field=None),
     Option('output_type', '--output-type', list[str], [], OUTPUT,
            'What to write (repeatable): timing, kiai, map, sv (profile default: all it makes).',
-           field=None),
+           field=None,
+           choices=OUTPUT_TYPES),
     Option('export_osz', '--export-osz', bool, False, OUTPUT,
            'Also write an .osz with the map and the song.'),
     Option('trace', '--trace', Path | None, None, OUTPUT,
            'Write one JSON line per decoder call to this file (pass, window, prompt ids, generated ids): for'
            ' debugging and comparing runs.'),
     Option('bpm', '--bpm', float | None, None, CLEANUP,
-           "The song's tempo, if you know it: one red line at --offset instead of generated timing.",
-           check=Range(10, 1000)),
+           "The song's tempo, if you know it: one red line at --offset instead of generated timing."),
     Option('offset', '--offset', float | None, None, CLEANUP,
            'With --bpm: ms of the first beat (default 0).'),
     Option('super_timing', '--super-timing/--no-super-timing', bool | None, None, CLEANUP,
@@ -210,11 +196,9 @@ OPTIONS = [
            'default: on for v29).',
            show_default=False),
     Option('timing_passes', '--timing-passes', int | None, None, CLEANUP,
-           'Passes to vote over with --super-timing (profile default, 20).',
-           check=Range(1)),
+           'Passes to vote over with --super-timing (profile default, 20).'),
     Option('timing_leniency', '--timing-leniency', float | None, None, CLEANUP,
-           'ms a generated beat may be off when BPMs are fitted to them (profile default).',
-           check=Range(0, 1000)),
+           'ms a generated beat may be off when BPMs are fitted to them (profile default).'),
     Option('resnap', '--resnap/--no-resnap', bool | None, None, CLEANUP,
            'Snap objects onto the beat divisors the model gave (profile default: on).',
            show_default=False),
@@ -238,20 +222,26 @@ OPTIONS = [
     Option('quiet', ('--quiet', '-q'), bool, False, OUTPUT,
            'No progress on stderr.',
            field=None),
+    Option('progress', '--progress', str, 'bar', OUTPUT,
+           'How progress is shown on stderr: bar, or json (for tools: one JSON line per update with pass, '
+           'done, total, tokens and tokens_per_s).',
+           field=None, choices=PROGRESS_FORMATS,
+           check=Check(lambda v: v in PROGRESS_FORMATS, f"takes {' or '.join(PROGRESS_FORMATS)}")),
     Option('parallel', '--parallel', bool, False, SPEED,
            'Cut the song into side-by-side windows and decode them in batches, all contexts at once: several'
            ' times faster, less coherent at window edges.'),
     Option('batch_size', '--batch-size', int | None, None, SPEED,
            'Windows decoded together with --parallel and super timing (profile default; halved by --cfg-'
-           'scale in --parallel).',
-           check=Range(1)),
+           'scale in --parallel).'),
     Option('device', '--device', str, 'auto', SPEED,
-           'auto (a CUDA GPU when there is one), cpu or cuda.'),
+           'auto (a CUDA GPU when there is one), cpu or cuda.',
+           choices=DEVICES),
     Option('precision', '--precision', str, 'fp32', SPEED,
            "fp32; amp: the audio encoder in bf16 autocast (much faster on GPUs and CPUs with bf16 units; tokens "
            "may differ slightly from fp32), the decoder in fp32; int8: the decoder's per-token layers in int8 "
            "(CPU only, about twice as fast there; near ties between tokens can go the other way, so maps differ "
-           "from fp32's)."),
+           "from fp32's).",
+           choices=PRECISIONS),
 ]
 BY_NAME = {option.name: option for option in OPTIONS}
 AUDIO_HELP = "The song (mp3, ogg, wav, flac); with --beatmap, the reference's own audio if left out."
@@ -275,15 +265,6 @@ def command(run: Callable[..., None]) -> Callable[..., None]:
     generate.__signature__ = inspect.Signature(parameters, return_annotation=None)
     generate.__annotations__ = {p.name: p.annotation for p in parameters} | {"return": None}
     return generate
-
-
-def first_problem(values: dict) -> str | None:
-    """The first option, in table order, whose value is out of its range."""
-    for option in OPTIONS:
-        problem = option.problem(values.get(option.name))
-        if problem is not None:
-            return problem
-    return None
 
 
 def request_fields(values: dict) -> dict:

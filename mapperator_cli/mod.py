@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from mapperator_cli.errors import UserError
+from mapperator_cli.generate_options import PROGRESS_FORMATS
 
 SEVERITY_STYLE = {"problem": "bold red", "warning": "bold yellow", "minor": ""}
 
@@ -22,6 +23,8 @@ def mod(
     batch_size: int = typer.Option(8, "--batch-size", help="Windows scored together."),
     as_json: bool = typer.Option(False, "--json", help="Print the suggestions as JSON."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress on stderr."),
+    progress_format: str = typer.Option("bar", "--progress", help="Progress on stderr: bar, or json (one JSON "
+                                        "line per update: pass, done, total)."),
 ) -> None:
     """Suggest where a beatmap may need work: the model's surprises, ranked, with osu! editor timestamps.
 
@@ -33,13 +36,15 @@ def mod(
     if audio is not None and audio.is_dir():  # the user's own arguments first, then the model's
         raise UserError(f"{audio}: is a folder, not an audio file")
 
+    if progress_format not in PROGRESS_FORMATS:
+        raise UserError(f"--progress takes {', '.join(PROGRESS_FORMATS)}, not {progress_format!r}")
     from models.model_source import model_path
 
     model = model_path(model)  # before torch is imported: a missing model is reported at once
 
     import torch
 
-    from mapperator_cli.progress import PassProgress
+    from mapperator_cli.progress import progress_reporter
     from models.audio.loading import audio_duration_ms, load_audio
     from models.loading import load_model, resolve_checkpoint
     from models.pipeline.modding import score_beatmap, suggestions
@@ -68,7 +73,7 @@ def mod(
     conditioning = Conditioning(gamemode=bm.mode.value, song_length_ms=audio_duration_ms(samples),
                                 slider_multiplier=d.slider_multiplier, circle_size=d.circle_size,
                                 keycount=int(d.circle_size))
-    with PassProgress(enabled=not quiet, unit="windows", verb="") as progress, torch.inference_mode():
+    with progress_reporter(progress_format, enabled=not quiet, unit="windows", verb="") as progress, torch.inference_mode():
         scored = score_beatmap(net, vocab, chosen, bm, samples, conditioning, batch_size=batch_size,
                                progress=progress.update)
     found = suggestions(scored, bm, threshold)

@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from mapperator_cli.errors import UserError
+from mapperator_cli.generate_options import PROGRESS_FORMATS
 
 
 def timing(
@@ -22,6 +23,8 @@ def timing(
     seed: int | None = typer.Option(None, "--seed", help="Random seed for the pass offsets."),
     as_json: bool = typer.Option(False, "--json", help="Print the timing points and the path as JSON."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress on stderr."),
+    progress_format: str = typer.Option("bar", "--progress", help="Progress on stderr: bar, or json (one JSON "
+                                        "line per update: pass, done, total)."),
 ) -> None:
     """Find the timing of AUDIO and write it as a timing-only .osu (or into a copy of --beatmap)."""
     if not audio.is_file():
@@ -31,13 +34,15 @@ def timing(
     if passes < 1 or batch_size < 1:
         raise UserError("--passes and --batch-size must be at least 1")
 
+    if progress_format not in PROGRESS_FORMATS:
+        raise UserError(f"--progress takes {', '.join(PROGRESS_FORMATS)}, not {progress_format!r}")
     from models.model_source import model_path
 
     model = model_path(model)  # before torch is imported: a missing model is reported at once
 
     import torch
 
-    from mapperator_cli.progress import PassProgress
+    from mapperator_cli.progress import progress_reporter
     from models.audio.loading import audio_duration_ms, load_audio
     from models.generation.timing_passes import run_timing_passes
     from models.loading import load_model, resolve_checkpoint
@@ -59,7 +64,7 @@ def timing(
     net = load_model(folder)
     conditioning = Conditioning(gamemode=reference.mode.value if reference else 0,
                                 song_length_ms=audio_duration_ms(samples))
-    with PassProgress(enabled=not quiet, unit="windows", verb="finding") as progress, torch.inference_mode():
+    with progress_reporter(progress_format, enabled=not quiet, unit="windows", verb="finding") as progress, torch.inference_mode():
         result = run_timing_passes(net, vocab, chosen, samples, conditioning, passes=passes, batch_size=batch_size,
                                    seed=seed, progress=progress.update)
     if not result.red_lines:

@@ -12,6 +12,19 @@ from mapperator_cli.errors import UserError
 
 PRECISIONS = ("no", "bf16", "fp16")
 
+# The options `train` and `lora` share, declared once (typer reads each as the parameter's default).
+DATA = typer.Option(..., "--data", help="Dataset folder from `mapper dataset build`.")
+RESUME = typer.Option(False, "--resume", help="Continue the run in --out from its last checkpoint.")
+PRECISION = typer.Option(None, "--precision", help="no, bf16 or fp16 (default: bf16 on a CUDA GPU, "
+                        "no on the CPU).")
+CPU = typer.Option(False, "--cpu", help="Train on the CPU even when a GPU is present.")
+BATCH_SIZE = typer.Option(None, "--batch-size", help="Samples per step (profile default).")
+CHECKPOINT_EVERY = typer.Option(None, "--checkpoint-every", help="Steps between checkpoints (profile default).")
+EVAL_EVERY = typer.Option(None, "--eval-every", help="Steps between evaluations (profile default; 0: only at the end).")
+WORKERS = typer.Option(None, "--workers", help="Processes making training examples (default: the "
+                      "CPU count less one per training process; 0: in the training process).")
+QUIET = typer.Option(False, "-q", "--quiet", help="No progress on stderr.")
+
 
 class _StepProgress:
     """A rich bar on stderr: step, loss, time left."""
@@ -110,28 +123,26 @@ def _drop_partials(out_dir: Path, main: bool) -> None:
 
 def train(
     profile: str = typer.Option(..., "--profile", help="Profile to train (tiny, v29, ... or a YAML file)."),
-    data: Path = typer.Option(..., "--data", help="Dataset folder from `mapper dataset build`."),
+    data: Path = DATA,
     out: Path = typer.Option(..., "--out", help="Run folder: checkpoints, metrics.jsonl, and the final model."),
     max_steps: int | None = typer.Option(None, "--max-steps", help="Optimizer steps (profile default)."),
-    resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its last checkpoint."),
+    resume: bool = RESUME,
     init: str | None = typer.Option(None, "--init", help="Start from this checkpoint (full fine-tuning)."),
-    precision: str | None = typer.Option(None, "--precision", help="no, bf16 or fp16 (default: bf16 on a CUDA GPU, "
-                                         "no on the CPU)."),
-    cpu: bool = typer.Option(False, "--cpu", help="Train on the CPU even when a GPU is present."),
-    batch_size: int | None = typer.Option(None, "--batch-size", help="Samples per step (profile default)."),
+    precision: str | None = PRECISION,
+    cpu: bool = CPU,
+    batch_size: int | None = BATCH_SIZE,
     learning_rate: float | None = typer.Option(None, "--learning-rate", help="Peak learning rate (profile default)."),
-    checkpoint_every: int | None = typer.Option(None, "--checkpoint-every", help="Steps between checkpoints (profile default)."),
-    eval_every: int | None = typer.Option(None, "--eval-every", help="Steps between evaluations (profile default; 0: only at the end)."),
-    workers: int | None = typer.Option(None, "--workers", help="Processes making training examples (default: the "
-                                       "CPU count less one per training process; 0: in the training process)."),
-    quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress on stderr."),
+    checkpoint_every: int | None = CHECKPOINT_EVERY,
+    eval_every: int | None = EVAL_EVERY,
+    workers: int | None = WORKERS,
+    quiet: bool = QUIET,
 ) -> None:
     """Train a model on a dataset; the run folder becomes a model `mapper generate --model` takes.
 
     Several processes (GPUs, machines): `accelerate launch --multi_gpu --num_processes N -m mapperator_cli
     train ...` (see the README's training section). `--profile diffusion` (or
     diffusion-tiny) trains the position-refinement model instead."""
-    from diffusion.training import is_diffusion_profile
+    from training.diffusion import is_diffusion_profile
 
     if is_diffusion_profile(profile):
         return _train_diffusion(profile, data, out, max_steps, resume, batch_size, learning_rate, quiet,
@@ -150,21 +161,19 @@ def lora(
     base: str | None = typer.Option(None, "--base", show_default=False,
                                     help="Model to adapt: a checkpoint folder, a Hugging Face hub id or "
                                          "v29/v30/v31/v32; default: $MAPPER_MODEL, else the bundled starter model."),
-    data: Path = typer.Option(..., "--data", help="Dataset folder from `mapper dataset build`."),
+    data: Path = DATA,
     out: Path = typer.Option(..., "--out", help="Adapter folder (adapter_config.json, adapter_model.safetensors)."),
     profile: str | None = typer.Option(None, "--profile", help="Profile with the LoRA settings (detected from --base)."),
     max_steps: int | None = typer.Option(None, "--max-steps", help="Optimizer steps (profile's lora.max_steps)."),
-    resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its last checkpoint."),
-    precision: str | None = typer.Option(None, "--precision", help="no, bf16 or fp16 (default: bf16 on a CUDA GPU, "
-                                         "no on the CPU)."),
-    cpu: bool = typer.Option(False, "--cpu", help="Train on the CPU even when a GPU is present."),
-    batch_size: int | None = typer.Option(None, "--batch-size", help="Samples per step (profile default)."),
+    resume: bool = RESUME,
+    precision: str | None = PRECISION,
+    cpu: bool = CPU,
+    batch_size: int | None = BATCH_SIZE,
     learning_rate: float | None = typer.Option(None, "--learning-rate", help="Learning rate (profile's lora value)."),
-    checkpoint_every: int | None = typer.Option(None, "--checkpoint-every", help="Steps between checkpoints (profile default)."),
-    eval_every: int | None = typer.Option(None, "--eval-every", help="Steps between evaluations (profile default; 0: only at the end)."),
-    workers: int | None = typer.Option(None, "--workers", help="Processes making training examples (default: the "
-                                       "CPU count less one per training process; 0: in the training process)."),
-    quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress on stderr."),
+    checkpoint_every: int | None = CHECKPOINT_EVERY,
+    eval_every: int | None = EVAL_EVERY,
+    workers: int | None = WORKERS,
+    quiet: bool = QUIET,
 ) -> None:
     """Train a LoRA adapter (peft) for a model; use it with `mapper generate --lora`."""
     from models.loading import resolve_checkpoint
@@ -185,7 +194,7 @@ def lora(
 
 
 def _train_diffusion(profile, data, out, max_steps, resume, batch_size, learning_rate, quiet, **unsupported) -> None:
-    from diffusion.training import load_diffusion_profile, train_diffusion
+    from training.diffusion import load_diffusion_profile, train_diffusion
 
     import os
 

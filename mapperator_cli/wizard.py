@@ -205,7 +205,25 @@ def ask_generate(a: Asker) -> list[str]:
             argv.append(flag("parallel"))
         if a.select("Precision:", ["fp32", "amp (audio encoder in bf16: faster where bf16 is fast)"]) != "fp32":
             argv += [flag("precision"), "amp"]
+    _verify_generate(argv)
     return argv
+
+
+def _verify_generate(argv: list[str]) -> None:
+    """The answers together, as `mapper generate` would check them (GenerateRequest.verify): each
+    answer was checked as it was typed, but some only contradict each other (a mapset spliced into a
+    reference, say). Files are the command's to look at when it runs."""
+    import typer.main
+
+    from mapperator_cli.generate import generate
+    from mapperator_cli.generate_request import option_problems
+
+    command = typer.Typer()
+    command.command()(generate)
+    values = dict(typer.main.get_command(command).make_context("generate", list(argv[1:])).params)
+    problems = option_problems(values.pop("audio"), values, files=False)
+    if problems:
+        raise UserError(f"{problems[0][1]} (answers given: mapper {shlex.join(argv)})")
 
 
 def _ask_reference(a: Asker, model: str) -> list[str]:

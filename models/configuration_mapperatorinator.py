@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from transformers import PretrainedConfig, WhisperConfig
 
+UNKNOWN_STARS = 5.0  # the star rating a difficulty-embedding model hears when none is asked for
+
 
 class MapperatorinatorConfig(PretrainedConfig):
     model_type = "mapperatorinator"

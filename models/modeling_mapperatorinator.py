@@ -16,7 +16,7 @@ from torch import nn
 from transformers import PreTrainedModel, WhisperForConditionalGeneration
 
 from models.audio.spectrogram import build_spectrogram
-from models.configuration_mapperatorinator import MapperatorinatorConfig
+from models.configuration_mapperatorinator import UNKNOWN_STARS, MapperatorinatorConfig
 from models.rope_whisper import (
     DifficultyEmbedder,
     MapperEmbedder,
@@ -80,7 +80,7 @@ class Mapperatorinator(PreTrainedModel):
         extra = []
         batch = features.shape[0]
         if hasattr(self, "difficulty_embedder"):
-            value = torch.full((batch,), 5.0) if difficulty is None else torch.as_tensor(difficulty).reshape(batch)
+            value = torch.full((batch,), UNKNOWN_STARS) if difficulty is None else torch.as_tensor(difficulty).reshape(batch)
             extra.append(self.difficulty_embedder(value.to(features.device)))
         if hasattr(self, "mapper_embedder"):
             value = torch.full((batch,), -1) if mapper_idx is None else torch.as_tensor(mapper_idx).reshape(batch)

@@ -13,6 +13,8 @@ import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from profiles.limits import LIMITS, PROFILE_INFERENCE
+from profiles.limits import problem as limit_problem
 from tokenization.errors import MapperInputError
 from tokenization.settings import TokenizerSettings
 
@@ -158,13 +160,11 @@ class Profile:
 
 
 # -- loading ---------------------------------------------------------------------------------
+# Inference defaults are generation quantities: their ranges are the generate options' (profiles.limits).
 _RULES: dict[str, typing.Callable[[object], str | None]] = {
-    "inference.top_p": lambda v: None if 0 < v <= 1 else "must be in (0, 1]",
-    "inference.temperature": lambda v: None if v >= 0 else "must be >= 0",
-    "inference.cfg_scale": lambda v: None if v >= 0 else "must be >= 0",
-    "inference.lookback": lambda v: None if 0 <= v < 1 else "must be in [0, 1)",
-    "inference.lookahead": lambda v: None if 0 <= v < 1 else "must be in [0, 1)",
-    "inference.top_k": lambda v: None if v >= 0 else "must be >= 0",
+    **{f"inference.{name}": (lambda v, quantity=PROFILE_INFERENCE.get(name, name): limit_problem(quantity, v))
+       for name in (f.name for f in dataclasses.fields(InferenceSettings))
+       if PROFILE_INFERENCE.get(name, name) in LIMITS},
     "model.src_seq_len": lambda v: None if v >= 16 else "must be at least 16",
     "model.d_model": lambda v: None if v > 0 else "must be positive",
     "audio.implementation": lambda v: None if v in ("nnAudio", "torchaudio") else "must be nnAudio or torchaudio",

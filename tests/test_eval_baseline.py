@@ -8,7 +8,7 @@ import json
 from typer.testing import CliRunner
 
 from mapperator_cli.app import app
-from tests.synthetic import beat_map, click_track
+from training.click_songs import beat_map, click_track
 
 runner = CliRunner()
 BPM, OFFSET = 150.0, 230.0

@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from mapperator_cli.app import app
-from tests.synthetic import trained_tiny
+from training.click_songs import trained_tiny
 
 runner = CliRunner()
 

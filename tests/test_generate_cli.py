@@ -171,7 +171,7 @@ def test_guidance_pushes_towards_the_wanted_prompt():
 
 
 def test_add_to_beatmap_writes_a_new_file_and_overwrite_keeps_a_backup(tmp_path):
-    from tests.synthetic import song_folder
+    from training.click_songs import song_folder
 
     model = require_shared("fixtures", "ref-v29-tiny")
     folder = song_folder(tmp_path)

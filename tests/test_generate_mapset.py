@@ -9,8 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from mapperator_cli.app import app
-from tests.synthetic import trained_tiny
 from tokenization import read_beatmap
+from training.click_songs import trained_tiny
 
 runner = CliRunner()
 
@@ -59,7 +59,7 @@ def test_each_row_is_the_window_sweep_of_its_difficulty_alone(random_tiny_model)
     import torch
 
     from models.decoding.batch import SamplingSettings
-    from models.generation.difficulty_batch import generate_difficulties
+    from models.generation.difficulty_batch import DifficultyBatch
     from models.generation.generator import GenerationSettings, Generator
     from profiles import load_profile
     from tokenization.events import ContextType, Event, EventType
@@ -76,7 +76,7 @@ def test_each_row_is_the_window_sweep_of_its_difficulty_alone(random_tiny_model)
     passes = [ContextType.MAP]  # random weights write whole windows: one pass keeps this test short
     conditionings = [Conditioning(gamemode=0, difficulty=stars, song_length_ms=30_000.0) for stars in (2.0, 7.0)]
     with torch.inference_mode():
-        together = generate_difficulties(generator, audio, conditionings, passes, finished=timing, in_contexts=None)
+        together = generator.generate_each(audio, conditionings, passes, finished=timing, strategy=DifficultyBatch())
         for conditioning, row in zip(conditionings, together):
             alone = generator.generate(audio, conditioning, passes, finished=timing)
             assert len(row[ContextType.MAP]) > 20 and row == alone

@@ -9,8 +9,8 @@ from typer.testing import CliRunner
 from diffusion.features import ClassVocabulary
 from diffusion.model import DiffusionConfig, DiT, save_model
 from mapperator_cli.app import app
-from tests.synthetic import trained_tiny
 from tokenization import read_beatmap
+from training.click_songs import trained_tiny
 
 runner = CliRunner()
 

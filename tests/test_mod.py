@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from mapperator_cli.app import app
 from models.pipeline.modding import Suggestion
-from tests.synthetic import beat_map, trained_tiny
+from training.click_songs import beat_map, trained_tiny
 
 runner = CliRunner()
 MOVED = {5: (448, 352), 10: (64, 40)}  # object index -> new position, off the square walk

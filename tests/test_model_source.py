@@ -14,7 +14,7 @@ import sys
 import pytest
 
 from models.model_source import SHORT_NAMES, hub_id
-from tests.synthetic import beat_map, click_track
+from training.click_songs import beat_map, click_track
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 

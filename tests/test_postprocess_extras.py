@@ -14,13 +14,13 @@ from models.postprocess.overlap import snap_near_overlaps
 from models.postprocess.remap import splice
 from profiles import load_profile
 from tests.conftest import require_shared
-from tests.synthetic import beat_map
 from tokenization import read_beatmap
 from tokenization.beatmap import Circle, PathPoint, Slider, TimingPoint
 from tokenization.beatmap_to_events import BeatmapEncoder
 from tokenization.events import ContextType
 from tokenization.slider_path import SliderPath
 from tokenization.timing import TimingIndex
+from training.click_songs import beat_map
 
 
 def rebuild(beatmap, contexts=(ContextType.MAP,), **info):

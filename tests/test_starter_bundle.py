@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from mapperator_cli.app import app
 from models.model_source import CARD_FILE, STARTER_DIR, starter_model
-from tests.synthetic import click_track
+from training.click_songs import click_track
 
 runner = CliRunner()
 MAX_BYTES = 40 * 1024 * 1024

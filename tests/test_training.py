@@ -14,7 +14,7 @@ from safetensors.torch import load_file
 from typer.testing import CliRunner
 
 from mapperator_cli.app import app
-from tests.synthetic import song_folder
+from training.click_songs import song_folder
 
 runner = CliRunner()
 SONG_SECONDS = 8.0  # one window of the tiny profile: generation stays quick with a barely trained model

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from tests.synthetic import song_folder
 from tests.test_training import cli
+from training.click_songs import song_folder
 
 SONG_SECONDS = 20.0  # three windows of the tiny profile
 

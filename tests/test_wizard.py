@@ -112,3 +112,17 @@ def test_cancel_writes_nothing(files, tmp_path):
 def test_needs_a_terminal():
     result = CliRunner().invoke(app, ["wizard"], input="")
     assert result.exception is not None and "interactive terminal" in str(result.exception)
+
+
+def test_answers_that_contradict_each_other_are_refused_as_generate_would(files, tmp_path):
+    from mapperator_cli.errors import UserError
+
+    song, model, beatmap = files
+    keys = [ENTER, f"{song}{ENTER}", f"{model}{ENTER}", ENTER, f"2,3.5{ENTER}", ENTER,  # osu, a mapset, no year
+            ENTER,  # no descriptors
+            f"{beatmap}{ENTER}",
+            "y", f"1:05{ENTER}", f"{ENTER}",  # a span to the end
+            "y", "n",  # splice it into the reference: one difficulty only
+            "n", DOWN, ENTER]
+    with pytest.raises(UserError, match="--add-to-beatmap adds one difficulty: give a single --difficulty"):
+        drive(keys)

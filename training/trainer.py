@@ -84,7 +84,8 @@ class TokenKinds:
 
 
 class Trainer:
-    def __init__(self, model, vocab, profile, settings: RunSettings, run_dir: Path, write_weights: Callable[[Path], None],
+    def __init__(self, model, vocab, profile, settings: RunSettings, run_dir: Path,
+                 write_weights: Callable[[object, Path], None],  # (the unwrapped model, folder)
                  *, log: Callable[[str], None] = print, progress: Callable[[int, int, float], None] | None = None):
         from accelerate import Accelerator
         from accelerate.utils import set_seed

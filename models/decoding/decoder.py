@@ -16,6 +16,7 @@ from transformers import LogitsProcessor, TopKLogitsWarper, TopPLogitsWarper
 from models.decoding.batch import EOS_TOKEN, DecodeRequest, DecodeResult, SamplingSettings
 from models.decoding.beam_search import beam_search
 from models.decoding.rules import ClassifierFreeGuidance
+from profiles.limits import guidance_on
 
 
 @dataclass
@@ -53,7 +54,7 @@ class Decoder:
             encoder_states: torch.Tensor | None = None) -> list[DecodeResult]:
         """Decode every row; `frames` holds one audio window per request ([rows, samples]).
         `encoder_states` (from `model.encode` of those frames) skips encoding them again."""
-        guided = self.cfg_scale > 1 and any(r.negative_prompt is not None for r in requests)
+        guided = guidance_on(self.cfg_scale) and any(r.negative_prompt is not None for r in requests)
         prompts = [r.prompt for r in requests]
         if encoder_states is None:
             encoder_states = self.model.encode(frames, **(conditioning or {}))

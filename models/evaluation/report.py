@@ -9,10 +9,10 @@ from models.evaluation.grid import Grid
 from models.evaluation.problems import find_problems, problem_counts
 from models.evaluation.rhythm import compare_rhythm
 from models.evaluation.timing import compare_timing, timing_summary
+from models.postprocess.build import TARGET_STARS_TAG
 from tokenization.beatmap import Beatmap
 
 # `mapper generate` writes the star rating it was asked for into the tags (models.pipeline.run).
-TARGET_STARS_TAG = "target-stars-"
 _TARGET_TAG = re.compile(re.escape(TARGET_STARS_TAG) + r"(\d+(?:\.\d+)?)$")
 
 

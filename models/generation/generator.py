@@ -5,6 +5,10 @@ the metadata prefix, the finished contexts of that window and, for the context b
 the events earlier windows already placed in it (the "lookback" prefill). The model continues the
 open context; a time token in the lookahead zone (the window's last 40 %) ends it, and what it
 wrote past the commit line is dropped for the next window to redo with more audio ahead.
+
+How the windows are grouped into decoder calls is a `Sweep` strategy (models.generation.sweep):
+one at a time by default, side by side (`ParallelWindows`) or one row per difficulty
+(`DifficultyBatch`); the Generator owns prompts, end tokens, rules and the bookkeeping they share.
 """
 
 from __future__ import annotations
@@ -15,13 +19,15 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from models.configuration_mapperatorinator import UNKNOWN_STARS
 from models.decoding.batch import DecodeRequest, SamplingSettings
 from models.decoding.decoder import Decoder
 from models.decoding.rules import LookbackZone, MonotonicTime, RuleTokens, Temperature, TimeShiftBias
 from models.generation.context_stream import ContextStream
 from models.generation.event_times import trim_events
+from models.generation.sweep import SequentialSweep, Sweep
 from models.generation.trace import call_record
-from models.generation.windows import make_windows, select_windows
+from profiles.limits import guidance_on
 from profiles.settings import Profile
 from tokenization.beatmap_to_events import EventList
 from tokenization.events import TIMED_TYPES, ContextType, Event, EventType
@@ -49,6 +55,11 @@ class GenerationSettings:
     cfg_scale: float = 1.0
     lookback: float = 0.5  # share of each window prefilled from earlier windows
     lookahead: float = 0.4  # share at each window's end left to the next window
+
+    @property
+    def guided(self) -> bool:
+        """Classifier-free guidance: a negative prompt beside every prompt."""
+        return guidance_on(self.cfg_scale)
 
 
 def rule_tokens(vocab: Vocabulary) -> RuleTokens:
@@ -87,15 +98,19 @@ class Generator:
         self.window_ms = profile.window_ms
         self.generated_tokens = 0
         self.trace: Callable[[dict], None] | None = None  # receives one record per decoder call (models.generation.trace)
-        self._encoded: dict[int, torch.Tensor] = {}  # encoder states by window index, for the current song
 
     def generate(self, audio: np.ndarray, conditioning: Conditioning, passes: list[ContextType], *,
-                 finished: dict | None = None,
-                 in_contexts: dict[ContextType, InContext] | None = None,
-                 start_ms: float | None = None, end_ms: float | None = None,
-                 preload: dict | None = None,
-                 progress: Callable[[str, int, int], None] | None = None) -> dict[ContextType, list[Event]]:
-        """Events with absolute times for each pass, generated in order.
+                 strategy: Sweep | None = None, **given) -> dict[ContextType, list[Event]]:
+        """Events with absolute times for each pass, generated in order (see `generate_each`)."""
+        return self.generate_each(audio, [conditioning], passes, strategy=strategy, **given)[0]
+
+    def generate_each(self, audio: np.ndarray, conditionings: list[Conditioning], passes: list[ContextType], *,
+                      strategy: Sweep | None = None, finished: dict | None = None,
+                      in_contexts: dict[ContextType, InContext] | None = None,
+                      start_ms: float | None = None, end_ms: float | None = None, preload: dict | None = None,
+                      progress: Callable[[str, int, int], None] | None = None) -> list[dict[ContextType, list[Event]]]:
+        """Events with absolute times for each pass, per conditioning, as `strategy` decodes the
+        windows (default: the sequential sweep, one window at a time).
 
         `finished`: contexts given whole (a reference's timing, say), as event lists or EventLists
         with their times. `in_contexts`: the template's input blocks (a guest difficulty, a map
@@ -103,34 +118,45 @@ class Generator:
         (the windows that reach it) and keep only events within it. `preload`: events a pass starts
         from, so the first window continues them.
         """
-        lookback, lookahead = self.settings.lookback, self.settings.lookahead
-        windows = make_windows(audio, self.profile, lookback, lookahead)
-        chosen = select_windows(windows.starts_ms, self.window_ms, start_ms, end_ms, lookback, lookahead)
-        streams = {c: self.stream(events) for c, events in (finished or {}).items()}
-        self._encoded.clear()
-        given = self.given_streams(in_contexts)
-        for context in passes:
-            streams[context] = self.stream((preload or {}).get(context, []))
-            for count, index in enumerate(chosen):
-                frames = torch.from_numpy(windows.frames(index).copy())[None].to(self.device)
-                self._window(frames, windows.starts_ms[index], index, count == 0, count == len(chosen) - 1,
-                             context, streams, conditioning, given)
-                if progress is not None:
-                    progress(context.value, count + 1, len(chosen))
-        self._encoded.clear()
-        contexts = {c: stream.events for c, stream in streams.items()}
+        strategy = strategy or SequentialSweep()
+        return strategy.run(self, audio, conditionings, passes, finished=finished or {}, in_contexts=in_contexts,
+                            start_ms=start_ms, end_ms=end_ms, preload=preload or {}, progress=progress)
+
+    # -- what the strategies share -------------------------------------------------------------
+    def window_frames(self, windows, index: int) -> torch.Tensor:
+        """One window's samples as a [1, samples] tensor on the generator's device."""
+        return torch.from_numpy(windows.frames(index).copy())[None].to(self.device)
+
+    def room(self, request: DecodeRequest) -> int:
+        """Tokens left to generate after the request's longer prompt."""
+        return self.profile.model.tgt_seq_len - max(len(request.prompt), len(request.negative_prompt or []))
+
+    def record(self, label: str, index: int, start: float, lookback_ms: float, lookahead_ms: float,
+               request: DecodeRequest, result) -> None:
+        """Count a decoder call's tokens and hand it to the trace, if any."""
+        self.generated_tokens += len(result.tokens)
+        if self.trace is not None:
+            self.trace(call_record(label, index, start, lookback_ms, lookahead_ms, request.prompt, result.tokens,
+                                   result.ended, request.negative_prompt))
+
+    def trimmed(self, contexts: dict, passes: list[ContextType], start_ms: float | None, end_ms: float | None) -> dict:
+        """`contexts` with each pass's events cut to the span asked for."""
         if start_ms is not None or end_ms is not None:
             for context in passes:
                 contexts[context] = trim_events(contexts[context], self.types_first, start_ms, end_ms)
         return contexts
 
+    def input_contexts(self, in_contexts: dict[ContextType, InContext] | None) -> dict[ContextType, InContext]:
+        """The template's input blocks; None means the profile's (empty blocks the model knows)."""
+        if in_contexts is not None:
+            return in_contexts
+        return {ContextType(c): InContext() for c in self.profile.inference.in_context
+                if ContextType(c) in self.vocab.context_sos}
+
     def given_streams(self, in_contexts: dict[ContextType, InContext] | None) -> dict:
         """The template's input blocks as streams with their class ids; None means the profile's."""
-        if in_contexts is None:
-            in_contexts = {ContextType(c): InContext() for c in self.profile.inference.in_context
-                           if ContextType(c) in self.vocab.context_sos}
         return {c: (self.stream(i.events if i.times is None else EventList(i.events, i.times)), i.class_ids)
-                for c, i in in_contexts.items()}
+                for c, i in self.input_contexts(in_contexts).items()}
 
     def stream(self, events) -> ContextStream:
         if isinstance(events, EventList):
@@ -191,7 +217,7 @@ class Generator:
             prompt = build_prompt(self.vocab, conditioning, window_start_ms=start, in_contexts=in_blocks,
                                   out_contexts=out_blocks, last_kiai=last_kiai, last_sv=last_sv)
             negative = None
-            if self.settings.cfg_scale > 1:
+            if self.settings.guided:
                 negative = build_prompt(self.vocab, negative_conditioning(conditioning), window_start_ms=start,
                                         in_contexts=in_blocks, out_contexts=out_blocks, last_kiai=last_kiai,
                                         last_sv=last_sv)
@@ -199,24 +225,22 @@ class Generator:
                 return prompt, negative
             max_tokens = (max_tokens or limit) // 2
 
-    def _window(self, frames, start, index, first, last, context, streams, conditioning, given) -> None:
-        """Decode one window of a pass and add what it wrote to the pass's stream."""
+    def decode_window(self, frames, start, index, first, last, context, streams, conditioning, given,
+                      encoded: dict) -> None:
+        """Decode one window of a pass and add what it wrote to the pass's stream; `encoded` keeps
+        each window's encoder states, since every pass hears the same window."""
         prompt, negative = self.prompts(start, context, streams, conditioning, given)
         lookback_ms, lookahead_ms = self.zones_ms(first, last)
-        end_ids = self.end_ids(context, lookback_ms, lookahead_ms)
-        decoder = self.decoder(lookback_ms)
-        room = self.profile.model.tgt_seq_len - max(len(prompt), len(negative or []))
+        request = DecodeRequest(prompt, self.end_ids(context, lookback_ms, lookahead_ms), negative)
+        room = self.room(request)
         if room <= 0:
             return
         tensors = self.conditioning_tensors(conditioning, start)
-        if index not in self._encoded:  # every pass hears the same window: encode it once
-            self._encoded[index] = self.model.encode(frames, **tensors)
-        result = decoder.run(frames, [DecodeRequest(prompt, end_ids, negative)], room,
-                             conditioning=tensors, encoder_states=self._encoded[index])[0]
-        self.generated_tokens += len(result.tokens)
-        if self.trace is not None:
-            self.trace(call_record(context.value, index, start, lookback_ms, lookahead_ms, prompt, result.tokens,
-                                   result.ended, negative))
+        if index not in encoded:
+            encoded[index] = self.model.encode(frames, **tensors)
+        result = self.decoder(lookback_ms).run(frames, [request], room, conditioning=tensors,
+                                               encoder_states=encoded[index])[0]
+        self.record(context.value, index, start, lookback_ms, lookahead_ms, request, result)
         self.add_window(streams[context], result.tokens, context, start, first, last)
 
     def zones_ms(self, first: bool, last: bool) -> tuple[float, float]:
@@ -272,7 +296,7 @@ def embedding_inputs(model, vocab: Vocabulary, conditioning: Conditioning, start
     """Conditioning-embedding inputs (v30/v31) for one window: star rating, mapper row, song position."""
     inputs = {}
     if hasattr(model, "difficulty_embedder"):
-        stars = 5.0 if conditioning.difficulty is None else conditioning.difficulty
+        stars = UNKNOWN_STARS if conditioning.difficulty is None else conditioning.difficulty
         inputs["difficulty"] = torch.tensor([stars], dtype=torch.float32)
     if hasattr(model, "mapper_embedder"):
         row = vocab.mapper_idx.get(conditioning.mapper_id, -1) if conditioning.mapper_id is not None else -1
@@ -281,5 +305,3 @@ def embedding_inputs(model, vocab: Vocabulary, conditioning: Conditioning, start
         length = conditioning.song_length_ms or 1.0
         inputs["song_position"] = torch.tensor([[start / length, (start + window_ms) / length]], dtype=torch.float32)
     return inputs
-
-

@@ -11,6 +11,24 @@ from pathlib import Path
 from tokenization.errors import MapperInputError
 
 
+@dataclass(frozen=True)
+class GivenOptions:
+    """What a generation is told about its givens by whoever asks for it (the pipeline fills it
+    from its own request type): the reference map and what to take from it, a known tempo, and how
+    to find the timing by voting."""
+
+    reference_path: Path | None = None
+    in_context: tuple[str, ...] = ()  # timing, kiai, gd, no_hs
+    bpm: float | None = None  # a known tempo: one red line instead of the timing pass
+    offset: float | None = None  # ms of that red line's first beat
+    continue_before_ms: float | None = None  # a splice's start: passes continue the reference's events before it
+    super_timing: bool | None = None  # None: the profile's
+    timing_passes: int | None = None  # None: the profile's timer_iterations
+    batch_size: int | None = None  # None: the profile's max_batch_size
+    seed: int | None = None
+    device: str = "cpu"
+
+
 @dataclass
 class GivenContexts:
     finished: dict = field(default_factory=dict)  # context -> EventList (events with their times), given whole
@@ -19,7 +37,7 @@ class GivenContexts:
     reference_timing: list | None = None
 
 
-def given_contexts(request, reference, profile, vocab, song_ms: float) -> GivenContexts:
+def given_contexts(options: GivenOptions, reference, profile, vocab, song_ms: float) -> GivenContexts:
     """What the reference beatmap contributes: finished contexts, template inputs, and the events a
     partial remap continues from."""
     from models.generation.generator import InContext
@@ -27,14 +45,14 @@ def given_contexts(request, reference, profile, vocab, song_ms: float) -> GivenC
     from tokenization.events import ContextType, EventType
 
     out = GivenContexts()
-    if request.bpm is not None:  # a known tempo stands in for the timing pass
+    if options.bpm is not None:  # a known tempo stands in for the timing pass
         from tokenization.beatmap import TimingPoint
 
-        give_timing(out, [TimingPoint(time=request.offset or 0.0, beat_length=60_000 / request.bpm)], profile,
+        give_timing(out, [TimingPoint(time=options.offset or 0.0, beat_length=60_000 / options.bpm)], profile,
                     vocab, song_ms)
     if reference is None:
         return out
-    wanted = {c.lower() for c in request.in_context}
+    wanted = {c.lower() for c in options.in_context}
     encoder = BeatmapEncoder(reference, profile.tokenizer)
     inputs = wanted & {"gd", "no_hs"}
     if len(inputs) > 1:
@@ -50,7 +68,7 @@ def given_contexts(request, reference, profile, vocab, song_ms: float) -> GivenC
         if kind is ContextType.NO_HS:
             events = [e for e in events if e.type not in (EventType.HITSOUND, EventType.VOLUME)]
         else:
-            class_ids = _reference_class_tokens(request.reference, reference, vocab, song_ms)
+            class_ids = _reference_class_tokens(options.reference_path, reference, vocab, song_ms)
         out.in_contexts = {kind: InContext(events, class_ids)}
     # A model that writes timing inside the map (v30) must not invent a second timing next to a given map.
     copy_timing = "timing" in wanted or (bool(inputs) and profile.tokenizer.add_timing)
@@ -62,14 +80,15 @@ def given_contexts(request, reference, profile, vocab, song_ms: float) -> GivenC
         if ContextType.KIAI not in vocab.context_sos:
             raise MapperInputError(f"the {profile.name} model has no kiai context to take from --beatmap")
         out.finished[ContextType.KIAI] = encoder.kiai_events()
-    if request.add_to_beatmap and request.start_time is not None:
+    if options.continue_before_ms is not None:
         from models.generation.event_times import trim_events
 
         for context in (ContextType.MAP, ContextType.KIAI, ContextType.SV):
             if context in out.finished or (context is not ContextType.MAP and context not in vocab.context_sos):
                 continue
             events = encoder.context(context, song_ms).events
-            out.preload[context] = trim_events(events, profile.tokenizer.types_first, None, request.start_time - 1, 0)
+            out.preload[context] = trim_events(events, profile.tokenizer.types_first, None,
+                                               options.continue_before_ms - 1, 0)
     return out
 
 
@@ -86,19 +105,20 @@ def give_timing(out: GivenContexts, red_lines, profile, vocab, song_ms: float) -
     out.reference_timing = given.timing_points
 
 
-def super_timing(request, model, vocab, profile, audio, conditioning, sources, progress, trace=None) -> None:
+def super_timing(options: GivenOptions, model, vocab, profile, audio, conditioning, sources, progress,
+                 trace=None) -> None:
     """The timing pass replaced by voting over shifted passes (models.generation.timing_passes), as the
     profile or --super-timing asks, for models with a timing context of their own."""
     from models.generation.timing_passes import run_timing_passes
     from tokenization.events import ContextType
 
-    wanted = profile.inference.super_timing if request.super_timing is None else request.super_timing
+    wanted = profile.inference.super_timing if options.super_timing is None else options.super_timing
     if not wanted or ContextType.TIMING in sources.finished or ContextType.TIMING not in vocab.context_sos:
         return
-    passes = request.timing_passes or profile.inference.timer_iterations
+    passes = options.timing_passes or profile.inference.timer_iterations
     result = run_timing_passes(model, vocab, profile, audio, conditioning, passes=passes,
-                               batch_size=request.batch_size or profile.inference.max_batch_size, seed=request.seed,
-                               device=request.device, progress=progress, trace=trace)
+                               batch_size=options.batch_size or profile.inference.max_batch_size, seed=options.seed,
+                               device=options.device, progress=progress, trace=trace)
     if result.red_lines:  # otherwise the plain timing pass gets its chance
         give_timing(sources, [line.to_timing_point() for line in result.red_lines], profile, vocab,
                     conditioning.song_length_ms)

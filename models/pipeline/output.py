@@ -11,9 +11,11 @@ from models.pipeline.request import GenerateRequest, GenerateResult, backup_path
 from tokenization.errors import MapperInputError
 
 
-def _postprocess(request, profile, contexts, reference, reference_timing, slider_multiplier, circle_size,
-                 song_ms=None):
-    from models.postprocess.build import BeatmapInfo, build_beatmap
+def build_output(request, profile, contexts, reference, reference_timing, slider_multiplier, circle_size,
+                 song_ms=None, *, stars: float | None = None, version: str | None = None):
+    """The beatmap from the generated contexts, labelled as AI-generated, with the warnings its repair
+    gave; `stars` is the star rating it was made for (tagged for `mapper eval`), `version` its name."""
+    from models.postprocess.build import TARGET_STARS_TAG, BeatmapInfo, build_beatmap
     from tokenization.beatmap import GameMode
 
     inference = profile.inference
@@ -22,19 +24,23 @@ def _postprocess(request, profile, contexts, reference, reference_timing, slider
     defaults = BeatmapInfo()
     hp, od, ar, tick = ((d.hp_drain_rate, d.overall_difficulty, d.approach_rate, d.slider_tick_rate) if d else
                         (defaults.hp, defaults.overall_difficulty, defaults.approach_rate, defaults.slider_tick_rate))
+    if meta is None:  # no reference: the song's own tags (ID3, Vorbis comments) name it
+        from models.audio.tags import read_song_tags
+
+        meta = read_song_tags(request.audio)
     info = BeatmapInfo(
-        title=request.title or (meta.title if meta and meta.title else request.audio.stem),
-        artist=request.artist or (meta.artist if meta and meta.artist else "Unknown Artist"),
-        title_unicode=request.title_unicode or (None if request.title or not meta else meta.title_unicode or None),
-        artist_unicode=request.artist_unicode or (None if request.artist or not meta else meta.artist_unicode or None),
-        source=request.source if request.source is not None else (meta.source if meta else ""),
-        creator=_ai_creator(request.creator), version=request.version or f"{inference.version_name} (AI)",
+        title=request.title or meta.title or request.audio.stem,
+        artist=request.artist or meta.artist or "Unknown Artist",
+        title_unicode=request.title_unicode or (None if request.title else meta.title_unicode or None),
+        artist_unicode=request.artist_unicode or (None if request.artist else meta.artist_unicode or None),
+        source=request.source if request.source is not None else (meta.source if reference is not None else ""),
+        creator=_ai_creator(request.creator), version=version or request.version or f"{inference.version_name} (AI)",
         audio_filename=request.audio.name, mode=GameMode(request.gamemode),
         circle_size=circle_size, slider_multiplier=slider_multiplier, keycount=request.keycount,
         hp=_first(request.hp, hp), overall_difficulty=_first(request.overall_difficulty, od),
         approach_rate=_first(request.approach_rate, ar), slider_tick_rate=_first(request.slider_tick_rate, tick),
         tags=([f"seed-{request.seed}"] if request.seed is not None else [])
-        + ([f"target-stars-{request.difficulty:g}"] if request.difficulty is not None else []))  # read by `mapper eval`
+        + ([f"{TARGET_STARS_TAG}{stars:g}"] if stars is not None else []))
     beatmap, report = build_beatmap(contexts, profile.tokenizer, info, reference_timing=reference_timing,
                                     leniency_ms=_first(request.timing_leniency, inference.timing_leniency),
                                     resnap=_first(request.resnap, inference.resnap_events),
@@ -64,13 +70,13 @@ def _ai_creator(name: str | None) -> str:
 DEFAULT_DIFFUSION_MODEL = "OliBomby/osu-diffusion-v2"
 
 
-def _wants_refinement(request: GenerateRequest, profile, wanted: list[str]) -> bool:
+def wants_refinement(request: GenerateRequest, profile, wanted: list[str]) -> bool:
     if request.gamemode not in (0, 2) or "map" not in wanted:
         return False
     return profile.inference.generate_positions if request.refine is None else request.refine
 
 
-def _diffusion_folder(request: GenerateRequest, warnings: list[str]) -> Path | None:
+def diffusion_folder(request: GenerateRequest, warnings: list[str]) -> Path | None:
     """The diffusion model to refine with; without one at hand (and none asked for by name) the
     map keeps its token positions and says so."""
     from models.loading import resolve_checkpoint
@@ -88,29 +94,31 @@ def _diffusion_folder(request: GenerateRequest, warnings: list[str]) -> Path | N
         return None
 
 
-def _refine(request: GenerateRequest, folder: Path, beatmap, progress) -> None:
+def refine_positions(request: GenerateRequest, folder: Path, beatmap, progress, *, stars: float | None,
+                     device: str) -> None:
     """Diffusion refinement of the positions, with the sampling settings the model came with."""
+    from diffusion.loading import load_inference, load_vocabulary
     from diffusion.model import load_model as load_diffusion
     from diffusion.refine import MapClass, RefineSettings, refine_beatmap
-    from diffusion.training import load_inference, load_vocabulary
     from models.postprocess.build import fill_durations
 
-    model = load_diffusion(folder, request.device)
+    model = load_diffusion(folder, device)
     defaults = load_inference(folder)
     settings = RefineSettings(steps=defaults.steps, eta=defaults.eta, cfg_scale=defaults.cfg_scale,
                               max_seq_len=defaults.max_seq_len, overlap=defaults.overlap,
                               attention_radius=defaults.attention_radius, start_time=request.start_time,
                               end_time=request.end_time, seed=request.seed)
-    map_class = MapClass(stars=request.difficulty, descriptors=tuple(request.descriptors),
+    map_class = MapClass(stars=stars, descriptors=tuple(request.descriptors),
                          negative_descriptors=tuple(request.negative_descriptors),
                          circle_size=beatmap.difficulty.circle_size)
     report = progress or (lambda *args: None)
     refine_beatmap(model, load_vocabulary(folder), beatmap, settings, map_class,
-                   progress=lambda done, total: report("refine", done, total), device=request.device)
+                   progress=lambda done, total: report("refine", done, total), device=device)
     fill_durations(beatmap)
 
 
-def _write(request: GenerateRequest, beatmap, reference, tokens: int, warnings: list[str]) -> GenerateResult:
+def write_output(request: GenerateRequest, beatmap, reference, tokens: int, warnings: list[str]) -> GenerateResult:
+    """The beatmap as a new file in the output folder (or spliced into the reference), and the .osz if asked."""
     from models.postprocess.build import AI_TAGS
     from tokenization import write_beatmap
 

@@ -18,6 +18,7 @@ E = EventType
 DEFAULT_BPM = 120.0
 MIN_SV, MAX_SV = 0.1, 10.0
 AI_TAGS = ["ai-generated", "mapper"]
+TARGET_STARS_TAG = "target-stars-"  # + the star rating asked for; `mapper eval` reads it back
 PLAYFIELD_WIDTH = 512.0  # osu! pixels
 TAIKO_Y = 192.0
 COMBO_COLOURS = [(255, 192, 0), (0, 202, 0), (18, 124, 255), (242, 24, 57)]

@@ -1,4 +1,4 @@
-"""Training the position-refinement model on an MMRS dataset (`mapper train --profile diffusion`).
+"""Training the position-refinement model (diffusion/) on an MMRS dataset (`mapper train --profile diffusion`).
 
 Windows of `window` consecutive datapoints from the dataset's osu! standard maps, flipped,
 sped up (DT) and with noisy distances at random; the absolute time is hidden by a random shift.
@@ -19,13 +19,12 @@ import numpy as np
 import torch
 
 from diffusion.features import ClassVocabulary, Datapoints, beatmap_datapoints, context_features, normalise
+from diffusion.loading import INFERENCE_NAME, VOCABULARY_NAME, DiffusionInference
 from diffusion.model import DiffusionConfig, DiT, save_model
 from diffusion.schedule import Diffusion
 from tokenization.errors import MapperInputError
 
 PROFILE_DIR = Path(__file__).resolve().parent.parent / "profiles" / "diffusion"
-VOCABULARY_NAME = "tokenizer.json"
-INFERENCE_NAME = "refine.json"  # the sampling settings a trained model is meant to be used with
 DT_SPEED = 1.5
 
 
@@ -48,16 +47,6 @@ class DiffusionTraining:
     log_every: int = 100
     grad_clip: float = 1.0
     seed: int = 0
-
-
-@dataclass(frozen=True)
-class DiffusionInference:
-    steps: int = 100
-    eta: float | None = None  # None: ancestral sampling; a number: DDIM with that much noise
-    cfg_scale: float = 1.0
-    max_seq_len: int = 1024
-    overlap: int = 128
-    attention_radius: int = 128
 
 
 @dataclass(frozen=True)
@@ -311,19 +300,3 @@ def _save(out_dir: Path, model: DiT, vocabulary: ClassVocabulary, inference: Dif
         import shutil
 
         shutil.rmtree(staging, ignore_errors=True)
-
-
-def load_vocabulary(folder: Path) -> ClassVocabulary:
-    path = Path(folder) / VOCABULARY_NAME
-    if not path.is_file():
-        return ClassVocabulary()
-    return ClassVocabulary.from_json(json.loads(path.read_text(encoding="utf-8")))
-
-
-def load_inference(folder: Path) -> DiffusionInference:
-    """The model's own sampling settings, or the published model's (100 ancestral steps)."""
-    path = Path(folder) / INFERENCE_NAME
-    if not path.is_file():
-        return DiffusionInference()
-    data = json.loads(path.read_text(encoding="utf-8"))
-    return DiffusionInference(**{k: v for k, v in data.items() if k in DiffusionInference.__dataclass_fields__})

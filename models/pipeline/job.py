@@ -1,0 +1,258 @@
+"""One run of `mapper generate`: a `GenerationJob` holds the verified request, the checkpoint's
+vocabulary and profile, the model, the song and what the reference gives, for the whole run; its
+methods are the steps. One difficulty and a mapset are one path over a list of star ratings: the
+passes are decoded (a mapset's shared timing and kiai once, with the middle difficulty; its other
+passes for every difficulty together), each difficulty is built and refined, then written: one
+file, or a mapset folder (models.pipeline.mapset)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from models.generation.given_contexts import GivenContexts, GivenOptions
+from models.pipeline.request import GenerateRequest
+from tokenization.errors import MapperInputError
+
+Progress = Callable[[str, int, int], None]
+SHARED_PASSES = ("timing", "kiai")  # a mapset keeps one timing and one set of kiai sections
+
+
+class GenerationJob:
+    """Everything a run needs, found once before any decoding: a missing checkpoint, a game mode
+    the model does not make or a bad --diffusion-model fail in seconds, not after minutes."""
+
+    def __init__(self, request: GenerateRequest, progress: Progress | None = None):
+        from models.audio.loading import audio_duration_ms, load_audio
+        from models.generation.given_contexts import given_contexts, reference_style
+        from tokenization import read_beatmap
+
+        self.request = request.verify()
+        self.progress = progress
+        self.reference = read_beatmap(request.reference) if request.reference else None
+        self._check_reference_mode()
+        self.audio = load_audio(request.audio)
+        self.folder, self.vocab, self.profile = self._checkpoint()
+        self.warnings = self._style_warnings()
+        self.device = self._device()
+        self.song_ms = audio_duration_ms(self.audio)
+        self.given: GivenContexts = given_contexts(self.given_options(), self.reference, self.profile, self.vocab,
+                                                   self.song_ms)
+        self.given_before = set(self.given.finished)  # from the reference or a tempo, before any decoding
+        self.passes, self.wanted = self._plan_passes()
+        from models.pipeline.output import diffusion_folder, wants_refinement
+
+        self.diffusion_folder = (diffusion_folder(request, self.warnings)
+                                 if wants_refinement(request, self.profile, self.wanted) else None)
+        self.style = reference_style(request.reference, self.reference) if self.reference is not None else {}
+        d = self.reference.difficulty if self.reference is not None else None
+        self.slider_multiplier = request.slider_multiplier or (d.slider_multiplier if d else 1.4)
+        self.circle_size = request.circle_size or (d.circle_size if d and request.gamemode != 3 else 4.0)
+        self.model = None
+        self.generator = None
+
+    # -- the run -----------------------------------------------------------------------------
+    def run(self) -> list[tuple[float | None, object]]:
+        """(star rating, beatmap) for each difficulty asked for, built and refined, not yet written."""
+        from models.generation.generator import Generator
+        from models.generation.trace import Trace
+
+        self.model = self._load_model()
+        stars = [self.stars(asked) for asked in self.request.star_ratings]
+        conditionings = [self.conditioning(s) for s in stars]
+        self.generator = Generator(self.model, self.vocab, self.profile, self.settings(), self.device)
+        trace = Trace(self.request.trace) if self.request.trace is not None else None
+        self.generator.trace = trace
+        try:
+            per_difficulty = self.decode(conditionings)
+        finally:
+            if trace is not None:
+                trace.write()  # also after a failure: the calls up to it are what a debugger wants
+        return [(s, self.beatmap(s, contexts)) for s, contexts in zip(stars, per_difficulty)]
+
+    def decode(self, conditionings: list) -> list[dict]:
+        """Every pass for every difficulty: super timing first when asked; one difficulty's passes in
+        one sweep (or side by side with --parallel); a mapset's shared passes once with its middle
+        difficulty, the rest for all difficulties together."""
+        import torch
+
+        from models.generation.difficulty_batch import DifficultyBatch
+        from models.generation.given_contexts import super_timing
+        from models.generation.parallel import ParallelWindows
+        from tokenization.events import ContextType
+
+        r, g, given = self.request, self.generator, self.given
+        middle = conditionings[len(conditionings) // 2]  # the shared passes hear the middle difficulty
+        mapset = len(conditionings) > 1
+        shared = [p for p in self.passes if p.value in SHARED_PASSES] if mapset else list(self.passes)
+        span = {"in_contexts": given.in_contexts, "start_ms": r.start_time, "end_ms": r.end_time,
+                "progress": self.progress}
+        with torch.inference_mode():
+            if ContextType.TIMING in shared:
+                super_timing(self.given_options(), self.model, self.vocab, self.profile, self.audio, middle, given,
+                             self.progress, trace=g.trace)
+            shared = [p for p in shared if p not in given.finished]
+            if not mapset:
+                if r.parallel and shared:
+                    strategy = ParallelWindows(r.batch_size or self.profile.inference.max_batch_size)
+                    return [g.generate(self.audio, middle, shared, finished=given.finished, strategy=strategy, **span)]
+                return [g.generate(self.audio, middle, shared, finished=given.finished, preload=given.preload, **span)]
+            if shared:
+                found = g.generate(self.audio, middle, shared, finished=given.finished, **span)
+                given.finished.update({p: found[p] for p in shared})
+            rest = [p for p in self.passes if p.value not in SHARED_PASSES]
+            return g.generate_each(self.audio, conditionings, rest, finished=given.finished,
+                                   strategy=DifficultyBatch(), **span)
+
+    def beatmap(self, stars: float | None, contexts: dict):
+        """One difficulty's beatmap from its contexts (those asked for, the timing and the given ones),
+        its positions refined when the profile or --refine asks."""
+        from models.pipeline.output import build_output, refine_positions
+        from tokenization.events import ContextType
+
+        kept = {c: events for c, events in contexts.items()
+                if c.value in self.wanted or c is ContextType.TIMING or c in self.given_before}
+        version = f"{stars:g} stars (AI)" if self.request.mapset else None
+        beatmap, warnings = build_output(self.request, self.profile, kept, self.reference,
+                                         self.given.reference_timing, self.slider_multiplier, self.circle_size,
+                                         self.song_ms, stars=stars, version=version)
+        self.warnings += [f"{stars:g} stars: {w}" for w in warnings] if self.request.mapset else warnings
+        if beatmap.hit_objects and self.diffusion_folder is not None:
+            refine_positions(self.request, self.diffusion_folder, beatmap, self.progress, stars=stars,
+                             device=self.device)
+        return beatmap
+
+    # -- what the steps are given ------------------------------------------------------------
+    def given_options(self) -> GivenOptions:
+        """generation's view of the request: what it is given and how to find the timing."""
+        r = self.request
+        return GivenOptions(reference_path=r.reference, in_context=tuple(r.in_context), bpm=r.bpm, offset=r.offset,
+                            continue_before_ms=r.start_time if r.add_to_beatmap else None,
+                            super_timing=r.super_timing, timing_passes=r.timing_passes, batch_size=r.batch_size,
+                            seed=r.seed, device=self.device)
+
+    def stars(self, asked: float | None) -> float | None:
+        """The star rating a difficulty is made for: the one asked for, else the reference's."""
+        return asked if asked is not None else self.style.get("difficulty")
+
+    def conditioning(self, stars: float | None):
+        """The prompt's class values for one difficulty (unasked style values: the reference's)."""
+        from tokenization.prompt import Conditioning
+
+        r = self.request
+        def asked(key):
+            value = getattr(r, key)
+            return value if value is not None else self.style.get(key)
+
+        hitsounded = asked("hitsounded")
+        return Conditioning(
+            gamemode=r.gamemode, difficulty=stars, year=r.year, song_length_ms=self.song_ms,
+            slider_multiplier=self.slider_multiplier, circle_size=self.circle_size, keycount=r.keycount,
+            descriptors=r.descriptors, negative_descriptors=r.negative_descriptors, mapper_id=r.mapper_id,
+            beatmap_id=r.beatmap_id, hitsounded=True if hitsounded is None else hitsounded,
+            hold_note_ratio=asked("hold_note_ratio"), scroll_speed_ratio=asked("scroll_speed_ratio"))
+
+    def settings(self):
+        """Sampling and window settings: each option asked for, else the profile's."""
+        from models.decoding.batch import SamplingSettings
+        from models.generation.generator import GenerationSettings
+
+        r, inference = self.request, self.profile.inference
+        def pick(asked, default):
+            return default if asked is None else asked
+
+        return GenerationSettings(
+            temperature=pick(r.temperature, inference.temperature),
+            timing_temperature=pick(r.timing_temperature, inference.timing_temperature),
+            mania_column_temperature=pick(r.mania_column_temperature, inference.mania_column_temperature),
+            taiko_hit_temperature=pick(r.taiko_hit_temperature, inference.taiko_hit_temperature),
+            timeshift_bias=pick(r.timeshift_bias, inference.timeshift_bias),
+            cfg_scale=pick(r.cfg_scale, inference.cfg_scale),
+            lookback=pick(r.lookback, inference.lookback), lookahead=pick(r.lookahead, inference.lookahead),
+            sampling=SamplingSettings(greedy=r.greedy, top_p=pick(r.top_p, inference.top_p),
+                                      top_k=pick(r.top_k, inference.top_k), seed=r.seed, num_beams=r.num_beams))
+
+    # -- found before the run ----------------------------------------------------------------
+    def _check_reference_mode(self) -> None:
+        """The one check that needs the reference's contents (the rest are GenerateRequest.verify's)."""
+        if self.request.add_to_beatmap and self.reference.mode.value != self.request.gamemode:
+            raise MapperInputError(f"the reference is a {self.reference.mode.name.lower()} map; "
+                                   f"--gamemode must match it to add to it")
+
+    def _checkpoint(self):
+        """(folder, vocabulary, profile) of the request's model; refuses a game mode the model does not make."""
+        from models.loading import resolve_checkpoint
+        from profiles import load_profile
+        from profiles.detect import detect_profile
+        from tokenization.beatmap import GameMode
+        from tokenization.vocabulary import Vocabulary
+
+        r = self.request
+        folder = resolve_checkpoint(r.model, r.gamemode)
+        vocab = Vocabulary.load(folder)
+        profile = load_profile(r.profile) if r.profile else detect_profile(folder, vocab)
+        if r.gamemode not in profile.tokenizer.gamemodes:
+            raise MapperInputError(f"the {profile.name} model does not make {GameMode(r.gamemode).name.lower()} maps")
+        return folder, vocab, profile
+
+    def _style_warnings(self) -> list[str]:
+        from tokenization.prompt import unknown_descriptors
+
+        r, vocab = self.request, self.vocab
+        warnings = [f"unknown descriptor {d!r} ignored" for d in unknown_descriptors(vocab, r.descriptors)]
+        if r.mapper_id is not None and r.mapper_id not in vocab.mapper_idx:
+            warnings.append(f"the model does not know mapper {r.mapper_id}: no mapper style used")
+        if r.beatmap_id is not None and r.beatmap_id not in vocab.beatmap_idx:
+            warnings.append(f"the model does not know beatmap {r.beatmap_id}: no beatmap style used")
+        return warnings
+
+    def _device(self) -> str:
+        """auto: the GPU when there is one (the CPU for int8, which only the CPU runs); an unavailable
+        cuda falls back to the CPU with a warning."""
+        import torch
+
+        wanted = self.request.device
+        if self.request.precision == "int8":  # never with cuda: GenerateRequest.verify refuses that
+            return "cpu"
+        if wanted == "auto":
+            return "cuda" if torch.cuda.is_available() else "cpu"
+        if wanted == "cuda" and not torch.cuda.is_available():
+            self.warnings.append("no CUDA GPU is available: running on the CPU")
+            return "cpu"
+        return wanted
+
+    def _plan_passes(self):
+        """The passes to run, in the profile's order up to the last one asked for (a map needs its timing first)."""
+        from tokenization.events import ContextType
+
+        r, inference = self.request, self.profile.inference
+        wanted = r.output_types or list(inference.output_type)
+        unknown = [c for c in wanted if c not in inference.output_type and c != "map"]
+        if unknown:
+            raise MapperInputError(f"the {self.profile.name} model cannot write {unknown[0]!r} "
+                                   f"(it writes {', '.join(inference.output_type)})")
+        last = max(list(inference.output_type).index(c) if c in inference.output_type else 0 for c in wanted)
+        passes = [ContextType(c) for c in list(inference.output_type)[:last + 1]
+                  if ContextType(c) not in self.given.finished and (c != "sv" or r.gamemode == 3)
+                  and (ContextType(c) in self.vocab.context_sos or c == "map")]
+        return passes, wanted
+
+    def _load_model(self):
+        """The checkpoint on the job's device, with its LoRA adapter and precision; seeds torch first."""
+        import torch
+
+        from models.loading import load_model
+
+        r = self.request
+        if r.seed is not None:
+            torch.manual_seed(r.seed)
+        model = load_model(self.folder, self.device)
+        if r.lora is not None:
+            from models.loading import apply_lora
+
+            model = apply_lora(model, r.lora)
+        model.encoder_autocast = r.precision == "amp"
+        if r.precision == "int8":  # after the LoRA merge: the merged weights are the ones to round
+            from models.quantization import quantize_decoder
+
+            quantize_decoder(model)
+        return model
