@@ -107,6 +107,20 @@ def test_every_prompt_and_window_equals_the_original(run, tmp_path, monkeypatch)
     assert _objects(result.path) == _objects(require_shared("fixtures", "e2e", f"{run}-greedy.osu"))
 
 
+def _timing_lines(path: Path) -> list[str]:
+    text = path.read_text(encoding="utf-8")
+    return text[text.index("[TimingPoints]"):].split("\n\n")[0].splitlines()[1:]
+
+
+@pytest.mark.parametrize("run", RUNS)
+def test_written_timing_points_equal_the_original(run, tmp_path, monkeypatch):
+    """Every red line, volume, SV and kiai change as the original writes them: each object's volume
+    a change that also holds for later points, a change before the first red line moving it back by
+    whole measures (models.postprocess.timing_changes)."""
+    _, result = _generate(run, tmp_path, _replayer(_log(run)["calls"]), monkeypatch, fake_model=True)
+    assert _timing_lines(result.path) == _timing_lines(require_shared("fixtures", "e2e", f"{run}-greedy.osu"))
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("run", ["v29-tiny-favorite-liar", "v29-tiny-circle-the-halls", "v32-tiny-favorite-liar"])
 def test_our_model_writes_the_original_ids_on_a_spread_of_calls(run, tmp_path, monkeypatch):

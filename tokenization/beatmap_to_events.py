@@ -14,6 +14,7 @@ keeps that arithmetic in one place.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 
@@ -94,7 +95,8 @@ class BeatmapEncoder:
     def __init__(self, beatmap: Beatmap, settings: TokenizerSettings):
         self.bm = beatmap
         self.s = settings
-        self.timing = TimingIndex(beatmap.timing_points)
+        self.points = timing_as_read(beatmap.timing_points)
+        self.timing = TimingIndex(self.points)
         self.mode = beatmap.mode
         x_min, x_max, y_min, y_max = settings.position_range
         p = settings.position_precision
@@ -169,7 +171,7 @@ class BeatmapEncoder:
             last_time = song_length_ms
         else:
             last_time = self.bm.timing_points[-1].time + 10
-        reds = [tp for tp in self.bm.timing_points if tp.uninherited and tp.beat_length > 0]
+        reds = [tp for tp in self.points if tp.uninherited and tp.beat_length > 0]
         for index, red in enumerate(reds):
             end = reds[index + 1].time - TIMING_END_MARGIN_MS if index + 1 < len(reds) else last_time
             if (end - red.time) / red.beat_length > MAX_TICKS_PER_RED_LINE:
@@ -202,8 +204,8 @@ class BeatmapEncoder:
 
     def scroll_speed_events(self) -> EventList:
         out = EventList()
-        points = self.bm.timing_points
-        median = median_beat_length(self.bm)
+        points = self.points
+        median = median_beat_length(self.bm, points)
         beat_length = median
         last = -1.0
         for index, tp in enumerate(points):
@@ -375,8 +377,10 @@ class BeatmapEncoder:
 
     def _compute_snap(self, time: float) -> int:
         red = self.timing.red_line_at(time)
-        if red is None or not red.beat_length > 0:
+        if red is None or red.beat_length == 0 or math.isnan(red.beat_length):
             return 0
+        # A negative beat length (a leading green line read as a red one, see `timing_as_read`)
+        # passes the test below at divisor 1, as in the original.
         beats = (time - red.time) / red.beat_length
         if not math.isfinite(beats * MAX_SNAP_DIVISOR):  # beat lengths near 1e-300 (aspire maps): no grid
             return 0
@@ -447,18 +451,30 @@ def _anchor_types(slider: Slider) -> list[tuple[int, EventType]]:
     return anchors
 
 
-def median_beat_length(beatmap: Beatmap) -> float:
+def timing_as_read(points: list[TimingPoint]) -> list[TimingPoint]:
+    """The timing points as the published models' parser (the `slider` library) reads them: an
+    inherited point has the last red line before it as its parent, and the first point has none, so
+    a green line that opens the list counts as a red line with its own (negative) beat length. Its
+    objects snap at divisor 1, its scroll speed is 1 (BPM-normalised: clipped to 0.01), and it
+    gives no timing ticks. The beatmap itself keeps it as the green line it is."""
+    if not points or points[0].uninherited:
+        return points
+    return [dataclasses.replace(points[0], uninherited=True)] + points[1:]
+
+
+def median_beat_length(beatmap: Beatmap, points: list[TimingPoint] | None = None) -> float:
     """The beat length that lasts longest up to the last object start, as osu! stable computes it.
 
     Times are whole seconds, as the training code measured them (`timedelta.seconds`): an offset
-    of 61.9 s counts as 61000 ms, and a negative one wraps to the end of a day and is skipped."""
+    of 61.9 s counts as 61000 ms, and a negative one wraps to the end of a day and is skipped.
+    `points`: the timing as read (`timing_as_read`), else the beatmap's own."""
+    points = beatmap.timing_points if points is None else points
     if not beatmap.hit_objects:
-        reds = [tp.beat_length for tp in beatmap.timing_points if tp.uninherited and tp.beat_length > 0]
+        reds = [tp.beat_length for tp in points if tp.uninherited and tp.beat_length > 0]
         return reds[0] if reds else 500.0
     last_time = _whole_seconds_ms(max(o.end_time if isinstance(o, HoldNote) else o.time for o in beatmap.hit_objects))
     durations: dict[float, int] = {}
     beat_length = 0.0
-    points = beatmap.timing_points
     for index in range(len(points) - 1, -1, -1):
         tp = points[index]
         offset = _whole_seconds_ms(tp.time)

@@ -34,6 +34,7 @@ from tokenization.slider_path import SliderPath
 
 E = EventType
 CENTRE = (256.0, 192.0)
+BODY_VOLUME_DELAY_MS = 6  # after an edge sound, the slider body's own volume returns
 OBJECT_STARTS = frozenset({E.CIRCLE, E.SLIDER_HEAD, E.SPINNER, E.HOLD_NOTE, E.DRUMROLL, E.DENDEN})
 ANCHOR_CURVES = {E.BEZIER_ANCHOR: CurveType.BEZIER, E.PERFECT_ANCHOR: CurveType.PERFECT,
                  E.CATMULL_ANCHOR: CurveType.CATMULL, E.RED_ANCHOR: CurveType.BEZIER}
@@ -52,6 +53,7 @@ class Group:
     new_combo: bool = False
     scroll_speed: int | None = None
     sounds: list[tuple[int, int]] = field(default_factory=list)  # (hitsound value, volume)
+    volumes: list[int] = field(default_factory=list)  # every volume token, in order
 
     @property
     def position(self) -> tuple[float, float] | None:
@@ -131,6 +133,7 @@ def _fill(group: Group, fields: list[Event], s: TokenizerSettings) -> None:
             volumes.append(value)
     # the n-th hitsound goes with the n-th volume, each read in order even when the other is missing
     group.sounds = [(h, volumes[i] if i < len(volumes) else 0) for i, h in enumerate(hitsounds)]
+    group.volumes = volumes
     if cell is not None:
         cx = cell % cells_per_row + x_min / p
         cy = cell // cells_per_row + y_min / p
@@ -164,6 +167,12 @@ class DecodeReport:
     stray_events: int = 0
     slider_hints: dict[int, SliderHint] = field(default_factory=dict)  # by id() of the slider
     scroll_speeds: dict[int, int] = field(default_factory=dict)  # SV x100 of taiko circles, by id() of the circle
+    # What becomes timing points, each with `step`: the place in the stream of the group that
+    # completes it, the order the published postprocessor edits the timing in.
+    volume_changes: list[tuple[int, float, int]] = field(default_factory=list)  # (step, time, volume) outside mania
+    kiai_changes: list[tuple[int, float, bool]] = field(default_factory=list)  # (step, time, on)
+    speed_steps: list[tuple[int, float]] = field(default_factory=list)  # (step, time) of scroll-speed changes
+    completed_at: dict[int, int] = field(default_factory=dict)  # step of each object, by id()
 
     @property
     def problems(self) -> int:
@@ -183,7 +192,9 @@ def events_to_objects(events: list[Event], settings: TokenizerSettings, *, mode:
                 group.x, group.y = position
         builder.add(group)
     builder.finish()
-    report = DecodeReport(len(builder.objects), builder.dropped, stray, builder.hints, builder.scroll_speeds)
+    report = DecodeReport(len(builder.objects), builder.dropped, stray, builder.hints, builder.scroll_speeds,
+                          builder.volume_changes, builder.kiai_changes, builder.speed_steps,
+                          {id(obj): step for obj, step in builder.completed})
     builder.objects.sort(key=lambda o: o.time)
     return builder.objects, report
 
@@ -198,12 +209,29 @@ class _ObjectBuilder:
         self.sliders: list[dict] = []  # open sliders, oldest first: slow sliders may overlap in time
         self.hints: dict[int, SliderHint] = {}
         self.scroll_speeds: dict[int, int] = {}
+        self.volume_changes: list[tuple[int, float, int]] = []
+        self.kiai_changes: list[tuple[int, float, bool]] = []
+        self.speed_steps: list[tuple[int, float]] = []
+        self.step = -1  # index of the group being read
+        self.completed: list[tuple[HitObject, int]] = []
         self.open_holds: dict[int, Group] = {}  # mania holds by column: they overlap freely
         self.last_pos = CENTRE
 
     def add(self, g: Group) -> None:
         kind = g.type
-        if kind in (E.BEAT, E.MEASURE, E.TIMING_POINT, E.KIAI, E.SCROLL_SPEED_CHANGE) or kind.value.endswith("_sustain"):
+        self.step += 1
+        count = len(self.objects)
+        if kind is E.KIAI:
+            self.kiai_changes.append((self.step, g.time or 0.0, bool(g.value)))
+        elif kind is E.SCROLL_SPEED_CHANGE:
+            self.speed_steps.append((self.step, g.time or 0.0))
+        else:
+            self._add_object_part(g)
+        self.completed += [(obj, self.step) for obj in self.objects[count:]]
+
+    def _add_object_part(self, g: Group) -> None:
+        kind = g.type
+        if kind in (E.BEAT, E.MEASURE, E.TIMING_POINT) or kind.value.endswith("_sustain"):
             return  # timing and control events are handled by the postprocessor
         if kind in OBJECT_STARTS and g.time is None:
             g.time = 0.0  # an object with no time shift of its own: the published models' reader puts it at 0
@@ -279,6 +307,8 @@ class _ObjectBuilder:
         x, y = self._position(g)
         hitsound, sample = self._sample(g)
         circle = Circle(x, y, g.time, new_combo=g.new_combo, hitsound=hitsound, sample=sample)
+        if g.volumes and self.mode is not GameMode.MANIA:  # mania keeps the volume on the note itself
+            self.volume_changes.append((self.step, _whole_ms(g.time), g.volumes[0]))
         if g.scroll_speed is not None:
             self.scroll_speeds[id(circle)] = g.scroll_speed
         self.objects.append(circle)
@@ -316,6 +346,7 @@ class _ObjectBuilder:
                 self.last_pos = pos
             state["span_end"] = g.time
             state["repeat_sounds"] = g.sounds
+            state["last_volumes"] = g.volumes
             return
         if pos is None:
             self.dropped += 1
@@ -360,6 +391,7 @@ class _ObjectBuilder:
                         path=path, slides=slides, length=0.0, edge_sounds=edges, duration=total)
         slider.length = SliderPath.from_points(path).length_to(end_pos)
         self.hints[id(slider)] = SliderHint(head.scroll_speed, end_pos, span)
+        self._slider_volumes(g, state, total / slides, slides)
         self.objects.append(slider)
         self.last_pos = end_pos
 
@@ -371,7 +403,31 @@ class _ObjectBuilder:
         hitsound, sample = self._sample(g)
         self.objects.append(Spinner(256, 192, state["head"].time, new_combo=True, hitsound=hitsound, sample=sample,
                                     spinner_end=g.time))
+        sounding = state["head"] if state["head"].type is E.DENDEN else g  # a spinner's sound is its end's
+        if sounding.volumes:
+            self.volume_changes.append((self.step, _whole_ms(sounding.time), sounding.volumes[0]))
         self.last_pos = CENTRE
+
+
+    def _slider_volumes(self, end: Group, state: dict, span: float, slides: int) -> None:
+        """Volumes at a slider's edges (a drumroll: its head's); where the body's differs, it is
+        restored 6 ms after each edge but the last."""
+        head: Group = state["head"]
+        if head.type is E.DRUMROLL:
+            if head.volumes:
+                self.volume_changes.append((self.step, _whole_ms(head.time), head.volumes[0]))
+            return
+        body = state.get("last_volumes", [])
+        edges = head.volumes + body[1:] + end.volumes
+        for i in range(min(slides + 1, len(edges))):
+            time = _whole_ms(head.time + span * i)
+            self.volume_changes.append((self.step, time, edges[i]))
+            if body and body[0] != edges[i] and i < slides and span > BODY_VOLUME_DELAY_MS:
+                self.volume_changes.append((self.step, time + BODY_VOLUME_DELAY_MS, body[0]))
+
+
+def _whole_ms(time: float) -> int:
+    return int(round(time))  # Python's rounding (half to even), as the published postprocessor's
 
 
 def _edge(sounds: list[tuple[int, int]]) -> tuple[int, int, int]:

@@ -6,7 +6,8 @@ differs from osu!'s (tokenization/slider_path.py) in small ways that matter for 
   measured with 50 evenly spaced samples, and the last piece is evaluated at parameter
   required / measured length, so a path that is too short is continued along the polynomial
   rather than in a straight line;
-- a perfect-circle arc is shortened to the pixel length but never lengthened;
+- a perfect-circle arc is shortened to the pixel length but never lengthened (its radius taken
+  as sqrt(x² + y²), bit for bit);
 - a Catmull slider ends on its last control point.
 Positions the model writes are decoded and fitted with osu!'s geometry; only the tokenizer's
 SLIDER_END position uses this.
@@ -133,7 +134,9 @@ def _arc_end(points, required: float) -> tuple[float, float]:
     ac = (rel[2][0] - rel[0][0], rel[2][1] - rel[0][1])
     if ac[1] * (rel[1][0] - rel[0][0]) - ac[0] * (rel[1][1] - rel[0][1]) < 0:
         angle = -(2 * math.pi - angle)  # the arc goes the other way round, through the middle point
-    length = abs(angle * math.hypot(*rel[0]))
+    # the radius as sqrt(x² + y²), not hypot: they differ in the last bit now and then, and an arc
+    # whose pixel length is its own length then ends 1e-13 px to the other side of a pixel
+    length = abs(angle * math.sqrt(rel[0][0] ** 2 + rel[0][1] ** 2))
     if length > required:
         angle *= required / length
     x, y = rel[0]

@@ -51,12 +51,23 @@ from tokenization.limits import (  # noqa: F401 - MAX_FILE_BYTES is read from he
 )
 
 
-class OutOfRange(ParseError):
-    """A value beyond osu!'s limits: a hit-object line holding one is skipped, as osu! skips it."""
+class LineError(ParseError):
+    """One line cannot be read: a value that is no number, or one beyond osu!'s limits. osu! skips
+    such a line and reads the rest of the file; so do we, in every per-line section. In
+    [HitObjects] only values out of range are skipped (malformed objects still refuse the file)."""
 
     def __init__(self, message: str, *, path: str | None = None, line: int | None = None, field: str | None = None):
         super().__init__(message, path=path, line=line, field=field)
         self.detail = message + (f" (field {field})" if field is not None else "")
+
+
+class OutOfRange(LineError):
+    """A value beyond osu!'s limits: even a hit-object line holding one is skipped, as osu! skips it."""
+
+
+# what a skipped line was, per section, for the warning
+SKIPPED_LINE = {"General": "setting", "Editor": "setting", "Metadata": "setting", "Difficulty": "setting",
+                "Events": "event", "TimingPoints": "timing point", "Colours": "colour"}
 
 EARLY_VERSION_TIMING_OFFSET_MS = 24  # files before v5 play 24 ms late in osu!, lazer shifts them
 EARLY_VERSION_LIMIT = 5
@@ -132,7 +143,8 @@ class _Reader:
 
     # -- errors and numbers ------------------------------------------------------------------
     def error(self, message: str, field: str | None = None) -> ParseError:
-        return ParseError(message, path=self.path, line=self.line_no or None, field=field)
+        """An unreadable value on the current line (a whole-file problem raises ParseError itself)."""
+        return LineError(message, path=self.path, line=self.line_no or None, field=field)
 
     def out_of_range(self, text: str, field: str, limit: float) -> OutOfRange:
         return OutOfRange(f"value {text.strip()[:40]} is out of range (limit {limit:g})", path=self.path,
@@ -210,17 +222,18 @@ class _Reader:
             handler = handlers.get(section)
             if handler is None:
                 continue
-            if section == "Events":
-                handler(raw)
-            elif section == "HitObjects":
+            if section == "HitObjects":
                 try:
                     handler(_strip_comment(line))
                 except OutOfRange as exc:  # osu! skips the line with a warning and reads on
                     self.warn(f"{exc.detail}; hit object skipped")
-            else:
-                if section != "Metadata":  # titles may legitimately hold "//"
-                    line = _strip_comment(line)
-                handler(line)
+                continue
+            if section not in ("Events", "Metadata"):  # titles and storyboard lines may hold "//"
+                line = _strip_comment(line)
+            try:
+                handler(raw if section == "Events" else line)
+            except LineError as exc:  # osu! skips a line it cannot read and reads on
+                self.warn(f"{exc.detail}; {SKIPPED_LINE[section]} skipped")
         self.line_no = 0
         self.finish()
         return self.beatmap
@@ -414,7 +427,8 @@ class _Reader:
         volume = self.integer(parts[5], "volume") if len(parts) >= 6 and parts[5].strip() else 100
         effects = self.integer(parts[7], "effects") if len(parts) >= 8 and parts[7].strip() else 0
         if len(self.beatmap.timing_points) >= MAX_TIMING_POINTS:
-            raise self.error(f"more than {MAX_TIMING_POINTS} timing points; no real map holds that many", "timing point")
+            raise ParseError(f"more than {MAX_TIMING_POINTS} timing points; no real map holds that many",
+                             path=self.path, line=self.line_no, field="timing point")
         self.beatmap.timing_points.append(TimingPoint(
             time=time, beat_length=beat_length, meter=meter, sample_set=sample_set, sample_index=sample_index,
             volume=volume, uninherited=uninherited, effects=effects))

@@ -7,6 +7,13 @@ import math
 from dataclasses import dataclass, field
 
 from models.postprocess.overlap import snap_near_overlaps
+from models.postprocess.timing_changes import (
+    drop_before_first_red,
+    set_kiai,
+    set_slider_velocity,
+    set_volume,
+    slider_velocity_at,
+)
 from models.timing.fit import fit_timing
 from models.timing.resnap import Grid, resnap_time
 from tokenization.beatmap import Beatmap, CurveType, GameMode, PathPoint, Slider, TimingPoint
@@ -102,22 +109,26 @@ def build_beatmap(contexts: dict[ContextType, list[Event]], settings: TokenizerS
     d.slider_multiplier, d.slider_tick_rate = info.slider_multiplier, info.slider_tick_rate
     bm.combo_colours = list(COMBO_COLOURS)
 
-    greens = _slider_velocities(objects, decoded, reds, info)
+    changes = _slider_velocities(objects, decoded, reds, info)
     if info.mode is GameMode.TAIKO:
         objects, report.dropped_drumrolls = _drumroll_paths(objects)
     if info.mode is GameMode.MANIA:
-        greens.update(_mania_velocities(contexts.get(ContextType.SV, []), reds, objects, settings, types_first))
-    kiai = _kiai_spans(contexts.get(ContextType.KIAI, []), types_first)
-    bm.timing_points = _timing_points(reds, greens, kiai)
+        mania = _mania_velocities(contexts.get(ContextType.SV, []), reds, objects, settings, types_first)
+        changes += [(_step_of_speed(decoded.speed_steps, time), _ForcedVelocity(time, sv))
+                    for time, sv in sorted(mania.items())]
+    changes += [(step, _Kiai(time, on)) for step, time, on in decoded.kiai_changes]
+    changes += [(step, _Volume(time, volume)) for step, time, volume in decoded.volume_changes]
+    bm.timing_points = _timing_points(reds, changes)
     bm.hit_objects = sorted(objects, key=lambda o: o.time)
     fill_durations(bm)
     return bm, report
 
 
-def _slider_velocities(objects: list, decoded, reds: list[TimingPoint], info: BeatmapInfo) -> dict[float, float]:
+def _slider_velocities(objects: list, decoded, reds: list[TimingPoint], info: BeatmapInfo) -> list[tuple]:
     """SV per slider (from its scroll-speed token, else from its drawn length and duration), with
-    each slider's length made to match; taiko circles keep the SV their token gave."""
-    greens: dict[float, float] = {}
+    each slider's length made to match; taiko circles keep the SV their token gave. The changes
+    come as (when, change), `when` being the time the object is complete."""
+    changes: list[tuple] = []
     px_per_beat_at_sv1 = 100 * info.slider_multiplier
     for obj in objects:
         if isinstance(obj, Slider):
@@ -132,10 +143,12 @@ def _slider_velocities(objects: list, decoded, reds: list[TimingPoint], info: Be
                 sv = 1.0
             if span > 0:
                 obj.length = sv * px_per_beat_at_sv1 * span / red.beat_length
-            greens[obj.time] = round(sv, 2)
+            change = _ForcedVelocity if info.mode is GameMode.TAIKO else _SliderVelocity  # drumrolls always
+            changes.append((decoded.completed_at.get(id(obj), 0), change(obj.time, round(sv, 2))))
         elif id(obj) in decoded.scroll_speeds and info.mode is GameMode.TAIKO:
-            greens[obj.time] = round(min(max(decoded.scroll_speeds[id(obj)] / 100, MIN_SV), MAX_SV), 2)
-    return greens
+            sv = round(min(max(decoded.scroll_speeds[id(obj)] / 100, MIN_SV), MAX_SV), 2)
+            changes.append((decoded.completed_at.get(id(obj), 0), _ForcedVelocity(obj.time, sv)))
+    return changes
 
 
 def _drumroll_paths(objects: list) -> tuple[list, int]:
@@ -198,34 +211,60 @@ def _resnap(events: list[Event], grids: list[Grid]) -> list[Event]:
     return out
 
 
-def _kiai_spans(events: list[Event], types_first: bool) -> list[tuple[float, bool]]:
-    from models.generation.event_times import event_times
+@dataclass
+class _SliderVelocity:
+    """A slider's SV, set where it differs from the SV in force at its head."""
+    time: float
+    sv: float
 
-    times = event_times(events, types_first)
-    return [(float(t), bool(e.value)) for e, t in zip(events, times) if e.type is E.KIAI]
+    def apply(self, points: list[TimingPoint]) -> list[TimingPoint]:
+        if self.sv == slider_velocity_at(points, self.time):
+            return points
+        return set_slider_velocity(points, self.time, self.sv)
 
 
-def _timing_points(reds: list[TimingPoint], greens: dict[float, float], kiai: list[tuple[float, bool]]):
-    """Red lines, plus a green line wherever the slider velocity or kiai changes. In osu! a red
-    line resets the velocity to 1, so a velocity still in force is restated after it; kiai is
-    carried on the red line itself."""
-    kiai_at = dict(kiai)
-    red_at = {tp.time: tp for tp in reds}
-    points = []
-    wanted_sv, on = 1.0, False
-    current_sv, current_on = 1.0, False
-    for time in sorted(set(greens) | set(kiai_at) | set(red_at)):
-        wanted_sv = greens.get(time, wanted_sv)
-        on = kiai_at.get(time, on)
-        if time in red_at:
-            red = red_at[time]
-            points.append(dataclasses.replace(red, effects=(red.effects & ~1) | int(on)))
-            current_sv, current_on = 1.0, on
-        if (wanted_sv, on) != (current_sv, current_on):
-            points.append(TimingPoint(time, -100.0 / wanted_sv, uninherited=False, effects=int(on)))
-            current_sv, current_on = wanted_sv, on
-    points.sort(key=lambda tp: (tp.time, not tp.uninherited))
-    return points
+@dataclass
+class _ForcedVelocity:
+    """An SV set as it is (taiko objects, mania scroll speeds): even 1 after a red line is a green line."""
+    time: float
+    sv: float
+
+    def apply(self, points: list[TimingPoint]) -> list[TimingPoint]:
+        return set_slider_velocity(points, self.time, self.sv)
+
+
+@dataclass
+class _Kiai:
+    time: float
+    on: bool
+
+    def apply(self, points: list[TimingPoint]) -> list[TimingPoint]:
+        return set_kiai(points, self.time, self.on)
+
+
+@dataclass
+class _Volume:
+    time: float
+    volume: int
+
+    def apply(self, points: list[TimingPoint]) -> list[TimingPoint]:
+        return set_volume(points, self.time, self.volume)
+
+
+def _step_of_speed(speed_steps: list[tuple[int, float]], time: float) -> int:
+    """The stream place of the scroll-speed change in force at `time` (restated ones at later red
+    lines are set together with it)."""
+    steps = [step for step, at in speed_steps if at <= time]
+    return max(steps) if steps else 0
+
+
+def _timing_points(reds: list[TimingPoint], changes: list[tuple]) -> list[TimingPoint]:
+    """The red lines with every SV, kiai and volume change made in stream order (`models.postprocess.timing_changes`: a change before the first red line moves it back
+    by whole measures; what is left before it is dropped)."""
+    points = [dataclasses.replace(red) for red in reds]
+    for _, change in sorted(changes, key=lambda item: item[0]):  # stable: equal times keep their order
+        points = change.apply(points)
+    return drop_before_first_red(points)
 
 
 def fill_durations(bm: Beatmap) -> None:
