@@ -142,7 +142,7 @@ def bench_processes(tmp: Path, processes: int, steps: int | None, batch: int | N
     import socket
     import subprocess
 
-    from tests.synthetic import beat_map, click_track
+    from training.click_songs import beat_map, click_track
     from training import build_dataset
 
     for i in range(6):  # tempos differ, so no song is a duplicate of another
