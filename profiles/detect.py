@@ -9,12 +9,14 @@ refinement, distances, timing-point ticks, interleaved timing and sustain tokens
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from profiles.settings import Profile, load_profile
 from tokenization.errors import MapperInputError
 from tokenization.events import ContextType, EventType
 from tokenization.settings import TokenizerSettings
+from tokenization.small_files import read_json
 from tokenization.vocabulary import Vocabulary
 
 PUBLISHED_VERSIONS = ("v29", "v30", "v31", "v32")
@@ -35,13 +37,9 @@ def saved_profile(checkpoint: Path) -> Profile | None:
     from profiles.settings import profile_from_dict
 
     path = checkpoint / PROFILE_FILE
-    if not path.exists():
+    if not os.path.lexists(path):
         return None
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise MapperInputError(f"{path}: unreadable profile ({exc})") from None
-    return profile_from_dict(data, source=str(path))
+    return profile_from_dict(read_json(path), source=str(path))
 
 
 def vocabulary_signature(vocab: Vocabulary) -> tuple:
@@ -58,7 +56,7 @@ def settings_signature(s: TokenizerSettings) -> tuple:
 def detect_profile(checkpoint: str | Path, vocab: Vocabulary | None = None) -> Profile:
     checkpoint = Path(checkpoint)
     config_path = checkpoint / "config.json"
-    config = json.loads(config_path.read_text()) if config_path.exists() else {}
+    config = read_json(config_path) if os.path.lexists(config_path) else {}
     if (profile := saved_profile(checkpoint)) is not None:
         return profile
     if config.get("mapper_profile"):

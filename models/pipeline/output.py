@@ -80,7 +80,9 @@ def _diffusion_folder(request: GenerateRequest, warnings: list[str]) -> Path | N
         raise MapperInputError(f"{given}: the published pickled weights; convert them once with "
                                f"`mapper convert {given} --out {given}-safetensors` and pass that folder")
     try:
-        return resolve_checkpoint(request.diffusion_model or DEFAULT_DIFFUSION_MODEL)
+        # the default only when already downloaded: refinement nobody named must not reach the network
+        return resolve_checkpoint(request.diffusion_model or DEFAULT_DIFFUSION_MODEL,
+                                  download=request.diffusion_model is not None)
     except MapperInputError as exc:
         if request.diffusion_model is not None:
             raise
