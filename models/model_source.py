@@ -156,13 +156,13 @@ def _snapshot(repo_id: str, download: bool = True) -> Path:
         raise MapperInputError(f"{unreachable} (offline: HF_HUB_OFFLINE is set); {ALTERNATIVES}")
     answer_s = _seconds(HUB_TIMEOUT_ENV, HUB_TIMEOUT_S)
     download_s = _seconds(HUB_DOWNLOAD_TIMEOUT_ENV, HUB_DOWNLOAD_TIMEOUT_S)
-    print(f"mapper: downloading {repo_id} from the Hugging Face hub", file=sys.stderr)
     hint = f"HF_HUB_OFFLINE is not set; set HF_HUB_OFFLINE=1 to use downloaded models only, or {ALTERNATIVES}"
     try:
         # the listing first, under the short deadline: a hub that never answers is found in seconds
         info = within_deadline(answer_s, lambda: HfApi().model_info(repo_id, timeout=answer_s),
                                f"{repo_id}: the Hugging Face hub did not answer within {answer_s:g} s "
                                f"({HUB_TIMEOUT_ENV}); {hint}")
+        print(f"mapper: downloading {repo_id} from the Hugging Face hub", file=sys.stderr)
         return Path(within_deadline(  # tqdm progress on stderr
             download_s, lambda: snapshot_download(repo_id, allow_patterns=HUB_PATTERNS, revision=info.sha,
                                                   etag_timeout=answer_s),

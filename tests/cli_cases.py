@@ -35,6 +35,7 @@ class Result:
     stdout: str
     stderr: str
     seconds: float
+    started: float  # time.time() when the case began, to match events outside the child
 
     def error_lines(self) -> list[str]:
         return [line for line in self.stderr.splitlines() if line.strip()]
@@ -50,6 +51,7 @@ for line in sys.stdin:
     case = json.loads(line)
     out, err = io.StringIO(), io.StringIO()
     here = os.getcwd()
+    wall = time.time()
     started = time.perf_counter()
     try:
         if case["cwd"]:
@@ -62,7 +64,7 @@ for line in sys.stdin:
     finally:
         os.chdir(here)
     print(json.dumps({"name": case["name"], "code": code, "stdout": out.getvalue(), "stderr": err.getvalue(),
-                      "seconds": time.perf_counter() - started}), flush=True)
+                      "seconds": time.perf_counter() - started, "started": wall}), flush=True)
 """
 
 
