@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import re
 import shutil
 import struct
@@ -122,6 +123,20 @@ ADAPTER_CASES = {
 }
 
 
+class _RunsCode:  # a pickle that would run code when loaded
+    def __reduce__(self):
+        return (os.system, ("echo ran",))
+
+
+# `mapper convert` on the published diffusion folder's pickles: (pickle bytes, text of the one line)
+CONVERT_CASES = {
+    # protocol 4 is not torch's own: torch warned about it before the refusal line
+    "convert-pickle-that-runs-code": (lambda: pickle.dumps({"weights": _RunsCode()}, protocol=4),
+                                      "refused: this pickle holds more than weights"),
+    "convert-text-named-pkl": (lambda: b"hello, not a pickle", "model_ema.pkl: not a torch checkpoint"),
+}
+
+
 @pytest.fixture(scope="module")
 def results(tiny, tmp_path_factory):
     root = tmp_path_factory.mktemp("hostile")
@@ -138,13 +153,17 @@ def results(tiny, tmp_path_factory):
         change(adapter)
         cases.append(Case(name, ["generate", str(tiny / "song.wav"), "--model", str(tiny / "model"), "--lora",
                                  str(adapter), "--quiet", "--out", str(root / "out" / name)]))
+    for name, (payload, _) in CONVERT_CASES.items():
+        (root / name).mkdir()
+        (root / name / "model_ema.pkl").write_bytes(payload())
+        cases.append(Case(name, ["convert", str(root / name), "--out", str(root / "out" / name)]))
     env = {k: v for k, v in os.environ.items() if not k.startswith("HF_")} | {"HF_HUB_OFFLINE": "1"}
     return run_cases(cases, env=env, timeout_s=240)
 
 
-@pytest.mark.parametrize("name", [*MODEL_CASES, *ADAPTER_CASES])
+@pytest.mark.parametrize("name", [*MODEL_CASES, *ADAPTER_CASES, *CONVERT_CASES])
 def test_a_broken_model_folder_is_one_line_naming_the_file(results, name):
-    expected = {**MODEL_CASES, **ADAPTER_CASES}[name][1]
+    expected = {**MODEL_CASES, **ADAPTER_CASES, **CONVERT_CASES}[name][1]
     result = results[name]
     lines = result.error_lines()
     assert result.code == 2 and len(lines) == 1, result.stderr
