@@ -160,6 +160,10 @@ def check_weights(weights: Path, build: Callable[[], object], config_path: Path)
     found = weight_shapes(weights)
     try:
         wanted = expected_shapes(build)
+    except MapperInputError as exc:  # a setting the model's parts refuse (an unknown spectrogram, say)
+        if str(config_path) in str(exc):
+            raise
+        raise MapperInputError(f"{config_path}: {exc}") from None
     except (ValueError, TypeError, KeyError, AttributeError, RuntimeError, ZeroDivisionError) as exc:
         raise MapperInputError(f"{config_path}: describes no model that can be built "
                                f"({type(exc).__name__}: {cut_at_word(' '.join(str(exc).split()))})") from None

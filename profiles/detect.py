@@ -57,6 +57,8 @@ def detect_profile(checkpoint: str | Path, vocab: Vocabulary | None = None) -> P
     checkpoint = Path(checkpoint)
     config_path = checkpoint / "config.json"
     config = read_json(config_path) if os.path.lexists(config_path) else {}
+    if vocab is not None:
+        check_vocabulary_fits(vocab, config, checkpoint)
     if (profile := saved_profile(checkpoint)) is not None:
         return profile
     if config.get("mapper_profile"):
@@ -72,6 +74,16 @@ def detect_profile(checkpoint: str | Path, vocab: Vocabulary | None = None) -> P
         if settings_signature(profile.tokenizer) == signature:
             return _with_checkpoint_window(profile, config)
     raise MapperInputError(f"{checkpoint}: cannot tell which model version this is; pass --profile")
+
+
+def check_vocabulary_fits(vocab: Vocabulary, config: dict, checkpoint: Path) -> None:
+    """A tokenizer with more ids than the model's embeddings would fail at the first such token,
+    deep in decoding; say so at once, naming both files."""
+    for size, key, what in ((vocab.vocab_size_out, "vocab_size", "output"), (vocab.vocab_size_in, "vocab_size_in", "input")):
+        held = config.get(key)
+        if isinstance(held, int) and not isinstance(held, bool) and size > held:
+            raise MapperInputError(f"{checkpoint / 'tokenizer.json'}: {size} {what} tokens, but the model's "
+                                   f"{checkpoint / 'config.json'} has {key} {held}")
 
 
 def _with_checkpoint_window(profile: Profile, config: dict) -> Profile:
