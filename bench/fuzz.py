@@ -311,7 +311,7 @@ def classify(kind: str, data: bytes, cpu_seconds: float | None = None) -> tuple[
         finally:
             signal.setitimer(signal.ITIMER_PROF, 0)
     except MapperInputError:
-        return "pass", ""
+        return "pass", "refused"
     except WrittenCopyRefused as exc:
         return "fail", f"written copy refused: {str(exc).split(':', 2)[-1].strip()[:60]}"
     except BadMessage as exc:
@@ -512,7 +512,7 @@ def fuzz_models(args, rng: random.Random) -> int:
     baseline = worker.peak_mb()
     groups: Counter[str] = Counter()
     examples: dict[str, str] = {}
-    cases = passes = 0
+    cases = passes = refused = 0
     slowest, slowest_how, peak = 0.0, "", baseline
     deadline = time.monotonic() + args.minutes * 60
     try:
@@ -525,6 +525,7 @@ def fuzz_models(args, rng: random.Random) -> int:
             peak = max(peak, worker.peak_mb())
             if outcome == "pass":
                 passes += 1
+                refused += group == "refused"
                 continue
             groups[group] += 1
             if group not in examples:
@@ -535,7 +536,7 @@ def fuzz_models(args, rng: random.Random) -> int:
     finally:
         worker.close()
     print(f"fuzz --models: {cases} cases in {args.minutes:g} min from {len(model_seeds)} seed folders, {passes} "
-          f"passes, {cases - passes} failures in {len(groups)} failure groups (slowest case {slowest:.2f} s of CPU: "
+          f"passes ({refused} refused in one line, {passes - refused} loaded and ran), {cases - passes} failures in {len(groups)} failure groups (slowest case {slowest:.2f} s of CPU: "
           f"{slowest_how}; worker peak {peak:.0f} MB, {baseline:.0f} MB of it torch and the loaders before the "
           f"first case; limits {args.timeout:g} s of CPU, {args.memory_mb} MB more)")
     for group, count in groups.most_common():

@@ -81,8 +81,15 @@ def _diffusion_folder(request: GenerateRequest, warnings: list[str]) -> Path | N
                                f"`mapper convert {given} --out {given}-safetensors` and pass that folder")
     try:
         # the default only when already downloaded: refinement nobody named must not reach the network
-        return resolve_checkpoint(request.diffusion_model or DEFAULT_DIFFUSION_MODEL,
-                                  download=request.diffusion_model is not None)
+        folder = resolve_checkpoint(request.diffusion_model or DEFAULT_DIFFUSION_MODEL,
+                                    download=request.diffusion_model is not None)
+        from diffusion.model import check_folder
+        from diffusion.training import load_inference, load_vocabulary
+
+        check_folder(folder)  # every file it holds, before the minutes of decoding, not after
+        load_inference(folder)
+        load_vocabulary(folder)
+        return folder
     except MapperInputError as exc:
         if request.diffusion_model is not None:
             raise
