@@ -40,6 +40,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from bench.fuzz_models import BadMessage, make_seeds, mutate_folder  # noqa: E402 - after the path is set
+
 CORPUS = ROOT.parent / "shared" / "corpus"
 PROJECT_DIRS = ("tokenization", "training", "models", "profiles", "mapperator_cli")
 

@@ -5,7 +5,6 @@ Read from the files alone (safetensors headers, JSON), so it needs no torch and 
 
 from __future__ import annotations
 
-
 # (card key, column): medians of the absolute BPM and offset errors, of the rhythm F1 and of the share of
 # objects on the real map's grid; then the share of maps with BPM within 1 % and offset within 10 ms
 FIGURES = (("bpm_error_pct", "BPM err %"), ("offset_error_ms", "offset ms"), ("onset_f1_20ms", "F1 20ms"),

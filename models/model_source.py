@@ -93,7 +93,7 @@ def locate_model(name: str | os.PathLike, download: bool = True) -> Path:
                                f"{', '.join(SHORT_NAMES)})")
     first = str(name).strip().split("/")[0]
     if repo_id == str(name).strip() and Path(first).expanduser().exists():
-        raise MapperInputError(f"{name}: no such model folder ({first} is a folder here, so this is a path, "
+        raise MapperInputError(f"{name}: no such model folder ({first} exists here, so this is a path, "
                                f"not a hub id)")
     return _snapshot(repo_id, download)
 
