@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tokenization.errors import MapperInputError
-from tokenization.small_files import check_regular
+from tokenization.small_files import check_regular, excerpt
 
 # Sizes a Mapperatorinator config may ask for. The published v29 is whisper-small sized (d_model 768,
 # 12 + 12 layers, ffn 3072, 388 mel bands, ~4,700 tokens, 1024/2048 positions); the limits are
@@ -56,7 +56,7 @@ def size_problem(data: dict, limits: dict[str, tuple[int, int]], prefix: str = "
     """What is wrong with the first out-of-limits size in `data` ("d_model is 1000000000, above
     16384"), or None."""
     for key, (low, high) in limits.items():
-        if key not in data or data[key] is None:
+        if key not in data:  # absent: the default; null is not a size
             continue
         value = data[key]
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not float(value).is_integer():
@@ -85,10 +85,12 @@ def config_problem(data: dict) -> str | None:
     problem = size_problem(backbone, _BACKBONE_LIMITS, "backbone_config.")
     if problem:
         return problem
-    for side in ("encoder", "decoder"):
-        width, heads = backbone.get("d_model"), backbone.get(f"{side}_attention_heads")
-        if width and heads and width % heads:
+    for side in ("encoder", "decoder"):  # WhisperConfig's defaults where absent: 384 wide, 6 heads
+        width, heads = backbone.get("d_model", 384), backbone.get(f"{side}_attention_heads", 6)
+        if width % heads:
             return f"backbone_config.d_model {width} is not a multiple of {side}_attention_heads {heads}"
+    if not isinstance(data.get("mapper_profile") or "", str):
+        return f"mapper_profile is {_shown(data['mapper_profile'])}, not a profile name"
     for key in _FLAGS:
         if key in data and not isinstance(data[key], bool):
             return f"{key} is {_shown(data[key])}, not true or false"
@@ -119,10 +121,7 @@ def weight_shapes(path: str | os.PathLike) -> dict[str, tuple[int, ...]]:
 
 def cut_at_word(text: str, limit: int = 160) -> str:
     """`text` cut at a word boundary (never inside a number or name) when longer than `limit`."""
-    if len(text) <= limit:
-        return text
-    cut = text.rfind(" ", 0, limit)
-    return text[:cut if cut > 0 else limit].rstrip(",;:") + " ..."
+    return excerpt(text, limit)
 
 
 def shape_problem(expected: dict[str, tuple[int, ...]], found: dict[str, tuple[int, ...]]) -> str | None:

@@ -62,6 +62,8 @@ def detect_profile(checkpoint: str | Path, vocab: Vocabulary | None = None) -> P
     if (profile := saved_profile(checkpoint)) is not None:
         return profile
     if config.get("mapper_profile"):
+        if not isinstance(config["mapper_profile"], str):
+            raise MapperInputError(f"{config_path}: mapper_profile is not a profile name")
         try:
             return load_profile(config["mapper_profile"])
         except MapperInputError:
@@ -72,7 +74,10 @@ def detect_profile(checkpoint: str | Path, vocab: Vocabulary | None = None) -> P
     for name in PUBLISHED_VERSIONS:
         profile = load_profile(name)
         if settings_signature(profile.tokenizer) == signature:
-            return _with_checkpoint_window(profile, config)
+            try:
+                return _with_checkpoint_window(profile, config)
+            except MapperInputError as exc:  # the window the config asks for is not one a profile allows
+                raise MapperInputError(f"{config_path}: max_source_positions: {exc}") from None
     raise MapperInputError(f"{checkpoint}: cannot tell which model version this is; pass --profile")
 
 

@@ -110,3 +110,15 @@ def _json_kind(value) -> str:
     if value is None:
         return "null"
     return "a number"
+
+
+def excerpt(text: str, limit: int = 160) -> str:
+    """`text` on one line for a message: numbers of more than 24 digits shortened ("10000000...
+    (301 digits)"), then cut at a word boundary when longer than `limit`, never inside a number."""
+    import re
+
+    text = re.sub(r"\d{25,}", lambda m: f"{m.group()[:8]}...({len(m.group())} digits)", " ".join(text.split()))
+    if len(text) <= limit:
+        return text
+    cut = text.rfind(" ", 0, limit)
+    return text[:cut if cut > 0 else limit].rstrip(",;:") + " ..."

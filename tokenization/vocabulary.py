@@ -14,7 +14,7 @@ from pathlib import Path
 
 from tokenization.errors import MapperInputError
 from tokenization.events import ContextType, Event, EventType
-from tokenization.small_files import MAX_TOKENIZER_BYTES, read_json
+from tokenization.small_files import MAX_TOKENIZER_BYTES, excerpt, read_json
 
 PAD_ID, SOS_ID, EOS_ID = 0, 1, 2
 FIRST_CONTEXT_ID = 3
@@ -155,7 +155,8 @@ class Vocabulary:
             mismatched = [name for name, start in (stored or {}).items()  # a cache of the same arithmetic:
                           if vocab.event_start.get(EventType(name)) != int(start)]  # a mismatch, a file we do not understand
         except (KeyError, ValueError, TypeError, AttributeError, OverflowError) as exc:
-            raise MapperInputError(f"{source}: not a valid tokenizer file ({type(exc).__name__}: {exc})") from None
+            raise MapperInputError(f"{source}: not a valid tokenizer file ({type(exc).__name__}: "
+                                   f"{excerpt(str(exc))})") from None
         if mismatched:
             raise MapperInputError(f"{source}: event_start[{mismatched[0]}] = {stored[mismatched[0]]} disagrees "
                                    f"with its ranges")
