@@ -1,4 +1,5 @@
-"""Mutation fuzzing of the beatmap and mapset readers: `python bench/fuzz.py --minutes N`.
+"""Mutation fuzzing of the beatmap and mapset readers: `python bench/fuzz.py --minutes N`; of model
+folders and LoRA adapters with `--models` (bench/fuzz_models.py says how).
 
 Over 300 lines: one script a user runs alone, with its mutators, its worker sandbox (limits, timeouts)
 and its report grouping together, so that nothing it needs lives in tests/ or the package.
@@ -41,6 +42,8 @@ from pathlib import Path
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from bench.fuzz_models import BadMessage, make_seeds, mutate_folder  # noqa: E402 - after the path is set
+
 CORPUS = ROOT.parent / "shared" / "corpus"
 PROJECT_DIRS = ("tokenization", "training", "models", "profiles", "mapperator_cli")
 
@@ -276,9 +279,14 @@ def run_osz(data: bytes) -> None:
         extract_osz(path, Path(folder) / "out")
 
 
-def run_case(kind: str, data: bytes) -> None:
-    """`kind` is "osz", or "osu" with the index of the tokenizer to use ("osu1": v32)."""
-    if kind.startswith("osu"):
+def run_case(kind: str, data) -> None:
+    """`kind` is "osz", "model" (a model folder's files), or "osu" with the index of the tokenizer
+    to use ("osu1": v32)."""
+    if kind == "model":
+        from bench.fuzz_models import run_model_folder
+
+        run_model_folder(data)
+    elif kind.startswith("osu"):
         run_osu(data, int(kind[3:] or 0))
     else:
         run_osz(data)
@@ -307,9 +315,11 @@ def classify(kind: str, data: bytes, cpu_seconds: float | None = None) -> tuple[
         finally:
             signal.setitimer(signal.ITIMER_PROF, 0)
     except MapperInputError:
-        return "pass", ""
+        return "pass", "refused"
     except WrittenCopyRefused as exc:
         return "fail", f"written copy refused: {str(exc).split(':', 2)[-1].strip()[:60]}"
+    except BadMessage as exc:
+        return "fail", f"message: {exc}"
     except MemoryError as exc:
         return "fail", f"memory: MemoryError at {failure_place(exc)}"
     except CaseTimeout as exc:
@@ -321,9 +331,11 @@ def classify(kind: str, data: bytes, cpu_seconds: float | None = None) -> tuple[
 
 # ----------------------------------------------------------------------------------------------- workers
 
-def _worker(connection, memory_mb: int, stack_file: str, cpu_seconds: float) -> None:
+def _worker(connection, memory_mb: int, stack_file: str, cpu_seconds: float, warmup=None) -> None:
     os.nice(5)
     tokenizers()  # before the limit: the vocabularies are the same for every case
+    if warmup is not None:  # torch and the model loaders imported (and their first-call work done)
+        run_case(*warmup)
     base = int(Path("/proc/self/statm").read_text().split()[0]) * os.sysconf("SC_PAGE_SIZE")
     limit = base + memory_mb * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
@@ -346,16 +358,19 @@ def _worker(connection, memory_mb: int, stack_file: str, cpu_seconds: float) -> 
 
 
 class Worker:
-    def __init__(self, memory_mb: int, cpu_seconds: float):
+    def __init__(self, memory_mb: int, cpu_seconds: float, warmup=None, wall_seconds: float = MAX_WALL_SECONDS):
         self.memory_mb = memory_mb
         self.cpu_seconds = cpu_seconds
+        self.warmup = warmup  # a (kind, data) case run before the memory limit is set
+        self.wall_seconds = wall_seconds
         self.stack_file = tempfile.mkstemp(prefix="fuzz-stack-", suffix=".txt")[1]
         self.start()
 
     def start(self) -> None:
         context = mp.get_context("fork")
         self.connection, child = context.Pipe()
-        self.process = context.Process(target=_worker, args=(child, self.memory_mb, self.stack_file, self.cpu_seconds), daemon=True)
+        self.process = context.Process(target=_worker, args=(child, self.memory_mb, self.stack_file, self.cpu_seconds,
+                                                             self.warmup), daemon=True)
         self.process.start()
         child.close()
         if not self.connection.poll(300) or self.connection.recv() != "ready":
@@ -383,7 +398,7 @@ class Worker:
             self.connection.send((kind, data))
             while not self.connection.poll(1.0):
                 cpu = self.cpu_time() - cpu_before
-                if cpu > self.cpu_seconds + 1 or time.monotonic() - started > MAX_WALL_SECONDS:
+                if cpu > self.cpu_seconds + 1 or time.monotonic() - started > self.wall_seconds:
                     place = self.where_stuck()
                     self.restart()
                     return "fail", f"hang: {cpu:.0f} s of CPU, stuck outside Python at {place}", cpu
@@ -439,13 +454,19 @@ def main() -> int:
     parser.add_argument("--osz-share", type=float, default=0.2, help="fraction of cases that are archives")
     parser.add_argument("--corpus", type=Path, default=CORPUS)
     parser.add_argument("--save", type=Path, default=None, help="write the first input of each failure group here")
+    parser.add_argument("--models", action="store_true", help="fuzz model folders and LoRA adapters instead")
+    parser.add_argument("--wall-limit", type=float, default=None,
+                        help=f"wall seconds one case may take (default {MAX_WALL_SECONDS}; 60 with --models, where "
+                             "a case blocked on a FIFO uses no CPU)")
     args = parser.parse_args()
+    rng = random.Random(args.seed)
+    if args.models:
+        return fuzz_models(args, rng)
     maps, sets = seeds(args.corpus)
     if not maps:
         print(f"no .osu files under {args.corpus}: nothing to fuzz", file=sys.stderr)
         return 2
-    rng = random.Random(args.seed)
-    worker = Worker(args.memory_mb, args.timeout)
+    worker = Worker(args.memory_mb, args.timeout, wall_seconds=args.wall_limit or MAX_WALL_SECONDS)
     groups: Counter[str] = Counter()
     examples: dict[str, str] = {}
     cases = passes = 0
@@ -482,6 +503,46 @@ def main() -> int:
     print(f"fuzz: {cases} cases in {args.minutes:g} min, {passes} passes, {cases - passes} failures in "
           f"{len(groups)} failure groups (slowest case {slowest:.2f} s of CPU, worker peak {peak:.0f} MB; limits "
           f"{args.timeout:g} s, {args.memory_mb} MB)")
+    for group, count in groups.most_common():
+        print(f"  {count:6d}  {group}  e.g. {examples[group]}")
+    return 1 if groups else 0
+
+
+def fuzz_models(args, rng: random.Random) -> int:
+    """The model-folder fuzzer's loop and report (cases, failures by group, slowest case, peak memory)."""
+    with tempfile.TemporaryDirectory(prefix="fuzz-seeds-") as workdir:
+        model_seeds = make_seeds(Path(workdir))
+    worker = Worker(args.memory_mb, args.timeout, warmup=("model", model_seeds[0]), wall_seconds=args.wall_limit or 60)
+    baseline = worker.peak_mb()
+    groups: Counter[str] = Counter()
+    examples: dict[str, str] = {}
+    cases = passes = refused = 0
+    slowest, slowest_how, peak = 0.0, "", baseline
+    deadline = time.monotonic() + args.minutes * 60
+    try:
+        while time.monotonic() < deadline:
+            files, how = mutate_folder(rng, rng.choice(model_seeds))
+            outcome, group, seconds = worker.run("model", files)
+            cases += 1
+            if seconds > slowest:
+                slowest, slowest_how = seconds, "+".join(how)
+            peak = max(peak, worker.peak_mb())
+            if outcome == "pass":
+                passes += 1
+                refused += group == "refused"
+                continue
+            groups[group] += 1
+            if group not in examples:
+                examples[group] = f"case {cases}: {'+'.join(how)}"
+                print(f"new failure group: {group} ({examples[group]})", flush=True)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+    finally:
+        worker.close()
+    print(f"fuzz --models: {cases} cases in {args.minutes:g} min from {len(model_seeds)} seed folders, {passes} "
+          f"passes ({refused} refused in one line, {passes - refused} loaded and ran), {cases - passes} failures in {len(groups)} failure groups (slowest case {slowest:.2f} s of CPU: "
+          f"{slowest_how}; worker peak {peak:.0f} MB, {baseline:.0f} MB of it torch and the loaders before the "
+          f"first case; limits {args.timeout:g} s of CPU, {args.memory_mb} MB more)")
     for group, count in groups.most_common():
         print(f"  {count:6d}  {group}  e.g. {examples[group]}")
     return 1 if groups else 0

@@ -22,13 +22,30 @@ POSITION_FEATURES = 2 * 128
 
 
 def load_pickle_safely(path: Path):
+    """The pickle's tensors and containers; anything else is refused in one line. torch's warnings
+    (a pickle protocol it did not write, say) are held back: the refusal, or the result, says it all."""
+    import warnings
+
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         raise MapperInputError(f"{path}: refused: this pickle holds more than weights (loading it could run "
-                               f"code): {' '.join(str(exc).split())[:160]}") from None
-    except (RuntimeError, EOFError, OSError) as exc:
-        raise MapperInputError(f"{path}: not a torch checkpoint ({' '.join(str(exc).split())[:160]})") from None
+                               f"code; {_unpickler_reason(str(exc))})") from None
+    except (RuntimeError, EOFError, OSError, KeyError, ValueError, TypeError, AttributeError, IndexError,
+            UnicodeDecodeError, MemoryError) as exc:
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        raise MapperInputError(f"{path}: not a torch checkpoint ({type(exc).__name__}: {reason[:120]})") from None
+
+
+def _unpickler_reason(message: str) -> str:
+    """What torch's weights-only unpickler refused ("Trying to load unsupported GLOBAL posix.system
+    ..."), without its paragraphs of advice (among them, to load the file unsafely)."""
+    advice = ("Weights only load failed", "Please file an issue", "Check the documentation")
+    kept = [" ".join(part.split()) for part in re.split(r"\n\s*\n", message)]
+    reason = " ".join(part for part in kept if part and not part.startswith(advice)) or kept[0]
+    return reason if len(reason) <= 160 else reason[:reason.rfind(" ", 0, 160)] + " ..."
 
 
 def find_weights(source: Path) -> Path:

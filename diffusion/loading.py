@@ -4,11 +4,12 @@ by refinement (models.pipeline.output), written by training (training.diffusion)
 
 from __future__ import annotations
 
-import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from diffusion.features import ClassVocabulary
+from tokenization.errors import MapperInputError
 
 VOCABULARY_NAME = "tokenizer.json"
 INFERENCE_NAME = "refine.json"  # the sampling settings a trained model is meant to be used with
@@ -25,16 +26,26 @@ class DiffusionInference:
 
 
 def load_vocabulary(folder: Path) -> ClassVocabulary:
+    from tokenization.small_files import MAX_TOKENIZER_BYTES, read_json
+
     path = Path(folder) / VOCABULARY_NAME
-    if not path.is_file():
-        return ClassVocabulary()
-    return ClassVocabulary.from_json(json.loads(path.read_text(encoding="utf-8")))
+    data = read_json(path, MAX_TOKENIZER_BYTES) if os.path.lexists(path) else {}
+    if not all(isinstance(data.get(key, []), list) for key in ("mappers", "descriptors")):
+        raise MapperInputError(f"{path}: mappers and descriptors must be lists")
+    return ClassVocabulary.from_json(data)
 
 
 def load_inference(folder: Path) -> DiffusionInference:
-    """The model's own sampling settings, or the published model's (100 ancestral steps)."""
+    """The model's own sampling settings, or the published model's (100 ancestral steps); the
+    folder is untrusted, so sizes are checked before anything is allocated from them."""
+    from models.checkpoint_checks import size_problem
+    from tokenization.small_files import read_json
+
     path = Path(folder) / INFERENCE_NAME
-    if not path.is_file():
-        return DiffusionInference()
-    data = json.loads(path.read_text(encoding="utf-8"))
+    data = read_json(path) if os.path.lexists(path) else {}
+    # the published model samples 100 steps over windows of 1024 datapoints
+    problem = size_problem(data, {"steps": (1, 10_000), "max_seq_len": (2, 65_536), "overlap": (0, 65_535),
+                                  "attention_radius": (0, 65_536)})
+    if problem or any(isinstance(data.get(k), bool | str | list | dict) for k in ("eta", "cfg_scale")):
+        raise MapperInputError(f"{path}: {problem or 'eta and cfg_scale must be numbers'}")
     return DiffusionInference(**{k: v for k, v in data.items() if k in DiffusionInference.__dataclass_fields__})

@@ -42,8 +42,34 @@ class DiffusionConfig:
 
     @classmethod
     def load(cls, folder: Path) -> DiffusionConfig:
-        data = json.loads((Path(folder) / CONFIG_NAME).read_text(encoding="utf-8"))
+        """The folder's config, read as a small regular file, its sizes checked before any model is
+        built from them (models.checkpoint_checks)."""
+        from models.checkpoint_checks import size_problem
+        from tokenization.errors import MapperInputError
+        from tokenization.small_files import read_json
+
+        path = Path(folder) / CONFIG_NAME
+        data = read_json(path)
+        problem = size_problem(data, SIZE_LIMITS)
+        if problem is None and isinstance(data.get("mlp_ratio", 1.0), bool | int | float):
+            ratio = data.get("mlp_ratio", 1.0)
+            if isinstance(ratio, bool) or not 0 < ratio <= MAX_MLP_RATIO:
+                problem = f"mlp_ratio is {ratio!r}, not a number in (0, {MAX_MLP_RATIO}]"
+        elif problem is None:
+            problem = f"mlp_ratio is {data['mlp_ratio']!r}, not a number"
+        if problem is None and data.get("hidden_size", 768) % data.get("num_heads", 12):
+            problem = f"hidden_size {data.get('hidden_size', 768)} is not a multiple of num_heads {data.get('num_heads', 12)}"
+        if problem:
+            raise MapperInputError(f"{path}: {problem}")
         return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+
+
+# Sizes a diffusion config may ask for: the published model is DiT-B sized (768 wide, 12 blocks);
+# the limits are far beyond any DiT, so that only absurd ones (10^9 wide) are refused.
+SIZE_LIMITS = {"hidden_size": (1, 16_384), "depth": (1, 256), "num_heads": (1, 1_024), "context_size": (0, 65_536),
+               "class_size": (1, 1_000_000), "in_channels": (1, 64), "position_frequencies": (2, 65_536),
+               "timestep_frequencies": (2, 65_536)}
+MAX_MLP_RATIO = 64.0
 
 
 def sinusoids(values: torch.Tensor, size: int, max_period: float = 10_000.0) -> torch.Tensor:
@@ -196,11 +222,20 @@ def save_model(model: DiT, folder: Path) -> None:
     save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(folder / WEIGHTS_NAME))
 
 
+def check_folder(folder: Path) -> DiffusionConfig:
+    """The folder's config, its sizes and every weight's shape checked against it, nothing
+    allocated (models.checkpoint_checks); one line naming the file otherwise."""
+    from models.checkpoint_checks import check_weights
+
+    config = DiffusionConfig.load(folder)
+    check_weights(Path(folder) / WEIGHTS_NAME, lambda: DiT(config), Path(folder) / CONFIG_NAME)
+    return config
+
+
 def load_model(folder: Path, device: str = "cpu") -> DiT:
     from safetensors.torch import load_file
 
-    folder = Path(folder)
-    model = DiT(DiffusionConfig.load(folder))
+    model = DiT(check_folder(folder))
     state = load_file(str(folder / WEIGHTS_NAME), device="cpu")
     missing, unexpected = model.load_state_dict(state, strict=False)
     if missing or unexpected:

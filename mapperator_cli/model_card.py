@@ -5,8 +5,6 @@ Read from the files alone (safetensors headers, JSON), so it needs no torch and 
 
 from __future__ import annotations
 
-import json
-
 # (card key, column): medians of the absolute BPM and offset errors, of the rhythm F1 and of the share of
 # objects on the real map's grid; then the share of maps with BPM within 1 % and offset within 10 ms
 FIGURES = (("bpm_error_pct", "BPM err %"), ("offset_error_ms", "offset ms"), ("onset_f1_20ms", "F1 20ms"),
@@ -19,16 +17,18 @@ def model_info(given: str | None) -> dict:
     import numpy as np
     from safetensors import safe_open
 
-    from models.loading import resolve_checkpoint
+    from models.checkpoint_checks import weight_shapes
+    from models.loading import check_config_file, resolve_checkpoint
     from models.model_source import CARD_FILE, chosen_model, starter_model
+    from tokenization.small_files import read_json
 
     name = chosen_model(given)
     folder = resolve_checkpoint(name)
-    config = json.loads((folder / "config.json").read_text())
+    config = check_config_file(folder)
+    shapes = weight_shapes(folder / "model.safetensors")  # a sound file, or one line saying why not
     with safe_open(str(folder / "model.safetensors"), framework="numpy") as weights:
-        shapes = {k: weights.get_slice(k).get_shape() for k in weights.keys()}
         dtypes = sorted({weights.get_slice(k).get_dtype() for k in weights.keys()})
-    backbone = config.get("backbone_config", {})
+    backbone = config.get("backbone_config") or {}
     summary = {
         "model": name, "folder": str(folder), "bundled_starter": starter_model() == folder,
         "parameters": int(sum(int(np.prod(s)) for s in shapes.values())),
@@ -40,7 +40,7 @@ def model_info(given: str | None) -> dict:
         "vocab_size": config.get("vocab_size"),
     }
     card = folder / CARD_FILE
-    summary["card"] = json.loads(card.read_text()) if card.is_file() else None
+    summary["card"] = read_json(card) if card.is_file() else None
     return summary
 
 

@@ -6,7 +6,7 @@ hundred kernels a token (~6 ms on an H200 for a 213 M-parameter model). A CUDA g
 all at once, but it replays fixed memory addresses and shapes, so here:
 
 - the cache holds `capacity` slots from the start (no growth) and every step attends over all of
-  them, the unwritten ones masked out;
+  them, the unwritten ones masked out and zeroed (a mask adds -inf, which does not clear a NaN);
 - the step reads its token, position and slot from buffers (the slot a one-element tensor that the
   step itself advances), never from Python numbers;
 - the buffers (cache, cross-attention keys/values, inputs) belong to a `StaticCache` that the model
@@ -76,7 +76,14 @@ class StaticKVDecoder(WhisperKVDecoder):
             cache.cross_keys[index].copy_(layer.cross_k)
             cache.cross_values[index].copy_(layer.cross_v)
             layer.cross_k, layer.cross_v = cache.cross_keys[index], cache.cross_values[index]
-        cache.key_mask.zero_()  # the last window's slots are not this one's
+        # Every step attends over all `capacity` slots, the unwritten ones masked with -inf. Masking
+        # does not exclude them from the arithmetic: a NaN key gives NaN + -inf = NaN scores, and a NaN
+        # value gives 0 x NaN = NaN outputs. Fresh memory, or a slot a past window overflowed, may
+        # hold anything, so every slot starts at zero (one pass over the cache, less than one step's
+        # reads) and the last window's slots are not this one's.
+        cache.keys.zero_()
+        cache.values.zero_()
+        cache.key_mask.zero_()
         self.keys, self.values, self.key_mask = cache.keys, cache.values, cache.key_mask
         self.graphed = graphed
 

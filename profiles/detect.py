@@ -9,12 +9,14 @@ refinement, distances, timing-point ticks, interleaved timing and sustain tokens
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from profiles.settings import Profile, load_profile
 from tokenization.errors import MapperInputError
 from tokenization.events import ContextType, EventType
 from tokenization.settings import TokenizerSettings
+from tokenization.small_files import read_json
 from tokenization.vocabulary import Vocabulary
 
 PUBLISHED_VERSIONS = ("v29", "v30", "v31", "v32")
@@ -35,13 +37,9 @@ def saved_profile(checkpoint: Path) -> Profile | None:
     from profiles.settings import profile_from_dict
 
     path = checkpoint / PROFILE_FILE
-    if not path.exists():
+    if not os.path.lexists(path):
         return None
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise MapperInputError(f"{path}: unreadable profile ({exc})") from None
-    return profile_from_dict(data, source=str(path))
+    return profile_from_dict(read_json(path), source=str(path))
 
 
 def vocabulary_signature(vocab: Vocabulary) -> tuple:
@@ -58,10 +56,14 @@ def settings_signature(s: TokenizerSettings) -> tuple:
 def detect_profile(checkpoint: str | Path, vocab: Vocabulary | None = None) -> Profile:
     checkpoint = Path(checkpoint)
     config_path = checkpoint / "config.json"
-    config = json.loads(config_path.read_text()) if config_path.exists() else {}
+    config = read_json(config_path) if os.path.lexists(config_path) else {}
+    if vocab is not None:
+        check_vocabulary_fits(vocab, config, checkpoint)
     if (profile := saved_profile(checkpoint)) is not None:
         return profile
     if config.get("mapper_profile"):
+        if not isinstance(config["mapper_profile"], str):
+            raise MapperInputError(f"{config_path}: mapper_profile is not a profile name")
         try:
             return load_profile(config["mapper_profile"])
         except MapperInputError:
@@ -72,8 +74,21 @@ def detect_profile(checkpoint: str | Path, vocab: Vocabulary | None = None) -> P
     for name in PUBLISHED_VERSIONS:
         profile = load_profile(name)
         if settings_signature(profile.tokenizer) == signature:
-            return _with_checkpoint_window(profile, config)
+            try:
+                return _with_checkpoint_window(profile, config)
+            except MapperInputError as exc:  # the window the config asks for is not one a profile allows
+                raise MapperInputError(f"{config_path}: max_source_positions: {exc}") from None
     raise MapperInputError(f"{checkpoint}: cannot tell which model version this is; pass --profile")
+
+
+def check_vocabulary_fits(vocab: Vocabulary, config: dict, checkpoint: Path) -> None:
+    """A tokenizer with more ids than the model's embeddings would fail at the first such token,
+    deep in decoding; say so at once, naming both files."""
+    for size, key, what in ((vocab.vocab_size_out, "vocab_size", "output"), (vocab.vocab_size_in, "vocab_size_in", "input")):
+        held = config.get(key)
+        if isinstance(held, int) and not isinstance(held, bool) and size > held:
+            raise MapperInputError(f"{checkpoint / 'tokenizer.json'}: {size} {what} tokens, but the model's "
+                                   f"{checkpoint / 'config.json'} has {key} {held}")
 
 
 def _with_checkpoint_window(profile: Profile, config: dict) -> Profile:

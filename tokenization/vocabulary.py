@@ -14,10 +14,14 @@ from pathlib import Path
 
 from tokenization.errors import MapperInputError
 from tokenization.events import ContextType, Event, EventType
+from tokenization.small_files import MAX_TOKENIZER_BYTES, excerpt, read_json
 
 PAD_ID, SOS_ID, EOS_ID = 0, 1, 2
 FIRST_CONTEXT_ID = 3
 TOKENIZER_FILE = "tokenizer.json"
+# Event ids a vocabulary may have, far above any model's (v29: ~4,700): a table of ids is built per
+# token, so a range claiming 10^12 values must be refused before it is built.
+MAX_EVENT_TOKENS = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -59,7 +63,12 @@ class Vocabulary:
         self._id_type: list[EventType] = []
         self._id_value: list[int] = []
         next_id = self.offset
-        for rng in self.output_ranges + self.input_ranges:
+        every = self.output_ranges + self.input_ranges
+        if any(rng.size < 1 for rng in every) or sum(rng.size for rng in every) + self.offset > MAX_EVENT_TOKENS:
+            empty = next((rng for rng in every if rng.size < 1), None)
+            raise ValueError(f"event range {empty.type.value} runs from {empty.min_value} down to {empty.max_value}"
+                             if empty is not None else f"its event ranges hold more than {MAX_EVENT_TOKENS} tokens")
+        for rng in every:
             if rng.type in self.ranges:
                 raise MapperInputError(f"tokenizer: event type {rng.type.value!r} appears twice")
             self.event_start[rng.type] = next_id
@@ -142,13 +151,15 @@ class Vocabulary:
                 descriptor_idx={str(k): int(v) for k, v in (data.get("descriptor_idx") or {}).items()},
                 num_descriptor_classes=int(data.get("num_descriptor_classes", 0) or 0),
             )
-        except (KeyError, ValueError, TypeError) as exc:
-            raise MapperInputError(f"{source}: not a valid tokenizer file ({exc})") from None
-        stored = data.get("event_start")
-        if stored:  # a cache of the same arithmetic: a mismatch means a file we do not understand
-            for name, start in stored.items():
-                if vocab.event_start.get(EventType(name)) != int(start):
-                    raise MapperInputError(f"{source}: event_start[{name}] = {start} disagrees with its ranges")
+            stored = data.get("event_start")
+            mismatched = [name for name, start in (stored or {}).items()  # a cache of the same arithmetic:
+                          if vocab.event_start.get(EventType(name)) != int(start)]  # a mismatch, a file we do not understand
+        except (KeyError, ValueError, TypeError, AttributeError, OverflowError) as exc:
+            raise MapperInputError(f"{source}: not a valid tokenizer file ({type(exc).__name__}: "
+                                   f"{excerpt(str(exc))})") from None
+        if mismatched:
+            raise MapperInputError(f"{source}: event_start[{mismatched[0]}] = {stored[mismatched[0]]} disagrees "
+                                   f"with its ranges")
         return vocab
 
     @classmethod
@@ -156,13 +167,9 @@ class Vocabulary:
         path = Path(path)
         if path.is_dir():
             path = path / TOKENIZER_FILE
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise MapperInputError(f"{path}: no tokenizer file") from None
-        except (OSError, json.JSONDecodeError) as exc:
-            raise MapperInputError(f"{path}: cannot read tokenizer file ({exc})") from None
-        return cls.from_dict(data, str(path))
+        if not os.path.lexists(path):
+            raise MapperInputError(f"{path}: no tokenizer file")
+        return cls.from_dict(read_json(path, MAX_TOKENIZER_BYTES), str(path))
 
     def to_dict(self) -> dict:
         every = self.output_ranges + self.input_ranges

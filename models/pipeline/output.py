@@ -86,7 +86,16 @@ def diffusion_folder(request: GenerateRequest, warnings: list[str]) -> Path | No
         raise MapperInputError(f"{given}: the published pickled weights; convert them once with "
                                f"`mapper convert {given} --out {given}-safetensors` and pass that folder")
     try:
-        return resolve_checkpoint(request.diffusion_model or DEFAULT_DIFFUSION_MODEL)
+        # the default only when already downloaded: refinement nobody named must not reach the network
+        folder = resolve_checkpoint(request.diffusion_model or DEFAULT_DIFFUSION_MODEL,
+                                    download=request.diffusion_model is not None)
+        from diffusion.model import check_folder
+        from diffusion.loading import load_inference, load_vocabulary
+
+        check_folder(folder)  # every file it holds, before the minutes of decoding, not after
+        load_inference(folder)
+        load_vocabulary(folder)
+        return folder
     except MapperInputError as exc:
         if request.diffusion_model is not None:
             raise
