@@ -22,7 +22,8 @@ STEP_RANGE = (0.7, 1.4)  # a step between beats may be this share of the beat le
 STEP_PENALTY = 50.0  # cost of a step per squared log-ratio to the beat length (in units of the strength's std)
 SNAP_MS = 12.0  # onsets this close to a tracked beat decide its exact time
 FITS_GRID_MS = 15.0  # a tracked beat this close to the one grid is held by it
-FITS_GRID_SHARE = 0.9  # ... and a song whose beats are this often held keeps the one line
+FITS_GRID_SHARE = 0.6  # ... and a song whose beats are this often held keeps the one line (tracked beats wander
+# in breaks, so constant-tempo songs measure 0.75-0.99 here; a clear tempo change halfway measures ~0.5)
 FIT_LENIENCY_MS = 15.0  # red lines from tracked beats keep every beat within this
 
 
