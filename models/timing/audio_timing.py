@@ -3,7 +3,8 @@
 1. Onsets: models.audio.onsets (SuperFlux-style flux, peaks refined between frames).
 2. Tempo: candidates and the tempo level from folding the onsets (models.timing.tempo_search).
 3. BPM: the beat length whose whole-song fold is sharpest, within +-REFINE_SPAN of the candidate; a
-   whole BPM (else a half BPM) replaces it when its fold is as sharp within ROUND_TOLERANCE.
+   whole BPM (else a half BPM) replaces it when its fold is as sharp within ROUND_TOLERANCE, or when
+   the two grids part by at most ROUND_DRIFT_MS over the song.
 4. Offset: the phase of that fold (the stronger of beat and off-beat wins, so a half-beat flip is
    checked), refined to the strength-weighted mean of the onsets near it, less LATENCY_MS.
 5. Tempo changes: models.timing.tempo_segments follows the beat through the song and, where the one
@@ -28,6 +29,10 @@ FOLD_SMOOTHING_MS = 3.0  # the fine fold's Gaussian kernel: onset times scatter 
 PHASE_BIN_MS = 0.25  # the fine fold's bins: fine enough that binning moves no onset noticeably
 ROUNDING_STEPS_BPM = (1.0, 0.5)
 ROUND_TOLERANCE = 0.99  # a rounder BPM is kept when its fold is at least this sharp relative to the best
+# ... or when it drifts from the best by at most this over the span of the onsets: less than the fold can
+# tell apart (its kernel is FOLD_SMOOTHING_MS wide), and the phase is fitted over the whole span, so the
+# grid stays within half of it everywhere. Hand-timed songs are mostly at whole BPMs.
+ROUND_DRIFT_MS = 8.0
 PHASE_REFINE_MS = 12.0  # onsets this close to the fold's peak decide the exact phase
 # Onset peaks of this envelope come out this much later (ms) than the times mappers put beats at,
 # measured on hand-timed maps (bench/timing.py reports it leave-one-out).
@@ -92,13 +97,15 @@ def refine_beat_length(onsets: Onsets, beat_ms: float) -> float:
     scores, _ = fold_sharpness(onsets, lengths)
     best = float(lengths[int(np.argmax(scores))])
     best_score = float(scores.max())
+    span_ms = float(onsets.times_ms[-1] - onsets.times_ms[0]) if len(onsets) else 0.0
     for step in ROUNDING_STEPS_BPM:
         rounded_bpm = round(60_000.0 / best / step) * step
         if rounded_bpm <= 0:
             continue
         rounded = 60_000.0 / rounded_bpm
         score, _ = fold_sharpness(onsets, np.array([rounded]))
-        if score[0] >= ROUND_TOLERANCE * best_score:
+        drift_ms = abs(rounded - best) * span_ms / best
+        if score[0] >= ROUND_TOLERANCE * best_score or drift_ms <= ROUND_DRIFT_MS:
             return rounded
     return best
 
