@@ -43,14 +43,18 @@ def track_beats(onsets: Onsets, beat_ms: float, end_ms: float) -> np.ndarray:
     step_cost = STEP_PENALTY * np.log(steps / period) ** 2
     score = strength.copy()
     previous = np.full(cells, -1)
-    for cell in range(int(steps[0]), cells):
-        before = cell - steps
-        valid = before >= 0
-        options = score[before[valid]] - step_cost[valid]
-        best = int(np.argmax(options))
-        if options[best] > 0:
-            score[cell] = strength[cell] + options[best]
-            previous[cell] = before[valid][best]
+    # a block of cells shorter than the shortest step only looks back at cells before the block, so each
+    # block is decided at once (the same path as cell by cell, a few hundred numpy steps a song)
+    block = int(steps[0])
+    for start in range(block, cells, block):
+        cell = np.arange(start, min(start + block, cells))
+        before = cell[:, None] - steps[None, :]
+        options = np.where(before >= 0, score[np.maximum(before, 0)] - step_cost[None, :], -np.inf)
+        best = np.argmax(options, axis=1)
+        gain = options[np.arange(len(cell)), best]
+        take = gain > 0
+        score[cell[take]] = strength[cell[take]] + gain[take]
+        previous[cell[take]] = before[np.arange(len(cell)), best][take]
     last_stretch = max(cells - int(np.ceil(period)), 0)
     cell = last_stretch + int(np.argmax(score[last_stretch:]))
     path = []
