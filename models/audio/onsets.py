@@ -16,6 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.fft
+import scipy.sparse
 from scipy.ndimage import maximum_filter1d, uniform_filter1d
 
 ANALYSIS_RATE_HZ = 16_000  # what models.audio.loading gives by default
@@ -47,11 +49,14 @@ class Onsets:
 
 def onset_envelope(samples: np.ndarray, sample_rate: int) -> np.ndarray:
     """The onset strength per frame (FRAME_RATE_HZ frames per second), >= 0, float64."""
-    samples = _at_analysis_rate(np.asarray(samples, dtype=np.float64), sample_rate)
+    samples = _at_analysis_rate(np.asarray(samples, dtype=np.float64), sample_rate).astype(np.float32)
     frames = _frames(samples)
-    spectrum = np.abs(np.fft.rfft(frames * np.hanning(WINDOW_SAMPLES), axis=1))
+    # float32 throughout the spectrum: half the time of float64, and far finer than the flux needs
+    spectrum = np.abs(scipy.fft.rfft(frames * np.hanning(WINDOW_SAMPLES).astype(np.float32), axis=1))
     filterbank, centres_hz = _log_filterbank()
-    bands = np.log1p(MAGNITUDE_GAIN * spectrum @ filterbank)
+    # the bank is sparse (each band spans a few bins): a sparse product skips the zeros
+    band_energy = np.asarray((scipy.sparse.csr_matrix(filterbank.T.astype(np.float32)) @ spectrum.T).T)
+    bands = np.log1p(MAGNITUDE_GAIN * band_energy).astype(np.float64)
     earlier = maximum_filter1d(bands, MAX_FILTER_BANDS, axis=1)
     rises = np.zeros_like(bands)
     rises[LAG_FRAMES:] = np.maximum(bands[LAG_FRAMES:] - earlier[:-LAG_FRAMES], 0.0)
