@@ -134,3 +134,21 @@ def test_corpus_songs_bpm_exact(folder, bpm):
     audio = require_shared("corpus", *folder.split("/"))
     timing = analyse_timing(load_audio(audio), RATE)
     assert timing.bpm == pytest.approx(bpm, abs=1e-6)  # the whole BPM, not a near miss that drifts
+
+
+
+def test_rhythm_candidate_strength_favours_strong_metrical_positions():
+    from models.timing.audio_timing import analyse_timing
+    from models.timing.rhythm_candidates import rhythm_candidates
+
+    samples = drum_track([(300.0, 150.0, 30.0)], off_beat=0.3)
+    timing = analyse_timing(samples, RATE)
+    onsets = timing.onsets
+    factor: dict[int, list[float]] = {}
+    for c in rhythm_candidates(samples, RATE, timing):
+        near = np.abs(onsets.times_ms - c.time_ms) <= 25.0
+        if near.sum() == 1:  # the one onset this candidate came from: its strength before the weighting
+            factor.setdefault(c.divisor, []).append(c.strength / float(onsets.strengths[near][0]))
+    # maps put objects on the beat first, then on half beats: the strength says so beside the loudness
+    assert 1 in factor and 2 in factor
+    assert min(factor[1]) > max(factor[2])
