@@ -50,17 +50,19 @@ def test_constant_tempo_bpm_exact_and_offset_follows_the_audio():
     assert abs(offset_error(first.offset_ms, 300.0, 400.0)) <= 30.0
 
 
-def test_tempo_change_gets_its_own_red_line():
+@pytest.mark.parametrize("first_beats", [30, 60, 90])  # the change a quarter, half or three quarters in
+def test_tempo_change_gets_its_own_red_line(first_beats):
     from models.timing.audio_timing import analyse_timing
 
-    samples = drum_track([(500.0, 150.0, 24.0), (500.0 + 60 * 400.0, 180.0, 24.0)])
+    change_ms = 500.0 + first_beats * 400.0
+    samples = drum_track([(500.0, 150.0, first_beats * 0.4), (change_ms, 180.0, 48.0 - first_beats * 0.4)])
     timing = analyse_timing(samples, RATE)
     bpms = [round(line.bpm, 3) for line in timing.red_lines]
     assert 150.0 in bpms and 180.0 in bpms, bpms
     change = next(line for line in timing.red_lines if round(line.bpm, 3) == 180.0)
     # it starts within a beat of the change, on the new grid
-    assert abs(change.offset - (500.0 + 60 * 400.0)) <= 340.0
-    assert abs(offset_error(change.offset, 500.0 + 60 * 400.0, change.ms_per_beat)) <= 30.0
+    assert abs(change.offset - change_ms) <= 340.0
+    assert abs(offset_error(change.offset, change_ms, change.ms_per_beat)) <= 30.0
 
 
 def test_deterministic_and_silence_has_no_timing():

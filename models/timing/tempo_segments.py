@@ -6,7 +6,11 @@ one, and a step that differs from the beat length costs the square of its log-ra
 with a live drummer or a tempo change where a fixed grid cannot. Each tracked beat is then moved onto
 the strength-weighted mean of the onsets near it, and `models.timing.fit.fit_timing` turns the beats
 into the fewest red lines that hold them all (splitting where one line stops fitting, rounding BPMs).
-When the song's one grid already holds nearly every tracked beat, the song keeps that one line.
+The song keeps its one grid unless the fitted lines show a tempo change: a line at another tempo (not the
+main one or its double or half) that holds for at least TEMPO_CHANGE_MIN_MS, or a one grid that holds
+fewer than FITS_GRID_SHARE of the tracked beats. Tracked beats wander in breaks and rubato, but on the
+corpus's constant-tempo songs no such off-tempo line lasts longer than about 4 s; a real tempo change
+holds its new tempo for many bars.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ FITS_GRID_MS = 15.0  # a tracked beat this close to the one grid is held by it
 FITS_GRID_SHARE = 0.6  # ... and a song whose beats are this often held keeps the one line (tracked beats wander
 # in breaks, so constant-tempo songs measure 0.75-0.99 here; a clear tempo change halfway measures ~0.5)
 FIT_LENIENCY_MS = 15.0  # red lines from tracked beats keep every beat within this
+TEMPO_CHANGE_MIN_MS = 8_000.0  # a fitted line this long at another tempo is a tempo change
+SAME_TEMPO_LOG_RATIO = 0.015  # lines within 1.5 % of the main tempo (or its double or half) are the main tempo
 
 
 def track_beats(onsets: Onsets, beat_ms: float, end_ms: float) -> np.ndarray:
@@ -84,7 +90,22 @@ def share_on_grid(beats: np.ndarray, line: RedLine) -> float:
 def segment_red_lines(onsets: Onsets, main: RedLine, end_ms: float, latency_ms: float) -> list[RedLine]:
     """[main] when its grid holds the song's tracked beats, else red lines fitted to those beats."""
     beats = snap_to_onsets(track_beats(onsets, main.ms_per_beat, end_ms), onsets) - latency_ms
-    if len(beats) < 8 or share_on_grid(beats, main) >= FITS_GRID_SHARE:
+    if len(beats) < 8:
         return [main]
     lines = fit_timing([BeatMarker(float(t)) for t in beats], leniency_ms=FIT_LENIENCY_MS)
-    return lines or [main]
+    if not lines:
+        return [main]
+    if share_on_grid(beats, main) >= FITS_GRID_SHARE and longest_other_tempo_ms(lines, main, beats[-1]) < TEMPO_CHANGE_MIN_MS:
+        return [main]
+    return lines
+
+
+def longest_other_tempo_ms(lines: list[RedLine], main: RedLine, end_ms: float) -> float:
+    """How long (ms) the longest of `lines` at a tempo other than `main`'s (or its double or half) lasts."""
+    longest = 0.0
+    for index, line in enumerate(lines):
+        stop = lines[index + 1].offset if index + 1 < len(lines) else end_ms
+        ratio = line.ms_per_beat / main.ms_per_beat
+        if min(abs(np.log(ratio * octave)) for octave in (1.0, 2.0, 0.5)) > SAME_TEMPO_LOG_RATIO:
+            longest = max(longest, stop - line.offset)
+    return longest
