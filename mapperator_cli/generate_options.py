@@ -205,6 +205,11 @@ OPTIONS = [
            check=Range(10, 1000)),
     Option('offset', '--offset', float | None, None, CLEANUP,
            'With --bpm: ms of the first beat (default 0).'),
+    Option('rhythm', '--rhythm', str | None, None, CLEANUP,
+           'Where timing and object times come from: audio (heard in the song: red lines unless --bpm or '
+           '--in-context timing give them, objects only on its onsets, as many as the star rating asks) or '
+           'model (the model times the song itself). Default: audio for the bundled starter, model otherwise.',
+           check=Check(lambda value: value in ('audio', 'model'), 'takes audio or model'), show_default=False),
     Option('super_timing', '--super-timing/--no-super-timing', bool | None, None, CLEANUP,
            'Find the timing by voting over passes on shifted audio, as `mapper timing` does (profile '
            'default: on for v29).',

@@ -17,7 +17,14 @@ import torch
 
 from models.decoding.batch import DecodeRequest, SamplingSettings
 from models.decoding.decoder import Decoder
-from models.decoding.rules import LookbackZone, MonotonicTime, RuleTokens, Temperature, TimeShiftBias
+from models.decoding.rules import (
+    LookbackZone,
+    MonotonicTime,
+    RhythmCandidates,
+    RuleTokens,
+    Temperature,
+    TimeShiftBias,
+)
 from models.generation.context_stream import ContextStream
 from models.generation.event_times import trim_events
 from models.generation.trace import call_record
@@ -88,6 +95,8 @@ class Generator:
         self.generated_tokens = 0
         self.trace: Callable[[dict], None] | None = None  # receives one record per decoder call (models.generation.trace)
         self._encoded: dict[int, torch.Tensor] = {}  # encoder states by window index, for the current song
+        # absolute ms where the map pass must put its objects (heard in the audio); None: where the model likes
+        self.object_times: list[float] | None = None
 
     def generate(self, audio: np.ndarray, conditioning: Conditioning, passes: list[ContextType], *,
                  finished: dict | None = None,
@@ -205,6 +214,8 @@ class Generator:
         lookback_ms, lookahead_ms = self.zones_ms(first, last)
         end_ids = self.end_ids(context, lookback_ms, lookahead_ms)
         decoder = self.decoder(lookback_ms)
+        if self.object_times is not None and context is ContextType.MAP:
+            decoder.rules.append(self.rhythm_rule(start, lookback_ms, lookahead_ms, chords=conditioning.gamemode == 3))
         room = self.profile.model.tgt_seq_len - max(len(prompt), len(negative or []))
         if room <= 0:
             return
@@ -244,6 +255,18 @@ class Generator:
         if lookback_ms:
             rules.append(LookbackZone(self.tokens, lookback_ms, types_first=self.types_first))
         return Decoder(self.model, rules=rules, sampling=self.settings.sampling, cfg_scale=self.settings.cfg_scale)
+
+    def rhythm_rule(self, start: float, lookback_ms: float, lookahead_ms: float, *, chords: bool = False
+                    ) -> RhythmCandidates:
+        """The rule holding this window's objects to `object_times`."""
+        objects = (E.CIRCLE, E.SLIDER_HEAD, E.SPINNER, E.HOLD_NOTE, E.DRUMROLL, E.DENDEN)
+        return RhythmCandidates(
+            self.tokens, [t for t in self.object_times if start <= t < start + self.window_ms],
+            window_start_ms=start, lookback_ms=lookback_ms,
+            commit_ms=self.window_ms - lookahead_ms if lookahead_ms else self.window_ms,
+            has_lookahead=bool(lookahead_ms), types_first=self.types_first,
+            object_type_ids=tuple(self.vocab.event_start[k] for k in objects if self.vocab.has(k)),
+            chords=chords, step_ms=self.tokenizer.step_ms)
 
     def add_window(self, stream: ContextStream, tokens: list[int], context, start, first, last) -> None:
         """What a window wrote, as the original keeps it: end tokens stripped; a final time in the

@@ -48,6 +48,7 @@ class GenerateRequest:
     batch_size: int | None = None  # windows per batch in parallel mode and super timing; None: the profile's
     bpm: float | None = None  # a known tempo: one red line instead of the timing pass
     offset: float | None = None  # ms of that red line's first beat
+    rhythm: str | None = None  # audio: timing and object times heard in the song; model; None: by the profile
     # style classes (None: unknown, as the model was trained to accept)
     mapper_id: int | None = None  # osu! user id of the mapper whose style to follow
     beatmap_id: int | None = None  # a training beatmap's id, as a style class

@@ -33,6 +33,7 @@ def run_generation(request: GenerateRequest, progress: Callable[[str, int, int],
     request = replace(request, device=_device(request.device, warnings, request.precision))
     song_ms = audio_duration_ms(audio)
     sources = given_contexts(request, reference, profile, vocab, song_ms)
+    object_times = _audio_rhythm(request, reference, profile, vocab, audio, song_ms, sources)
     passes, wanted = _plan_passes(request, profile, vocab, sources.finished)
     # found before generating, so a bad --diffusion-model fails in a second, not after minutes of decoding
     diffusion_folder = _diffusion_folder(request, warnings) if _wants_refinement(request, profile, wanted) else None
@@ -56,6 +57,9 @@ def run_generation(request: GenerateRequest, progress: Callable[[str, int, int],
     generator = Generator(model, vocab, profile, _settings(request, profile), request.device)
     trace = Trace(request.trace) if request.trace is not None else None
     generator.trace = trace
+    generator.object_times = object_times
+    if object_times is not None and request.parallel:
+        warnings.append("--parallel does not hold objects to the audio's rhythm: decoding window by window")
     try:
         contexts = _decode_passes(request, generator, model, vocab, profile, audio, conditioning, sources, passes,
                                   progress)
@@ -85,7 +89,7 @@ def _decode_passes(request, generator, model, vocab, profile, audio, conditionin
                          trace=generator.trace)
         passes = [p for p in passes if p not in sources.finished]
     with torch.inference_mode():
-        if request.parallel and passes:
+        if request.parallel and passes and generator.object_times is None:
             from models.generation.parallel import generate_parallel
 
             batch = request.batch_size or profile.inference.max_batch_size
@@ -97,6 +101,18 @@ def _decode_passes(request, generator, model, vocab, profile, audio, conditionin
                                           in_contexts=sources.in_contexts, start_ms=request.start_time,
                                           end_ms=request.end_time, preload=sources.preload, progress=progress)
     return contexts
+
+
+def _audio_rhythm(request, reference, profile, vocab, audio, song_ms, sources):
+    """The object times heard in the audio (models.generation.audio_rhythm) for a model that cannot time the
+    song itself, with the audio's red lines added to `sources` when nothing gave the timing; else None."""
+    from models.generation.audio_rhythm import audio_rhythm
+
+    difficulty = reference.difficulty if reference is not None else None
+    return audio_rhythm(request, profile, vocab, audio, song_ms, sources,
+                        circle_size=request.circle_size or (difficulty.circle_size if difficulty else 4.0),
+                        slider_multiplier=request.slider_multiplier or (
+                            difficulty.slider_multiplier if difficulty else 1.4))
 
 
 def _checkpoint(request: GenerateRequest):
