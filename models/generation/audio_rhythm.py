@@ -5,8 +5,8 @@ decoding; the `RhythmCandidates` decoding rule then holds the model's objects to
 
 How many candidates: as many of the strongest as make the requested star rating. The star rating of a
 set of times is measured with rosu-pp (the ranked calculator) on a stand-in map of those times, laid out
-as a plain map of that mode would be (osu!: circles one beat apart spaced by distance snap at the slider
-velocity, mania: columns in turn, taiko: alternating don and kat, catch: fruit across the plate), and the
+as a plain map of that mode would be (osu!: circles jumping by the starter's mean jump, turning as they go,
+mania: columns in turn, taiko: alternating don and kat, catch: fruit across the plate), and the
 count is found by bisection: stars grow with the number of objects kept. So the stars -> density relation
 is rosu-pp's own, measured on each song's candidates; no map of any corpus is used. The model then places
 the objects, which moves the final rating somewhat (its positions, sliders), but the density is what the
@@ -15,6 +15,7 @@ rating mostly follows.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 RHYTHM_AUDIO, RHYTHM_MODEL = "audio", "model"
@@ -22,8 +23,11 @@ RHYTHM_CHOICES = (RHYTHM_AUDIO, RHYTHM_MODEL)
 # Profiles whose models are not trained to hear timing and rhythm in a real recording.
 AUDIO_RHYTHM_PROFILES = frozenset({"starter"})
 DEFAULT_STARS = 5.0  # asked when no star rating is given (the embedding's default in `embedding_inputs`)
-MAX_SPACING_PX = 300.0  # a stand-in osu! map's largest jump; distance snap beyond it is not played
+# The starter's mean distance between consecutive objects (osu! px), measured on its map of the README's clip
+# (tests/data/chaos_god, --difficulty 3): its positions, not the time between objects, set its jumps.
+STARTER_JUMP_PX = 160.0
 PLAYFIELD = (512, 384)
+WALK_TURN = 2.0  # radians between a stand-in osu! map's steps: a zigzag that wanders over the playfield
 
 
 @dataclass(frozen=True)
@@ -50,16 +54,20 @@ def audio_rhythm(request, profile, vocab, audio, song_ms: float, sources, *, cir
         return None
     from models.audio.loading import SAMPLE_RATE_HZ
     from models.generation.given_contexts import give_timing
-    from models.timing.audio_timing import AudioTiming, analyse_timing, rhythm_candidates
+    from models.timing.audio_timing import AudioTiming, analyse_timing
     from models.timing.fit import RedLine
+    from models.timing.rhythm_candidates import rhythm_candidates
 
     if sources.reference_timing:
         lines = [RedLine(offset=tp.time, ms_per_beat=tp.beat_length, meter=tp.meter)
                  for tp in sources.reference_timing if tp.uninherited and tp.beat_length > 0]
-        timing = AudioTiming(red_lines=lines, bpm=lines[0].bpm, offset_ms=lines[0].offset)
+        if not lines:
+            return None
+        timing = AudioTiming(red_lines=lines, bpm=lines[0].bpm, offset_ms=lines[0].offset, candidates=[],
+                             onsets=None)
     else:
         timing = analyse_timing(audio, SAMPLE_RATE_HZ)
-        if not timing.red_lines:
+        if timing is None or not timing.red_lines:
             return None  # no beat heard (silence): the model's own timing, as before
         give_timing(sources, [line.to_timing_point() for line in timing.red_lines], profile, vocab, song_ms)
     found = rhythm_candidates(audio, SAMPLE_RATE_HZ, timing)
@@ -102,11 +110,28 @@ def stand_in_stars(times: list[float], *, gamemode: int = 0, keycount: int = 4, 
     """rosu-pp's star rating of plain objects at `times`, laid out as the module docstring says."""
     import rosu_pp_py as rosu
 
-    from tokenization.beatmap import Beatmap, Circle, Difficulty, GameMode, General, TimingPoint
+    from tokenization.beatmap import Beatmap, Difficulty, GameMode, General, TimingPoint
     from tokenization.osu_writer import format_beatmap
 
+    objects = stand_in_objects(times, gamemode=gamemode, keycount=keycount, slider_multiplier=slider_multiplier,
+                               ms_per_beat=ms_per_beat)
+    beatmap = Beatmap(general=General(mode=GameMode(gamemode)),
+                      difficulty=Difficulty(circle_size=keycount if gamemode == 3 else circle_size,
+                                            slider_multiplier=slider_multiplier),
+                      timing_points=[TimingPoint(times[0] if times else 0.0, ms_per_beat, 4)], hit_objects=objects)
+    try:
+        return float(rosu.Difficulty().calculate(rosu.Beatmap(content=format_beatmap(beatmap))).stars)
+    except Exception:  # noqa: BLE001 - rosu-pp's own errors: an unrated stand-in counts as no stars
+        return 0.0
+
+
+def stand_in_objects(times: list[float], *, gamemode: int = 0, keycount: int = 4, slider_multiplier: float = 1.4,
+                     ms_per_beat: float = 500.0) -> list:
+    """Plain objects at `times`, laid out as a plain map of the mode would be (see the module docstring)."""
+    from tokenization.beatmap import Circle
+
     objects = []
-    x, y, direction = 256.0, 192.0, 1.0
+    x, y, direction = 256.0, 192.0, 0.0
     for number, time in enumerate(times):
         if gamemode == 3:
             keys = max(1, keycount)
@@ -117,21 +142,20 @@ def stand_in_stars(times: list[float], *, gamemode: int = 0, keycount: int = 4, 
         elif gamemode == 2:
             x = 64.0 if number % 2 else 448.0
             circle = Circle(int(x), 192, int(round(time)))
-        else:
+        else:  # a walk of the starter's jumps turning by WALK_TURN each object, kept on the playfield
             if number:
-                gap_beats = (time - times[number - 1]) / ms_per_beat
-                step = min(MAX_SPACING_PX, gap_beats * slider_multiplier * 100)
-                if not 32 <= x + direction * step <= PLAYFIELD[0] - 32:
-                    direction = -direction
-                x += direction * step
-                y = 120.0 if number % 2 else 264.0
+                step = STARTER_JUMP_PX
+                direction += WALK_TURN
+                x, y = x + step * math.cos(direction), y + step * math.sin(direction)
+                x, y = _fold_into(x, PLAYFIELD[0]), _fold_into(y, PLAYFIELD[1])
             circle = Circle(int(x), int(y), int(round(time)))
+        circle.new_combo = gamemode != 3 and number % 8 == 0
         objects.append(circle)
-    beatmap = Beatmap(general=General(mode=GameMode(gamemode)),
-                      difficulty=Difficulty(circle_size=keycount if gamemode == 3 else circle_size,
-                                            slider_multiplier=slider_multiplier),
-                      timing_points=[TimingPoint(times[0] if times else 0.0, ms_per_beat, 4)], hit_objects=objects)
-    try:
-        return float(rosu.Difficulty().calculate(rosu.Beatmap(content=format_beatmap(beatmap))).stars)
-    except Exception:  # noqa: BLE001 - rosu-pp's own errors: an unrated stand-in counts as no stars
-        return 0.0
+    return objects
+
+
+def _fold_into(value: float, size: float) -> float:
+    """`value` reflected back into [0, size], as a walk bouncing off the playfield's edges."""
+    period = 2 * size
+    value = value % period
+    return period - value if value > size else value

@@ -34,6 +34,8 @@ def run_generation(request: GenerateRequest, progress: Callable[[str, int, int],
     song_ms = audio_duration_ms(audio)
     sources = given_contexts(request, reference, profile, vocab, song_ms)
     object_times = _audio_rhythm(request, reference, profile, vocab, audio, song_ms, sources)
+    if object_times is not None and request.resnap is None:  # the heard times are on the grid already
+        request = replace(request, resnap=False)
     passes, wanted = _plan_passes(request, profile, vocab, sources.finished)
     # found before generating, so a bad --diffusion-model fails in a second, not after minutes of decoding
     diffusion_folder = _diffusion_folder(request, warnings) if _wants_refinement(request, profile, wanted) else None
