@@ -10,7 +10,7 @@ song, the median offset bias of the others (what LATENCY_MS would be without it)
 with that latency instead of the shipped one. Then the rhythm candidates: F1 at +-20 ms against each
 map with objects, keeping as many of the strongest candidates as the map has objects.
 
-Run: `python bench/timing.py` (needs ../shared/corpus; about a minute on one core).
+Run: `python bench/timing.py` (needs ../shared/corpus; 1-3 minutes on one core).
 """
 
 from __future__ import annotations

@@ -20,6 +20,7 @@ import numpy as np
 from models.audio.onsets import Onsets, detect_onsets
 from models.timing.fit import RedLine
 from models.timing.tempo_search import OFF_BEAT_WEIGHT, TempoCandidate, choose_level, fold, tempo_candidates
+from models.timing.tempo_segments import segment_red_lines
 
 REFINE_SPAN = 0.002  # +-0.2 % around the coarse candidate
 REFINE_STEP = 0.00001  # 0.001 % steps: 0.03 ms of drift a beat, a few ms over a song
@@ -55,7 +56,16 @@ def analyse_timing(samples: np.ndarray, sample_rate: int) -> AudioTiming | None:
     phase_ms = beat_phase(onsets, beat_ms)
     first = phase_ms + np.floor((onsets.times_ms[0] - phase_ms) / beat_ms + 0.5) * beat_ms
     main = RedLine(offset=float(round(first)), ms_per_beat=beat_ms)
-    return AudioTiming(red_lines=[main], bpm=main.bpm, offset_ms=main.offset, candidates=candidates, onsets=onsets)
+    end_ms = len(samples) / sample_rate * 1000.0
+    red_lines = segment_red_lines(onsets, main, end_ms, LATENCY_MS)
+    longest = max(red_lines, key=lambda line: _span(red_lines, line, end_ms))
+    return AudioTiming(red_lines=red_lines, bpm=longest.bpm, offset_ms=longest.offset, candidates=candidates,
+                       onsets=onsets)
+
+
+def _span(lines: list[RedLine], line: RedLine, end_ms: float) -> float:
+    index = lines.index(line)
+    return (lines[index + 1].offset if index + 1 < len(lines) else end_ms) - line.offset
 
 
 def fold_sharpness(onsets: Onsets, beat_ms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
