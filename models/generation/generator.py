@@ -285,10 +285,26 @@ class Generator:
             and t.time_shift_start <= tokens[-1] < lookback_end
         if tokens and (in_commit_zone or in_lookback_zone):
             del tokens[-(2 if self.types_first else 1):]
-        stream.add(self.tokenizer.to_absolute(self.tokenizer.decode(tokens), start), end_ms=start + self.window_ms,
-                   types_first=self.types_first)
+        events = self.tokenizer.to_absolute(self.tokenizer.decode(tokens), start)
+        if self.object_times is not None and context is ContextType.MAP:
+            events = on_heard_times(events, self.object_times, self.tokenizer.step_ms / 2)
+        stream.add(events, end_ms=start + self.window_ms, types_first=self.types_first)
         if not last:
             stream.cut_after(start + commit_ms)
+
+
+def on_heard_times(events: list[Event], times: list[float], within_ms: float) -> list[Event]:
+    """Times back on the heard object times they were decoded from: a time token holds 10 ms steps, so a
+    time comes back up to half a step off the exact candidate it was held to."""
+    heard = np.asarray(times, dtype=np.float64)
+    out = []
+    for event in events:
+        if event.type is E.TIME_SHIFT and len(heard):
+            nearest = heard[np.abs(heard - event.value).argmin()]
+            if abs(nearest - event.value) <= within_ms:
+                event = Event(E.TIME_SHIFT, int(round(nearest)))
+        out.append(event)
+    return out
 
 
 def embedding_inputs(model, vocab: Vocabulary, conditioning: Conditioning, start: int, window_ms: float) -> dict:
