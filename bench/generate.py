@@ -20,9 +20,11 @@ cuda: with a CUDA GPU, full-size v29 one window at a time: the transformers deco
   eager, and its step replayed as a CUDA graph (models.static_kv_decoder), and the windows batched;
   graphed tokens must equal eager fp32's. Skipped, with a line, without a GPU.
 song: `mapper generate` on a 3-minute song (BENCH_SONG_SECONDS; tones.wav repeated), every pass with super timing, the
-  seconds each pass takes, with the tiny profile trained briefly on a click-track map (a model with
-  random weights never ends its windows, so a whole song needs a trained one; no trained full-size
-  checkpoint is at hand offline). fp32 and int8 on the CPU, fp32 on the GPU when there is one.
+  seconds each pass takes and the real-time factor (generation time / song length), with the tiny profile
+  trained briefly on a click-track map (a model with random weights never ends its windows, so a whole song
+  needs a trained one; no trained full-size checkpoint is at hand offline). fp32 and int8 on the CPU, fp32 on
+  the GPU when there is one; then the bundled starter as `mapper generate SONG --difficulty 5.5` runs it, on
+  the README's real recording repeated to the same length, beside the tiny fp32 run (the section's baseline).
 
 The original does 15.0 tokens/s (full size) and 72.9 tokens/s (tiny) on the machine its figures were
 taken on.
@@ -318,23 +320,57 @@ def _song_section(audio_path) -> None:
         song = root / "song.wav"
         soundfile.write(str(song), np.resize(clip, int(SONG_SECONDS * 16000)), 16000)
         runs = [("cpu", "fp32"), ("cpu", "int8")] + ([("cuda", "fp32")] if torch.cuda.is_available() else [])
-        print(f"song: {SONG_SECONDS:.0f} s, tiny profile trained {TRAIN_STEPS} steps, greedy, every pass, super timing:")
+        print(f"song: {SONG_SECONDS:.0f} s, tiny profile trained {TRAIN_STEPS} steps, greedy, every pass, super timing"
+              f" (real-time factor: generation time / song length):")
+        baseline = None
         for device, precision in runs:
             request = GenerateRequest(audio=song, model=str(model), out_dir=root / f"{device}-{precision}", seed=0,
                                       greedy=True, device=device, precision=precision, super_timing=True, refine=False)
-            spans: dict[str, list[float]] = {}
+            seconds = _timed_song(f"{device} {precision}", request, run_generation)
+            baseline = baseline or seconds
+        _starter_song(root, baseline, run_generation, GenerateRequest)
 
-            def seen(label, done, total, spans=spans):
-                now = time.perf_counter()
-                spans.setdefault(label, [now, now])[1] = now
 
-            t0 = time.perf_counter()
-            result = run_generation(request, progress=seen)
-            seconds = time.perf_counter() - t0
-            by_pass = _pass_seconds(spans, t0)
-            print(f"  {device} {precision}: {seconds:6.1f} s in all, {result.tokens} tokens "
-                  f"({', '.join(f'{label} {s:.1f} s' for label, s in by_pass.items())}; the rest: loading, "
-                  f"postprocessing)")
+def _timed_song(label: str, request, run_generation) -> float:
+    """Generate one song, print its seconds in all, per pass and as a real-time factor; the seconds."""
+    spans: dict[str, list[float]] = {}
+
+    def seen(name, done, total, spans=spans):
+        now = time.perf_counter()
+        spans.setdefault(name, [now, now])[1] = now
+
+    t0 = time.perf_counter()
+    result = run_generation(request, progress=seen)
+    seconds = time.perf_counter() - t0
+    by_pass = _pass_seconds(spans, t0)
+    print(f"  {label}: {seconds:6.1f} s in all, real-time factor {seconds / SONG_SECONDS:.3f}, {result.tokens} tokens "
+          f"({', '.join(f'{name} {s:.1f} s' for name, s in by_pass.items())}; the rest: loading, audio timing, "
+          f"postprocessing)")
+    return seconds
+
+
+def _starter_song(root: Path, baseline_seconds: float, run_generation, GenerateRequest) -> None:
+    """The bundled starter on a real recording (the README's clip, repeated to the song's length), as
+    `mapper generate SONG --difficulty 5.5` runs it: audio timing and rhythm, then its passes; beside the
+    tiny fp32 run above (the baseline of this section, same song length, same process)."""
+    import numpy as np
+    import soundfile
+
+    from models.audio.loading import load_audio
+    from models.model_source import starter_model
+
+    starter = starter_model()
+    if starter is None:
+        print("  starter: skipped (this install has no bundled starter model)")
+        return
+    clip = load_audio(ROOT / "tests" / "data" / "chaos_god" / "chaos_god_clip.ogg")
+    song = root / "recording.wav"
+    soundfile.write(str(song), np.resize(clip, int(SONG_SECONDS * 16000)), 16000)
+    request = GenerateRequest(audio=song, model=str(starter), out_dir=root / "starter", seed=0, difficulty=5.5,
+                              device="cpu", refine=False)
+    seconds = _timed_song("starter cpu fp32 (a real recording, --difficulty 5.5, audio rhythm)", request,
+                          run_generation)
+    print(f"  starter / tiny fp32 baseline: {seconds / baseline_seconds:.2f}x the time")
 
 
 def _pass_seconds(spans: dict[str, list[float]], t0: float) -> dict[str, float]:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import typer
 
-from models.pipeline.request import DEVICES, GAMEMODES, IN_CONTEXTS, OUTPUT_TYPES, PRECISIONS
+from models.pipeline.request import DEVICES, GAMEMODES, IN_CONTEXTS, OUTPUT_TYPES, PRECISIONS, RHYTHMS
 from profiles import limits
 from profiles.limits import Check, Range  # noqa: F401 - the table's `check` column takes them
 
@@ -191,6 +191,11 @@ OPTIONS = [
            "The song's tempo, if you know it: one red line at --offset instead of generated timing."),
     Option('offset', '--offset', float | None, None, CLEANUP,
            'With --bpm: ms of the first beat (default 0).'),
+    Option('rhythm', '--rhythm', str | None, None, CLEANUP,
+           'Where timing and object times come from: audio (heard in the song: red lines unless --bpm or '
+           '--in-context timing give them, objects only on its onsets, as many as the star rating asks) or '
+           'model (the model times the song itself). Default: audio for the bundled starter, model otherwise.',
+           show_default=False, choices=RHYTHMS),
     Option('super_timing', '--super-timing/--no-super-timing', bool | None, None, CLEANUP,
            'Find the timing by voting over passes on shifted audio, as `mapper timing` does (profile '
            'default: on for v29).',

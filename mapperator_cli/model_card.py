@@ -87,6 +87,36 @@ def print_model_info(summary: dict) -> None:
     if evaluation.get("note"):
         console.print(evaluation["note"])
     console.print(f"model: {evaluation['command_model']}\nbaseline: {evaluation['command_baseline']}")
+    if card.get("generation"):
+        _print_generation(console, card["generation"])
+
+
+def _print_generation(console, generation: dict) -> None:
+    """The card's per-song table of `mapper generate SONG --difficulty S` (starter_bundle generation)."""
+    from rich.table import Table
+
+    rows = (("starter", "starter"), ("onsets", "audio timing + onsets, no model"), ("beats", "beats baseline"))
+    table = Table(title=f"mapper generate SONG --difficulty {generation['stars']:g}, against each song's real map "
+                        "nearest in stars")
+    for name in ("song", "mode", "real stars", "by", "objects", "stars", "BPM error %", "offset ms", "rhythm F1 ±20 ms"):
+        table.add_column(name, justify="left" if name in ("song", "mode", "by") else "right")
+    for song in generation["songs"]:
+        present = [(key, label) for key, label in rows if key in song]
+        for number, (key, label) in enumerate(present):
+            r = song[key]
+            first = number == 0
+            table.add_row(song["reference"].split("/")[-2][:32] if first else "", song["mode"] if first else "",
+                          _fmt(song["reference_stars"]) if first else "", label, str(r["objects"]), _fmt(r["stars"]),
+                          _fmt(r["bpm_error_pct"]), _fmt(r["offset_error_ms"]), _fmt(r["rhythm_f1_20ms"]),
+                          end_section=number == len(present) - 1)
+    console.print(table)
+    for key, label in rows:
+        figures = generation["summary"].get(key, {})
+        console.print(f"{label}: {figures.get('songs_with_objects')}/{figures.get('songs')} songs with objects, "
+                      f"median rhythm F1 {_fmt(figures.get('median_rhythm_f1_20ms'))}"
+                      + (f", stars within 1 of the request on {figures['stars_within_1']}"
+                         if figures.get("stars_within_1") is not None else ""))
+    console.print(f"generation: {generation['command']}")
 
 
 def _fmt(value) -> str:

@@ -43,19 +43,51 @@ def starter_model() -> Path | None:
 
 
 def chosen_model(given: str | None, option: str = "--model") -> str:
-    """The model to use: `given` (the command-line option), else $MAPPER_MODEL, else the bundled
-    starter; an error naming the first two when the starter is missing too."""
+    """The model to use: `given` (the command-line option), else $MAPPER_MODEL, else a published checkpoint
+    already in the local Hugging Face cache (the newest version first), else the bundled starter (saying so
+    on stderr, with how to get a published one); an error naming the first two when the starter is missing too."""
     if given is not None and given.strip():
         return given
     from_env = os.environ.get(MODEL_ENV, "").strip()
     if from_env:
         return from_env
+    cached = cached_published_model()
+    if cached is not None:
+        return cached
     starter = starter_model()
     if starter is not None:
+        print(f"mapper: using the small bundled starter model; for better maps use a published one: {option} v30 "
+              f"(about 1 GB, downloaded once, with progress)", file=sys.stderr)
         return str(starter)
     raise MapperInputError(f"no model given: pass {option} (a model folder, a Hugging Face hub id, or "
                            f"{'/'.join(SHORT_NAMES)}) or set the {MODEL_ENV} environment variable "
                            f"(the bundled starter model is missing from this install: {STARTER_DIR})")
+
+
+def cached_published_model() -> str | None:
+    """The short name of the newest published checkpoint (v32, then v31, ...) whose snapshot is already in
+    the local Hugging Face cache (HF_HUB_CACHE, else HF_HOME/hub), or None. Never asks the hub."""
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    for name in sorted(SHORT_NAMES, reverse=True):  # v32 first: version names sort by number
+        try:
+            folder = Path(snapshot_download(SHORT_NAMES[name], allow_patterns=HUB_PATTERNS, local_files_only=True,
+                                            cache_dir=_hub_cache()))
+        except (LocalEntryNotFoundError, OSError, ValueError):
+            continue  # not cached (or a cache entry that cannot be read): the next one
+        if (folder / "config.json").is_file() or any(folder.glob("*/config.json")):
+            return name
+    return None
+
+
+def _hub_cache() -> str | None:
+    """The hub cache folder the environment names now (huggingface_hub reads it once, at import)."""
+    if os.environ.get("HF_HUB_CACHE"):
+        return os.environ["HF_HUB_CACHE"]
+    if os.environ.get("HF_HOME"):
+        return str(Path(os.environ["HF_HOME"]) / "hub")
+    return None
 
 
 def model_path(given: str | None, option: str = "--model") -> str:

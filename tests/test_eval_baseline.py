@@ -51,7 +51,25 @@ def test_baseline_table_and_bad_combinations(tmp_path):
     result = runner.invoke(app, ["eval", str(folder), "--baseline", "beats", "--limit", "1", "-q"])
     assert result.exit_code == 0, result.output
     assert "aggregate over 1 map(s)" in result.output
-    for args, words in ((["--baseline", "onsets"], "'beats'"), (["--baseline", "beats", "--model", "x"], "separate"),
+    for args, words in ((["--baseline", "clicks"], "beats, onsets"), (["--baseline", "beats", "--model", "x"], "separate"),
                         (["--baseline", "beats", "--profile", "tiny"], "--profile")):
         result = runner.invoke(app, ["eval", str(folder), *args, "-q"])
         assert result.exit_code != 0 and words in str(result.exception), result.exception
+
+
+def test_onsets_baseline_one_map_per_song_at_the_asked_stars(tmp_path):
+    folder = _song(tmp_path)
+    result = runner.invoke(app, ["eval", str(folder), "--baseline", "onsets", "--difficulty", "0.6", "--json", "-q"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    assert out["baseline"] == "onsets" and out["difficulty"] == 0.6
+    assert len(out["songs"]) == 1  # one song (one audio file), against the real map nearest to 0.6 stars
+    report = out["songs"][0]["report"]
+    c = report["comparison"]
+    assert report["generated"]["version"] == "Audio onsets" and report["generated"]["target_stars"] == 0.6
+    # the click grid's tempo, and as many clicks as rate 0.6 stars (their phase carries the audio timing's
+    # latency, calibrated on real maps rather than clicks, so rhythm F1 is not asked of a click track)
+    assert abs(c["bpm_error_pct"]) < 0.05, c
+    assert 0 < report["generated"]["objects"] and abs(report["generated"]["stars"] - 0.6) < 0.3, report["generated"]
+    bad = runner.invoke(app, ["eval", str(folder), "--baseline", "onsets", "--difficulty", "40", "-q"])
+    assert bad.exit_code != 0 and "--difficulty" in str(bad.exception)

@@ -122,3 +122,36 @@ def test_cached_hub_model_works_offline(tmp_path, song, tiny_folder):
     proc = run_mapper(tmp_path, "timing", str(song / "audio.wav"), "--model", "v30", "--passes", "1",
                       "--out", str(tmp_path), "--quiet")
     assert proc.returncode == 0, proc.stderr
+
+
+def _cache(tmp_path, version: str, model_folder) -> None:
+    """A Hugging Face cache entry for the published `version`, holding `model_folder`'s files."""
+    repo = tmp_path / "hf" / "hub" / f"models--OliBomby--Mapperatorinator-{version}"
+    snapshot = repo / "snapshots" / COMMIT
+    snapshot.mkdir(parents=True)
+    for path in model_folder.iterdir():
+        (snapshot / path.name).write_bytes(path.read_bytes())
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(COMMIT)
+
+
+def test_no_model_prefers_the_newest_cached_published_checkpoint(tmp_path, tiny_folder):
+    _cache(tmp_path, "v29", tiny_folder)
+    _cache(tmp_path, "v31", tiny_folder)
+    proc = run_mapper(tmp_path, "info", "--model", "--json", starter=tiny_folder)
+    assert proc.returncode == 0, proc.stderr
+    info = json.loads(proc.stdout)
+    assert not info["bundled_starter"] and "Mapperatorinator-v31" in info["folder"], info
+    assert "starter" not in proc.stderr
+    # $MAPPER_MODEL still wins over the cache
+    proc = run_mapper(tmp_path, "info", "--model", "--json", starter=tiny_folder, model_env=str(tiny_folder))
+    assert proc.returncode == 0 and json.loads(proc.stdout)["folder"] == str(tiny_folder), proc.stderr
+
+
+def test_the_starter_says_so_and_how_to_get_a_published_model(tmp_path, tiny_folder):
+    proc = run_mapper(tmp_path, "info", "--model", "--json", starter=tiny_folder)
+    assert proc.returncode == 0, proc.stderr
+    said = [line for line in proc.stderr.splitlines() if "starter" in line]
+    assert len(said) == 1 and "--model v30" in said[0] and "1 GB" in said[0], proc.stderr
+    proc = run_mapper(tmp_path, "info", "--model", "--json", starter=tiny_folder, model_env=str(tiny_folder))
+    assert "starter" not in proc.stderr

@@ -45,7 +45,7 @@ def test_bundle_is_small_fp16_and_carries_its_card(monkeypatch):
     assert (STARTER_DIR / "model.safetensors").stat().st_size <= MAX_BYTES
     result = runner.invoke(app, ["info", "--model", "--json"])
     assert result.exit_code == 0, result.output
-    info = json.loads(result.output)
+    info = json.loads(result.stdout)
     assert info["bundled_starter"] and info["weights_dtype"] == ["F16"]
     assert 5e6 <= info["parameters"] <= 20e6
     card = json.loads((STARTER_DIR / CARD_FILE).read_text())
@@ -69,3 +69,24 @@ def test_generate_without_a_model_uses_the_starter(tmp_path, monkeypatch):
     assert ".osz" in written
     osu = next(out.glob("*.osu")).read_text()
     assert "ai-generated" in osu and "mapper starter" in osu
+
+
+def test_the_card_gets_a_per_song_generation_table(tmp_path):
+    from training.starter_bundle import add_generation, generation_figures
+
+    def evaluation(objects, f1, stars):
+        report = {"reference": {"mode": "osu", "stars": 5.4, "objects": 300},
+                  "generated": {"objects": objects, "stars": stars},
+                  "comparison": {"bpm_error_pct": 0.0, "offset_error_ms": 3.0, "onset_f1_20ms": f1}}
+        return {"songs": [{"reference": "/x/corpus/src/Song/map.osu", "report": report, "seconds": 12.0}]}
+
+    figures = generation_figures(5.5, {"starter": [evaluation(250, 0.6, 5.0)], "onsets": [evaluation(260, 0.55, 5.6)],
+                                       "beats": [evaluation(200, 0.1, 1.0)]})
+    song = figures["songs"][0]
+    assert song["reference"] == "src/Song/map.osu" and song["starter"]["rhythm_f1_20ms"] == 0.6
+    assert figures["summary"]["starter"] == {"songs": 1, "songs_with_objects": 1, "median_rhythm_f1_20ms": 0.6,
+                                             "stars_within_1": 1}
+    card = tmp_path / "card.json"
+    card.write_text(json.dumps({"name": "x"}))
+    assert add_generation(card, figures, "cmd")["generation"]["stars"] == 5.5
+    assert json.loads(card.read_text())["generation"]["command"] == "cmd"

@@ -112,6 +112,56 @@ def write_card(run_dir: Path, recipe: dict, model_eval: dict, baseline_eval: dic
     return card
 
 
+GENERATION_ROWS = ("starter", "onsets", "beats")  # the model; audio timing + onsets, no model; beats only
+
+
+def generation_figures(stars: float, evals: dict[str, list[dict]]) -> dict:
+    """The card's generation section: `mapper generate SONG --difficulty STARS` measured per song against its
+    real map nearest in stars (`mapper eval --difficulty STARS`), one row per song for the starter, the onsets
+    baseline and the beats baseline (each from one or more `--json` outputs, merged), and their medians."""
+    by_row = {row: {_corpus_relative(song["reference"]): song for data in evals.get(row, []) for song in data["songs"]}
+              for row in GENERATION_ROWS}
+    songs = sorted(set().union(*(set(found) for found in by_row.values())))
+    table, summary = [], {}
+    for reference in songs:
+        entry = {"reference": reference}
+        for row in GENERATION_ROWS:
+            song = by_row[row].get(reference)
+            if song is None:
+                continue
+            report = song["report"]
+            entry.setdefault("mode", report["reference"]["mode"])
+            entry.setdefault("reference_stars", _round(report["reference"].get("stars")))
+            entry.setdefault("reference_objects", report["reference"].get("objects"))
+            c = report["comparison"]
+            entry[row] = {"objects": report["generated"]["objects"], "stars": _round(report["generated"].get("stars")),
+                          "bpm_error_pct": _round(c.get("bpm_error_pct")), "offset_error_ms": _round(c.get("offset_error_ms")),
+                          "rhythm_f1_20ms": _round(c.get("onset_f1_20ms")), "seconds": song.get("seconds")}
+        table.append(entry)
+    for row in GENERATION_ROWS:
+        rows = [e[row] for e in table if row in e]
+        f1 = [r["rhythm_f1_20ms"] for r in rows if r["rhythm_f1_20ms"] is not None]
+        star_error = [abs(r["stars"] - stars) for r in rows if r["stars"] is not None]
+        summary[row] = {"songs": len(rows), "songs_with_objects": sum(1 for r in rows if r["objects"] > 0),
+                        "median_rhythm_f1_20ms": _round(statistics.median(f1)) if f1 else None,
+                        "stars_within_1": sum(1 for e in star_error if e <= 1.0) if row != "beats" else None}
+    return {"stars": stars, "songs": table, "summary": summary}
+
+
+def add_generation(card_path: Path, figures: dict, command: str) -> dict:
+    """card.json with its generation section replaced (atomically)."""
+    card = json.loads(card_path.read_text())
+    card["generation"] = {"command": command} | figures
+    temp = card_path.with_suffix(".tmp")
+    temp.write_text(json.dumps(card, indent=1, ensure_ascii=False) + "\n")
+    temp.replace(card_path)
+    return card
+
+
+def _round(value, digits: int = 3):
+    return None if value is None else round(float(value), digits)
+
+
 def _corpus_relative(path: str) -> str:
     """A reference map's path inside ../shared/corpus (the eval folders may hold links to it)."""
     parts = Path(path).resolve().parts
@@ -128,9 +178,23 @@ def main(argv: list[str] | None = None) -> int:
     p_card.add_argument("--recipe", type=Path, required=True)
     p_card.add_argument("--model-eval", type=Path, required=True)
     p_card.add_argument("--baseline-eval", type=Path, required=True)
+    p_gen = sub.add_parser("generation", help="the card's per-song generation table from `mapper eval "
+                           "--difficulty S --json` outputs of the starter and the onsets and beats baselines")
+    p_gen.add_argument("--stars", type=float, required=True)
+    for row in GENERATION_ROWS:
+        p_gen.add_argument(f"--{row}-eval", type=Path, nargs="+", required=True)
+    p_gen.add_argument("--card", type=Path, default=STARTER_DIR / CARD_FILE)
     args = parser.parse_args(argv)
     if args.step == "export":
         print(export(args.run))
+    elif args.step == "generation":
+        load = lambda path: json.loads(path.read_text())  # noqa: E731
+        evals = {row: [load(p) for p in getattr(args, f"{row}_eval")] for row in GENERATION_ROWS}
+        figures = generation_figures(args.stars, evals)
+        command = (f"mapper eval ../shared/corpus --model models/starter --difficulty {args.stars:g} --seed 0 --json "
+                   f"(one song folder a run); --baseline onsets and --baseline beats with the same --difficulty")
+        add_generation(args.card, figures, command)
+        print(json.dumps(figures["summary"], indent=1))
     else:
         load = lambda path: json.loads(path.read_text())  # noqa: E731
         card = write_card(args.run, load(args.recipe), load(args.model_eval), load(args.baseline_eval))

@@ -161,3 +161,88 @@ class LookbackZone(LogitsProcessor):
         probs[:, self.tokens.time_shift_start] = ((rescale - 1) * eos_then / event_then).clamp(0, 1).squeeze(1)
         guided = torch.nan_to_num(probs, nan=0.0, posinf=0.0).log()
         return torch.where(after_type.unsqueeze(1), guided, scores)
+
+
+class RhythmCandidates(LogitsProcessor):
+    """Object times only at given rhythm candidates (absolute ms, heard in the audio), each one used in turn.
+
+    For a model that cannot hear rhythm itself (the starter): the times where objects go are decided
+    before decoding (`models.generation.audio_rhythm`), and the model chooses what goes there (type,
+    position, hitsounds). In types-first models the time after an object type (circle, slider head,
+    spinner, hold note, drumroll, denden) must be the next unused candidate of the window's committed
+    span ([lookback, commit) of the window), so none is skipped; other timed events (a slider's end, a
+    spinner's end) fall between the last time and that candidate. The window may not end (EOS) while a
+    candidate of its committed span is unused (mania may stack a chord on the time just used); with none left, only the times of the lookahead zone
+    remain (they end the window, the next one carries on) and, in a pass's last window, no new object
+    starts. Types-last models choose the time before the type, so for them the rule only keeps times
+    on the candidates (or in the lookahead zone).
+    """
+
+    def __init__(self, tokens: RuleTokens, candidates_ms, *, window_start_ms: float, lookback_ms: float,
+                 commit_ms: float, has_lookahead: bool, types_first: bool, object_type_ids: tuple[int, ...],
+                 chords: bool = False, step_ms: float = MS_PER_TIME_STEP):
+        self.tokens = tokens
+        self.chords = chords  # mania: another note may share the time just used
+        self.types_first = types_first
+        steps = tokens.time_shift_end - tokens.time_shift_start
+        # encoded as the tokenizer encodes times (whole steps, truncated); decoding adds half a step back
+        relative = [int((t - window_start_ms) // step_ms) for t in candidates_ms]
+        self.lookback_step = int(lookback_ms / step_ms)
+        self.commit_step = min(steps, int(commit_ms / step_ms))
+        self.candidates = sorted({s for s in relative if self.lookback_step <= s < self.commit_step})
+        self.zone_start = self.commit_step if has_lookahead else steps  # times from here end the window
+        self.steps = steps
+        self._sos = torch.tensor(tokens.sos_ids, dtype=torch.long)
+        self._eos = torch.tensor(tokens.eos_ids, dtype=torch.long)
+        self._objects = torch.tensor(object_type_ids, dtype=torch.long)
+        self._timed = torch.tensor(tokens.timed_type_ids, dtype=torch.long)
+
+    def _last_step(self, row: torch.Tensor) -> int | None:
+        """The last time step written in the current context of one row, or None."""
+        t = self.tokens
+        is_time = (row >= t.time_shift_start) & (row < t.time_shift_end)
+        sos = torch.nonzero(torch.isin(row, self._sos)).flatten()
+        since = int(sos[-1]) + 1 if len(sos) else 0
+        times = torch.nonzero(is_time[since:]).flatten()
+        return int(row[since + int(times[-1])]) - t.time_shift_start if len(times) else None
+
+    def _next_candidate(self, last: int | None) -> int | None:
+        for step in self.candidates:
+            if last is None or step > last:
+                return step
+        return None
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        t = self.tokens
+        scores = scores.clone()
+        times = slice(t.time_shift_start, t.time_shift_end)
+        for row in range(input_ids.shape[0]):
+            ids = input_ids[row].cpu()
+            last = self._last_step(ids)
+            following = self._next_candidate(last)
+            allowed = torch.zeros(self.steps, dtype=torch.bool)
+            allowed[self.zone_start:] = True
+            previous = int(ids[-1]) if len(ids) else -1
+            if not self.types_first:
+                allowed[[s for s in self.candidates if last is None or s >= last]] = True
+            elif previous in self._objects.tolist():
+                if following is not None:
+                    allowed[:] = False
+                    allowed[following] = True
+                    if self.chords and last is not None and last in self.candidates:
+                        allowed[last] = True
+            elif previous in self._timed.tolist():  # an end or another timed event: before the next candidate
+                low = max(last or 0, self.lookback_step)
+                high = following if following is not None else self.steps
+                allowed[low:max(high, low + 1)] = True
+            if self.types_first and previous in self._timed.tolist():  # a timed type's time comes next, nothing else
+                keep = scores[row, times].masked_fill(~allowed.to(scores.device), float("-inf"))
+                scores[row] = float("-inf")
+                scores[row, times] = keep
+                continue
+            scores[row, times] = scores[row, times].masked_fill(~allowed.to(scores.device), float("-inf"))
+            if following is not None:
+                scores[row, self._eos.to(scores.device)] = float("-inf")
+            elif self.types_first and self.zone_start >= self.steps:  # a pass's last window, every candidate used
+                scores[row, self._objects.to(scores.device)] = float("-inf")
+        return scores

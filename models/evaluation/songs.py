@@ -7,12 +7,16 @@ beside the songs."""
 from __future__ import annotations
 
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from models.evaluation.report import evaluate
 from tokenization.errors import MapperInputError
+
+
+MIN_REFERENCE_OBJECTS = 20
 
 
 @dataclass
@@ -48,9 +52,29 @@ def find_cases(root: Path) -> list[SongCase]:
     return cases
 
 
+def nearest_cases(cases: list[SongCase], stars: float) -> list[SongCase]:
+    """One case per song (audio file): its real map nearest in star rating to `stars`, among those with at
+    least MIN_REFERENCE_OBJECTS objects."""
+    from models.evaluation.difficulty import star_rating
+    from tokenization import read_beatmap
+
+    best: dict[Path, tuple[float, SongCase]] = {}
+    for case in cases:
+        real = read_beatmap(case.beatmap)
+        if len(real.hit_objects) < MIN_REFERENCE_OBJECTS:
+            continue  # a test file with a song but hardly a map: no rhythm to measure against
+        rating = star_rating(real)
+        distance = abs(rating - stars) if rating is not None else float("inf")
+        key = case.audio.resolve()
+        if key not in best or distance < best[key][0]:
+            best[key] = (distance, case)
+    return [case for _, case in sorted(best.values(), key=lambda item: str(item[1].beatmap))]
+
+
 def evaluate_model(model: str, cases: list[SongCase], *, profile: str | None = None, seed: int | None = 0,
                    device: str = "cpu", progress: Callable[[str, int, int], None] | None = None,
-                   on_song: Callable[[int, int, SongCase], None] | None = None) -> ModelEvaluation:
+                   on_song: Callable[[int, int, SongCase], None] | None = None,
+                   difficulty: float | None = None) -> ModelEvaluation:
     from models.evaluation.difficulty import star_rating
     from models.pipeline.request import GenerateRequest
     from models.pipeline.run import run_generation
@@ -64,7 +88,7 @@ def evaluate_model(model: str, cases: list[SongCase], *, profile: str | None = N
             if on_song is not None:
                 on_song(index, len(cases), case)
             real = read_beatmap(case.beatmap)
-            stars = star_rating(real)
+            stars = star_rating(real) if difficulty is None else difficulty
             mania = real.mode is GameMode.MANIA
             request = GenerateRequest(
                 audio=case.audio, model=model, profile=profile, out_dir=Path(scratch) / str(index),
@@ -72,6 +96,7 @@ def evaluate_model(model: str, cases: list[SongCase], *, profile: str | None = N
                 keycount=real.key_count if mania else 4, seed=seed, device=device,
                 slider_multiplier=real.difficulty.slider_multiplier,
                 circle_size=None if mania else real.difficulty.circle_size)
+            started = time.perf_counter()
             try:
                 result = run_generation(request, progress=progress)
             except MapperInputError as exc:  # this model cannot map this song (its mode, say): go on
@@ -79,14 +104,19 @@ def evaluate_model(model: str, cases: list[SongCase], *, profile: str | None = N
                 continue
             report = evaluate(read_beatmap(result.path), real, target_stars=request.difficulty)
             out.results.append({"audio": str(case.audio), "reference": str(case.beatmap), "report": report,
-                                "warnings": result.warnings})
+                                "warnings": result.warnings, "seconds": round(time.perf_counter() - started, 1)})
     return out
 
 
 def evaluate_baseline(cases: list[SongCase],
-                      on_song: Callable[[int, int, SongCase], None] | None = None) -> ModelEvaluation:
-    """The beat-only baseline (`beat_baseline`) for every case, measured exactly as a model's maps are."""
+                      on_song: Callable[[int, int, SongCase], None] | None = None, *, kind: str = "beats",
+                      difficulty: float | None = None) -> ModelEvaluation:
+    """A baseline for every case, measured exactly as a model's maps are: `beats` (`beat_baseline`, one object
+    on every detected beat) or `onsets` (`onset_baseline`: the audio timing and the strongest rhythm candidates
+    at the star rating asked, or the real map's, written as plain objects: what the audio gives without a model)."""
     from models.evaluation.beat_baseline import baseline_for
+    from models.evaluation.difficulty import star_rating
+    from models.evaluation.onset_baseline import onset_baseline_for
     from tokenization import read_beatmap
 
     out = ModelEvaluation()
@@ -94,15 +124,17 @@ def evaluate_baseline(cases: list[SongCase],
         if on_song is not None:
             on_song(index, len(cases), case)
         real = read_beatmap(case.beatmap)
+        stars = (star_rating(real) if difficulty is None else difficulty) if kind == "onsets" else None
         try:
-            generated = baseline_for(case.audio, real)
+            generated = baseline_for(case.audio, real) if kind == "beats" else onset_baseline_for(
+                case.audio, real, stars)
         except MapperInputError as exc:  # unreadable audio: this song is skipped with the reason
             out.skipped.append({"reference": str(case.beatmap), "reason": str(exc)})
             continue
         if generated is None:
             out.skipped.append({"reference": str(case.beatmap), "reason": "no beat found (silent audio)"})
             continue
-        report = evaluate(generated, real, target_stars=None)
+        report = evaluate(generated, real, target_stars=stars)
         out.results.append({"audio": str(case.audio), "reference": str(case.beatmap), "report": report,
                             "warnings": []})
     return out

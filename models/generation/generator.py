@@ -22,7 +22,14 @@ import torch
 from models.configuration_mapperatorinator import UNKNOWN_STARS
 from models.decoding.batch import DecodeRequest, SamplingSettings
 from models.decoding.decoder import Decoder
-from models.decoding.rules import LookbackZone, MonotonicTime, RuleTokens, Temperature, TimeShiftBias
+from models.decoding.rules import (
+    LookbackZone,
+    MonotonicTime,
+    RhythmCandidates,
+    RuleTokens,
+    Temperature,
+    TimeShiftBias,
+)
 from models.generation.context_stream import ContextStream
 from models.generation.event_times import trim_events
 from models.generation.sweep import SequentialSweep, Sweep
@@ -98,6 +105,8 @@ class Generator:
         self.window_ms = profile.window_ms
         self.generated_tokens = 0
         self.trace: Callable[[dict], None] | None = None  # receives one record per decoder call (models.generation.trace)
+        # absolute ms where the map pass must put its objects (heard in the audio); None: where the model likes
+        self.object_times: list[float] | None = None
 
     def generate(self, audio: np.ndarray, conditioning: Conditioning, passes: list[ContextType], *,
                  strategy: Sweep | None = None, **given) -> dict[ContextType, list[Event]]:
@@ -238,8 +247,10 @@ class Generator:
         tensors = self.conditioning_tensors(conditioning, start)
         if index not in encoded:
             encoded[index] = self.model.encode(frames, **tensors)
-        result = self.decoder(lookback_ms).run(frames, [request], room, conditioning=tensors,
-                                               encoder_states=encoded[index])[0]
+        decoder = self.decoder(lookback_ms)
+        if self.object_times is not None and context is ContextType.MAP:
+            decoder.rules.append(self.rhythm_rule(start, lookback_ms, lookahead_ms, chords=conditioning.gamemode == 3))
+        result = decoder.run(frames, [request], room, conditioning=tensors, encoder_states=encoded[index])[0]
         self.record(context.value, index, start, lookback_ms, lookahead_ms, request, result)
         self.add_window(streams[context], result.tokens, context, start, first, last)
 
@@ -269,6 +280,18 @@ class Generator:
             rules.append(LookbackZone(self.tokens, lookback_ms, types_first=self.types_first))
         return Decoder(self.model, rules=rules, sampling=self.settings.sampling, cfg_scale=self.settings.cfg_scale)
 
+    def rhythm_rule(self, start: float, lookback_ms: float, lookahead_ms: float, *, chords: bool = False
+                    ) -> RhythmCandidates:
+        """The rule holding this window's objects to `object_times`."""
+        objects = (E.CIRCLE, E.SLIDER_HEAD, E.SPINNER, E.HOLD_NOTE, E.DRUMROLL, E.DENDEN)
+        return RhythmCandidates(
+            self.tokens, [t for t in self.object_times if start <= t < start + self.window_ms],
+            window_start_ms=start, lookback_ms=lookback_ms,
+            commit_ms=self.window_ms - lookahead_ms if lookahead_ms else self.window_ms,
+            has_lookahead=bool(lookahead_ms), types_first=self.types_first,
+            object_type_ids=tuple(self.vocab.event_start[k] for k in objects if self.vocab.has(k)),
+            chords=chords, step_ms=self.tokenizer.step_ms)
+
     def add_window(self, stream: ContextStream, tokens: list[int], context, start, first, last) -> None:
         """What a window wrote, as the original keeps it: end tokens stripped; a final time in the
         commit or lookback zone dropped (with the type token before it in types-first models);
@@ -286,10 +309,26 @@ class Generator:
             and t.time_shift_start <= tokens[-1] < lookback_end
         if tokens and (in_commit_zone or in_lookback_zone):
             del tokens[-(2 if self.types_first else 1):]
-        stream.add(self.tokenizer.to_absolute(self.tokenizer.decode(tokens), start), end_ms=start + self.window_ms,
-                   types_first=self.types_first)
+        events = self.tokenizer.to_absolute(self.tokenizer.decode(tokens), start)
+        if self.object_times is not None and context is ContextType.MAP:
+            events = on_heard_times(events, self.object_times, self.tokenizer.step_ms / 2)
+        stream.add(events, end_ms=start + self.window_ms, types_first=self.types_first)
         if not last:
             stream.cut_after(start + commit_ms)
+
+
+def on_heard_times(events: list[Event], times: list[float], within_ms: float) -> list[Event]:
+    """Times back on the heard object times they were decoded from: a time token holds 10 ms steps, so a
+    time comes back up to half a step off the exact candidate it was held to."""
+    heard = np.asarray(times, dtype=np.float64)
+    out = []
+    for event in events:
+        if event.type is E.TIME_SHIFT and len(heard):
+            nearest = heard[np.abs(heard - event.value).argmin()]
+            if abs(nearest - event.value) <= within_ms:
+                event = Event(E.TIME_SHIFT, int(round(nearest)))
+        out.append(event)
+    return out
 
 
 def embedding_inputs(model, vocab: Vocabulary, conditioning: Conditioning, start: int, window_ms: float) -> dict:

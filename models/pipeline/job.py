@@ -8,6 +8,7 @@ file, or a mapset folder (models.pipeline.mapset)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 from models.generation.given_contexts import GivenContexts, GivenOptions
 from models.pipeline.request import GenerateRequest
@@ -38,15 +39,16 @@ class GenerationJob:
         self.given: GivenContexts = given_contexts(self.given_options(), self.reference, self.profile, self.vocab,
                                                    self.song_ms)
         self.given_before = set(self.given.finished)  # from the reference or a tempo, before any decoding
+        d = self.reference.difficulty if self.reference is not None else None
+        self.slider_multiplier = request.slider_multiplier or (d.slider_multiplier if d else 1.4)
+        self.circle_size = request.circle_size or (d.circle_size if d and request.gamemode != 3 else 4.0)
+        self.object_times = self._audio_rhythm()  # before the passes are planned: it may give the timing
         self.passes, self.wanted = self._plan_passes()
         from models.pipeline.output import diffusion_folder, wants_refinement
 
         self.diffusion_folder = (diffusion_folder(request, self.warnings)
                                  if wants_refinement(request, self.profile, self.wanted) else None)
         self.style = reference_style(request.reference, self.reference) if self.reference is not None else {}
-        d = self.reference.difficulty if self.reference is not None else None
-        self.slider_multiplier = request.slider_multiplier or (d.slider_multiplier if d else 1.4)
-        self.circle_size = request.circle_size or (d.circle_size if d and request.gamemode != 3 else 4.0)
         self.model = None
         self.generator = None
 
@@ -62,6 +64,7 @@ class GenerationJob:
         self.generator = Generator(self.model, self.vocab, self.profile, self.settings(), self.device)
         trace = Trace(self.request.trace) if self.request.trace is not None else None
         self.generator.trace = trace
+        self.generator.object_times = self.object_times
         try:
             per_difficulty = self.decode(conditionings)
         finally:
@@ -92,7 +95,7 @@ class GenerationJob:
                              self.progress, trace=g.trace)
             shared = [p for p in shared if p not in given.finished]
             if not mapset:
-                if r.parallel and shared:
+                if r.parallel and shared and g.object_times is None:
                     strategy = ParallelWindows(r.batch_size or self.profile.inference.max_batch_size)
                     return [g.generate(self.audio, middle, shared, finished=given.finished, strategy=strategy, **span)]
                 return [g.generate(self.audio, middle, shared, finished=given.finished, preload=given.preload, **span)]
@@ -129,6 +132,25 @@ class GenerationJob:
                             continue_before_ms=r.start_time if r.add_to_beatmap else None,
                             super_timing=r.super_timing, timing_passes=r.timing_passes, batch_size=r.batch_size,
                             seed=r.seed, device=self.device)
+
+    def _audio_rhythm(self) -> list[float] | None:
+        """The object times heard in the song (models.generation.audio_rhythm) for a model that cannot time it
+        itself, the heard red lines given to the passes when nothing else gave the timing; else None. A mapset
+        gets the heard timing, but each difficulty's objects keep the model's own rhythm on it."""
+        from models.generation.audio_rhythm import RhythmOptions, audio_rhythm
+
+        r = self.request
+        options = RhythmOptions(rhythm=r.rhythm, stars=r.difficulty, gamemode=r.gamemode, keycount=r.keycount,
+                                start_ms=r.start_time, end_ms=r.end_time)
+        times = audio_rhythm(options, self.profile, self.vocab, self.audio, self.song_ms, self.given,
+                             circle_size=self.circle_size, slider_multiplier=self.slider_multiplier)
+        if times is None or r.mapset:
+            return None
+        if r.resnap is None:  # the heard times are on the grid already
+            self.request = replace(r, resnap=False)
+        if r.parallel:
+            self.warnings.append("--parallel does not hold objects to the audio's rhythm: decoding window by window")
+        return times
 
     def stars(self, asked: float | None) -> float | None:
         """The star rating a difficulty is made for: the one asked for, else the reference's."""

@@ -20,6 +20,7 @@ GAMEMODES = {"osu": 0, "taiko": 1, "catch": 2, "mania": 3}
 IN_CONTEXTS = ("timing", "kiai", "gd", "no_hs")
 OUTPUT_TYPES = ("timing", "kiai", "map", "sv")
 DEVICES = ("auto", "cpu", "cuda")
+RHYTHMS = ("audio", "model")  # models.generation.audio_rhythm: heard in the song, or the model's own
 PRECISIONS = ("fp32", "amp", "int8")  # models.loading.PRECISIONS, without importing torch for --help
 # The command's flag of a field whose name differs from its flag's (else --field-name).
 FLAGS = {"mapper_id": "--mapper", "overall_difficulty": "--od", "approach_rate": "--ar",
@@ -96,6 +97,7 @@ class GenerateRequest:
     batch_size: int | None = None  # windows per batch in parallel mode and super timing; None: the profile's
     bpm: float | None = None  # a known tempo: one red line instead of the timing pass
     offset: float | None = None  # ms of that red line's first beat
+    rhythm: str | None = None  # audio: timing and object times heard in the song; model; None: by the profile
     # style classes (None: unknown, as the model was trained to accept)
     mapper_id: int | None = None  # osu! user id of the mapper whose style to follow
     beatmap_id: int | None = None  # a training beatmap's id, as a style class
@@ -223,6 +225,8 @@ class GenerateRequest:
             yield "--device", f"--device takes {', '.join(DEVICES)}, not {self.device!r}"
         if self.precision not in PRECISIONS:
             yield "--precision", f"--precision takes {', '.join(PRECISIONS)}, not {self.precision!r}"
+        if self.rhythm is not None and self.rhythm not in RHYTHMS:
+            yield "--rhythm", f"--rhythm takes {' or '.join(RHYTHMS)}, not {self.rhythm!r}"
         if self.precision == "int8" and self.device == "cuda":
             yield "--precision", "--precision int8 runs on the CPU only: use --device cpu, or fp32/amp on a GPU"
         if self.diffusion_model is not None and self.refine is False:

@@ -1,0 +1,171 @@
+"""Timing and rhythm heard in the audio, for a model that cannot hear them itself (the bundled starter, or
+any model with `--rhythm audio`): the red lines come from `models.timing.audio_timing` unless `--bpm` or
+the reference's timing give them, and the object times are chosen among its rhythm candidates before
+decoding; the `RhythmCandidates` decoding rule then holds the model's objects to those times.
+
+How many candidates: as many of the strongest as make the requested star rating. The star rating of a
+set of times is measured with rosu-pp (the ranked calculator) on a stand-in map of those times, laid out
+as a plain map of that mode would be (osu!: circles jumping by the starter's mean jump, turning as they go,
+mania: columns in turn, taiko: alternating don and kat, catch: fruit across the plate), and the
+count is found by bisection: stars grow with the number of objects kept. So the stars -> density relation
+is rosu-pp's own, measured on each song's candidates; no map of any corpus is used. The model then places
+the objects, which moves the final rating somewhat (its positions, sliders), but the density is what the
+rating mostly follows.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+RHYTHM_AUDIO, RHYTHM_MODEL = "audio", "model"
+# Profiles whose models are not trained to hear timing and rhythm in a real recording.
+AUDIO_RHYTHM_PROFILES = frozenset({"starter"})
+DEFAULT_STARS = 5.0  # asked when no star rating is given (the embedding's default in `embedding_inputs`)
+# The starter's mean distance between consecutive objects (osu! px), measured on its map of the README's clip
+# (tests/data/chaos_god, --difficulty 3): its positions, not the time between objects, set its jumps.
+STARTER_JUMP_PX = 160.0
+PLAYFIELD = (512, 384)
+WALK_TURN = 2.0  # radians between a stand-in osu! map's steps: a zigzag that wanders over the playfield
+
+
+@dataclass(frozen=True)
+class TimedCandidate:
+    """A rhythm candidate as this module needs it: a time (ms) and how strong its onset is."""
+
+    time_ms: float
+    strength: float
+
+
+@dataclass(frozen=True)
+class RhythmOptions:
+    """What the heard rhythm is told by whoever asks for it (the pipeline fills it from its request)."""
+
+    rhythm: str | None = None  # audio, model; None: by the profile
+    stars: float | None = None  # the star rating the density follows (None: DEFAULT_STARS)
+    gamemode: int = 0
+    keycount: int = 4
+    start_ms: float | None = None  # only candidates in this span
+    end_ms: float | None = None
+
+
+def uses_audio_rhythm(rhythm: str | None, profile) -> bool:
+    """Whether the audio, not the model, gives the timing and the object times: `--rhythm`, else the profile."""
+    if rhythm is None:
+        rhythm = RHYTHM_AUDIO if profile.name in AUDIO_RHYTHM_PROFILES else RHYTHM_MODEL
+    return rhythm == RHYTHM_AUDIO
+
+
+def audio_rhythm(options: RhythmOptions, profile, vocab, audio, song_ms: float, sources, *, circle_size: float,
+                 slider_multiplier: float) -> list[float] | None:
+    """The object times for the map pass (absolute ms, sorted), or None when the model keeps its own rhythm.
+    Gives `sources` the audio timing first when nothing else gave one."""
+    if not uses_audio_rhythm(options.rhythm, profile):
+        return None
+    from models.audio.loading import SAMPLE_RATE_HZ
+    from models.generation.given_contexts import give_timing
+    from models.timing.audio_timing import AudioTiming, analyse_timing
+    from models.timing.fit import RedLine
+    from models.timing.rhythm_candidates import rhythm_candidates
+
+    if sources.reference_timing:
+        lines = [RedLine(offset=tp.time, ms_per_beat=tp.beat_length, meter=tp.meter)
+                 for tp in sources.reference_timing if tp.uninherited and tp.beat_length > 0]
+        if not lines:
+            return None
+        timing = AudioTiming(red_lines=lines, bpm=lines[0].bpm, offset_ms=lines[0].offset, candidates=[],
+                             onsets=None)
+    else:
+        timing = analyse_timing(audio, SAMPLE_RATE_HZ)
+        if timing is None or not timing.red_lines:
+            return None  # no beat heard (silence): the model's own timing, as before
+        give_timing(sources, [line.to_timing_point() for line in timing.red_lines], profile, vocab, song_ms)
+    found = rhythm_candidates(audio, SAMPLE_RATE_HZ, timing)
+    candidates = [TimedCandidate(c.time_ms, c.strength) for c in found
+                  if (options.start_ms is None or c.time_ms >= options.start_ms)
+                  and (options.end_ms is None or c.time_ms <= options.end_ms)]
+    stars = options.stars if options.stars is not None else DEFAULT_STARS
+    return keep_for_stars(candidates, stars, gamemode=options.gamemode, keycount=options.keycount,
+                          circle_size=circle_size, slider_multiplier=slider_multiplier,
+                          ms_per_beat=timing.red_lines[0].ms_per_beat if timing.red_lines else 500.0)
+
+
+def keep_for_stars(candidates: list[TimedCandidate], stars: float, *, gamemode: int = 0, keycount: int = 4,
+                   circle_size: float = 4.0, slider_multiplier: float = 1.4, ms_per_beat: float = 500.0) -> list[float]:
+    """The times of the strongest candidates, as many as make a map of about `stars` (sorted by time)."""
+    ranked = sorted(candidates, key=lambda c: (-c.strength, c.time_ms))
+    if not ranked:
+        return []
+
+    def rating(count: int) -> float:
+        times = sorted(c.time_ms for c in ranked[:count])
+        return stand_in_stars(times, gamemode=gamemode, keycount=keycount, circle_size=circle_size,
+                              slider_multiplier=slider_multiplier, ms_per_beat=ms_per_beat)
+
+    low, high = 1, len(ranked)
+    if rating(high) <= stars:
+        return sorted(c.time_ms for c in ranked)
+    while high - low > 1:  # rating(low) < stars < rating(high), or low == 1
+        middle = (low + high) // 2
+        if rating(middle) < stars:
+            low = middle
+        else:
+            high = middle
+    count = low if abs(rating(low) - stars) <= abs(rating(high) - stars) else high
+    return sorted(c.time_ms for c in ranked[:count])
+
+
+def stand_in_stars(times: list[float], *, gamemode: int = 0, keycount: int = 4, circle_size: float = 4.0,
+                   slider_multiplier: float = 1.4, ms_per_beat: float = 500.0) -> float:
+    """rosu-pp's star rating of plain objects at `times`, laid out as the module docstring says."""
+    import rosu_pp_py as rosu
+
+    from tokenization.beatmap import Beatmap, Difficulty, GameMode, General, TimingPoint
+    from tokenization.osu_writer import format_beatmap
+
+    objects = stand_in_objects(times, gamemode=gamemode, keycount=keycount, slider_multiplier=slider_multiplier,
+                               ms_per_beat=ms_per_beat)
+    beatmap = Beatmap(general=General(mode=GameMode(gamemode)),
+                      difficulty=Difficulty(circle_size=keycount if gamemode == 3 else circle_size,
+                                            slider_multiplier=slider_multiplier),
+                      timing_points=[TimingPoint(times[0] if times else 0.0, ms_per_beat, 4)], hit_objects=objects)
+    try:
+        return float(rosu.Difficulty().calculate(rosu.Beatmap(content=format_beatmap(beatmap))).stars)
+    except Exception:  # noqa: BLE001 - rosu-pp's own errors: an unrated stand-in counts as no stars
+        return 0.0
+
+
+def stand_in_objects(times: list[float], *, gamemode: int = 0, keycount: int = 4, slider_multiplier: float = 1.4,
+                     ms_per_beat: float = 500.0) -> list:
+    """Plain objects at `times`, laid out as a plain map of the mode would be (see the module docstring)."""
+    from tokenization.beatmap import Circle
+
+    objects = []
+    x, y, direction = 256.0, 192.0, 0.0
+    for number, time in enumerate(times):
+        if gamemode == 3:
+            keys = max(1, keycount)
+            circle = Circle(int((number % keys + 0.5) * PLAYFIELD[0] / keys), 192, int(round(time)))
+        elif gamemode == 1:
+            circle = Circle(256, 192, int(round(time)))
+            circle.hitsound = 2 if number % 2 else 0  # kat, don
+        elif gamemode == 2:
+            x = 64.0 if number % 2 else 448.0
+            circle = Circle(int(x), 192, int(round(time)))
+        else:  # a walk of the starter's jumps turning by WALK_TURN each object, kept on the playfield
+            if number:
+                step = STARTER_JUMP_PX
+                direction += WALK_TURN
+                x, y = x + step * math.cos(direction), y + step * math.sin(direction)
+                x, y = _fold_into(x, PLAYFIELD[0]), _fold_into(y, PLAYFIELD[1])
+            circle = Circle(int(x), int(y), int(round(time)))
+        circle.new_combo = gamemode != 3 and number % 8 == 0
+        objects.append(circle)
+    return objects
+
+
+def _fold_into(value: float, size: float) -> float:
+    """`value` reflected back into [0, size], as a walk bouncing off the playfield's edges."""
+    period = 2 * size
+    value = value % period
+    return period - value if value > size else value

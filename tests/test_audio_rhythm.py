@@ -1,0 +1,121 @@
+"""Rhythm heard in the audio holds a model's objects: the `RhythmCandidates` decoding rule (object times only at
+the next candidate, no early end), the star rating -> how many candidates (`keep_for_stars`, rosu-pp on a
+stand-in map), and a whole map pass of a random tiny model whose objects all land on the given times."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from models.decoding.rules import RhythmCandidates, RuleTokens
+from models.generation.audio_rhythm import TimedCandidate, keep_for_stars, stand_in_stars
+
+# a toy vocabulary: 0 pad, 1 SOS, 2 EOS, 3 CIRCLE, 4 SLIDER_END, 5 another token, 10..110 TIME_SHIFT 0..100 steps
+TOKENS = RuleTokens(time_shift_start=10, time_shift_end=111, sos_ids=(1,), eos_ids=(2,), timed_type_ids=(3, 4))
+CIRCLE, SLIDER_END, OTHER = 3, 4, 5
+
+
+def rule(candidates_ms, *, lookback_ms=0.0, has_lookahead=True, chords=False):
+    return RhythmCandidates(TOKENS, candidates_ms, window_start_ms=1000.0, lookback_ms=lookback_ms,
+                            commit_ms=600.0, has_lookahead=has_lookahead, types_first=True,
+                            object_type_ids=(CIRCLE,), chords=chords)
+
+
+def allowed_steps(scores: torch.Tensor) -> list[int]:
+    return [i - TOKENS.time_shift_start for i in range(TOKENS.time_shift_start, TOKENS.time_shift_end)
+            if torch.isfinite(scores[0, i])]
+
+
+def test_an_object_goes_to_the_next_unused_candidate():
+    candidates = [1100.0, 1250.0, 1400.0, 1900.0]  # steps 10, 25, 40 in the committed span; 90 is past it
+    scores = torch.zeros(1, 120)
+    first = rule(candidates)(torch.tensor([[1, CIRCLE]]), scores)
+    assert allowed_steps(first) == [10]
+    # after an object at step 10 the next one goes to step 25, never beyond it nor back
+    after = rule(candidates)(torch.tensor([[1, CIRCLE, 10 + 10, OTHER, CIRCLE]]), scores)
+    assert allowed_steps(after) == [25]
+    # the window may not end while a candidate of its committed span is unused
+    assert not torch.isfinite(after[0, 2])
+    # mania's chords: another note at the time just used, or the next candidate
+    chord = rule(candidates, chords=True)(torch.tensor([[1, CIRCLE, 10 + 10, OTHER, CIRCLE]]), scores)
+    assert allowed_steps(chord) == [10, 25]
+
+
+def test_a_slider_end_stays_before_the_next_candidate():
+    candidates = [1100.0, 1250.0]
+    ends = rule(candidates)(torch.tensor([[1, CIRCLE, 10 + 10, SLIDER_END]]), torch.zeros(1, 120))
+    steps = allowed_steps(ends)
+    assert steps[0] == 10 and 25 not in steps and max(s for s in steps if s < 60) == 24
+
+
+def test_with_every_candidate_used_the_window_ends():
+    candidates = [1100.0]
+    done = torch.tensor([[1, CIRCLE, 10 + 10, OTHER]])
+    scores = rule(candidates)(done, torch.zeros(1, 120))
+    assert torch.isfinite(scores[0, 2])  # EOS allowed
+    # an object type now can only take a lookahead time, which ends the window (the next one redoes it)
+    assert allowed_steps(rule(candidates)(torch.tensor([[1, CIRCLE, 20, CIRCLE]]), scores)) == list(range(60, 101))
+    # in a pass's last window (no lookahead zone) no new object starts
+    last = rule(candidates, has_lookahead=False)(done, torch.zeros(1, 120))
+    assert not torch.isfinite(last[0, CIRCLE]) and torch.isfinite(last[0, 2])
+
+
+def test_candidates_in_the_lookback_zone_belong_to_the_previous_window():
+    scores = rule([1100.0, 1350.0], lookback_ms=200.0)(torch.tensor([[1, CIRCLE]]), torch.zeros(1, 120))
+    assert allowed_steps(scores) == [35]
+
+
+def beat_candidates(seconds: float = 60.0, bpm: float = 150.0) -> list[TimedCandidate]:
+    """Quarter-beat candidates over `seconds`, strongest on the beats, then the half beats."""
+    quarter = 60000.0 / bpm / 4
+    return [TimedCandidate(1000 + i * quarter, 1.0 if i % 4 == 0 else 0.6 if i % 2 == 0 else 0.3 + 0.001 * (i % 7))
+            for i in range(int(seconds * 1000 / quarter))]
+
+
+@pytest.mark.parametrize("gamemode", [0, 3])
+def test_more_stars_keep_more_candidates_and_the_rating_follows(gamemode):
+    candidates = beat_candidates()
+    low, high = (2.0, 4.0) if gamemode == 0 else (1.2, 2.0)  # single mania notes (no chords) rate lower
+    kept = {stars: keep_for_stars(candidates, stars, gamemode=gamemode, ms_per_beat=400.0) for stars in (low, high)}
+    assert 0 < len(kept[low]) < len(kept[high]) <= len(candidates)
+    for stars, times in kept.items():
+        assert times == sorted(times)
+        assert abs(stand_in_stars(times, gamemode=gamemode, ms_per_beat=400.0) - stars) < 0.5
+    # the strongest go first: at the lower rating every beat is kept before any quarter
+    beats = {c.time_ms for c in candidates if c.strength == 1.0}
+    assert beats <= set(kept[high]) and (beats >= set(kept[low]) or beats <= set(kept[low]))
+
+
+def test_a_map_pass_puts_every_object_on_the_given_times(random_tiny_model):
+    from models.generation.generator import GenerationSettings, Generator
+    from profiles import load_profile
+    from tokenization.events import ContextType, EventType
+    from tokenization.prompt import Conditioning
+
+    model, vocab, _ = random_tiny_model
+    profile = load_profile("tiny")
+    generator = Generator(model, vocab, profile, GenerationSettings())
+    generator.object_times = [1000.0 + 250 * i for i in range(40)]  # 10 s of eighth notes at 120 BPM
+    circle = vocab.event_start[EventType.CIRCLE]
+    plain_rules = generator.base_rules
+
+    def circles_likely():  # a random model rarely writes a type token; this one leans to circles
+        def lean(input_ids, scores):
+            scores = scores.clone()
+            scores[:, circle] += 8.0
+            return scores
+        return [lean, *plain_rules()]
+
+    generator.base_rules = circles_likely
+    audio = np.random.default_rng(0).normal(0, 0.1, 16_000 * 12).astype(np.float32)
+    torch.manual_seed(0)
+    contexts = generator.generate(audio, Conditioning(gamemode=0, difficulty=4.0, song_length_ms=12_000.0),
+                                  [ContextType.MAP])
+    events = contexts[ContextType.MAP]
+    starts = {EventType.CIRCLE, EventType.SLIDER_HEAD, EventType.SPINNER}
+    placed = [events[i + 1].value for i, e in enumerate(events[:-1])
+              if e.type in starts and events[i + 1].type is EventType.TIME_SHIFT]
+    assert len(placed) >= 20, events[:40]
+    allowed = set(generator.object_times)
+    assert all(min(abs(t - a) for a in allowed) <= 1 for t in placed), placed  # the exact times, not 10 ms steps
