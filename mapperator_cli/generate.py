@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 from pathlib import Path
 from types import SimpleNamespace
@@ -97,14 +98,14 @@ def run_generate(audio: Path | None, **values) -> None:
     if len(difficulties) > 1:
         from models.pipeline.mapset import run_mapset
 
-        with PassProgress(enabled=not o.quiet) as progress:
+        with PassProgress(enabled=not o.quiet) as progress, _naming_files_kept():
             result = run_mapset(request, difficulties, progress=progress.update)
         for warning in result.warnings:
             typer.echo(f"mapper: warning: {warning}", err=True)
         for path in result.written:
             typer.echo(str(path))
         return
-    with PassProgress(enabled=not o.quiet) as progress:
+    with PassProgress(enabled=not o.quiet) as progress, _naming_files_kept():
         result = run_generation(request, progress=progress.update)
     for warning in result.warnings:
         typer.echo(f"mapper: warning: {warning}", err=True)
@@ -115,6 +116,18 @@ def run_generate(audio: Path | None, **values) -> None:
 
 
 generate = command(run_generate)
+
+
+@contextlib.contextmanager
+def _naming_files_kept():
+    """When a later file fails (the .osz on a full disk), still print the ones written before it:
+    the user keeps them, and the error line that follows names only the failed one."""
+    try:
+        yield
+    except OSError as exc:
+        for path in getattr(exc, "written", []):
+            typer.echo(str(path))
+        raise
 
 
 def _check_combinations(o: SimpleNamespace, contexts: list[str]) -> None:
