@@ -26,10 +26,22 @@ def test_folders_nested_1000_deep_are_skipped_and_listed_not_fatal(tmp_path, mon
         os.mkdir("d")
         os.chdir("d")
     os.chdir(tmp_path)
-    report = build_dataset([sources], tmp_path / "dataset")
+    try:
+        report = build_dataset([sources], tmp_path / "dataset")
+    finally:
+        _remove_chain(deep, 1000)  # shutil.rmtree (pytest's clean-up) recurses, and would fail on it
     assert report.total_beatmaps == 1
     assert len(report.skipped) == 1 and "nested deeper than" in report.skipped[0].reason
     assert report.skipped[0].path.startswith(str(deep / "d" / "d"))
+
+
+def _remove_chain(top, depth: int) -> None:
+    os.chdir(top)
+    for _ in range(depth):
+        os.chdir("d")
+    for _ in range(depth):
+        os.chdir("..")
+        os.rmdir("d")
 
 
 def test_a_self_looping_link_in_a_song_folder_keeps_the_folders_map(tmp_path):
