@@ -15,6 +15,8 @@ from pathlib import Path
 
 import torch
 
+from tokenization.atomic_files import write_text_atomic
+from tokenization.errors import MapperInputError
 from tokenization.events import EventType
 from training.audio_cache import AudioCache
 from training.checkpoint import checkpoints, load_state, save_checkpoint
@@ -102,10 +104,10 @@ class Trainer:
         on batches already in memory (bench/train.py)."""
         s, acc = self.settings, self.accelerator
         step = 0
-        if resume and (found := checkpoints(self.run_dir)):
-            self._load_weights(found[-1])
-            step = load_state(found[-1], self.optimizers, self.schedulers)
-            self.log(f"resumed from {found[-1].name} (step {step})")
+        if resume and checkpoints(self.run_dir):
+            step = self._resume()
+            if acc.is_main_process:
+                _forget_metrics_after(self.run_dir / METRICS_FILE, step)  # those steps run again
         maker = ExampleMaker(self.profile, self.vocab, train=True, audio=self.audio)
         micro = max(1, s.batch_size // s.grad_accumulation)
         stream = batches or train_batches(maker, train_records, micro, seed=s.seed, step=step, workers=s.workers,
@@ -203,6 +205,25 @@ class Trainer:
         self.log(f"saved {path}")
         return path
 
+    def _resume(self) -> int:
+        """Load the newest checkpoint that reads whole; a damaged one (a crash or a full disk while it
+        was copied, say) is passed over for the one before it, with a warning naming both."""
+        damaged: list[tuple[str, str]] = []  # (checkpoint, what is wrong with it), newest first
+        for folder in reversed(checkpoints(self.run_dir)):
+            try:
+                self._load_weights(folder)
+                step = load_state(folder, self.optimizers, self.schedulers)
+            except Exception as exc:  # noqa: BLE001 - safetensors, torch.load and shape errors alike
+                damaged.append((folder.name, " ".join(str(exc).split())[:200] or type(exc).__name__))
+                continue
+            if damaged:
+                self.log(f"warning: {damaged[0][0]} is damaged, resumed from {folder.name} instead ("
+                         + "; ".join(f"{name}: {why}" for name, why in damaged) + ")")
+            self.log(f"resumed from {folder.name} (step {step})")
+            return step
+        raise MapperInputError(f"{self.run_dir}: no checkpoint can be resumed from ("
+                               + "; ".join(f"{name}: {why}" for name, why in damaged) + ")")
+
     def _load_weights(self, folder: Path) -> None:
         from safetensors.torch import load_file
 
@@ -217,6 +238,24 @@ class Trainer:
                 else:
                     model.load_state_dict(state)
                 return
+
+
+def _forget_metrics_after(path: Path, step: int) -> None:
+    """Drop the records of steps after `step` (logged before a crash, about to be run again), so that
+    metrics.jsonl holds each step once."""
+    if not path.is_file():
+        return
+    kept = []
+    for line in path.read_text(encoding="utf-8").splitlines(keepends=True):
+        try:
+            logged = int(json.loads(line).get("step", 0))
+        except (ValueError, TypeError, AttributeError):
+            logged = 0  # a half-written last line, or not a record: not a step to keep twice
+            if not line.endswith("\n"):
+                continue
+        if logged <= step:
+            kept.append(line if line.endswith("\n") else line + "\n")
+    write_text_atomic(path, "".join(kept))
 
 
 def _with_lr(training, lr: float):
