@@ -30,26 +30,35 @@ class MapsetResult:
 def run_mapset(request, difficulties: list[float],
                progress: Callable[[str, int, int], None] | None = None) -> MapsetResult:
 
-    from models.audio.loading import audio_duration_ms, load_audio
+    from models.audio.loading import load_song
     from models.generation.generator import Generator
     from models.generation.given_contexts import given_contexts, reference_style
     from models.generation.trace import Trace
     from models.pipeline.output import _diffusion_folder, _wants_refinement
-    from models.pipeline.run import _check_span, _checkpoint, _device, _load_model, _plan_passes, _settings
+    from models.pipeline.run import (
+        _check_span,
+        _checkpoint,
+        _device,
+        _load_model,
+        _plan_passes,
+        _samples_for_span,
+        _settings,
+    )
     from tokenization import read_beatmap
 
     if request.add_to_beatmap:
         raise MapperInputError("--add-to-beatmap adds one difficulty: give a single --difficulty")
     reference = read_beatmap(request.reference) if request.reference else None
     _check_span(request, reference)
-    audio = load_audio(request.audio)
+    song = load_song(request.audio, until_ms=None if request.end_time is None else 0)  # 0: length and peak only
     folder, vocab, profile = _checkpoint(request)
     warnings: list[str] = []
     request = replace(request, device=_device(request.device, warnings, request.precision))
-    song_ms = audio_duration_ms(audio)
+    song_ms = song.duration_ms
     sources = given_contexts(request, reference, profile, vocab, song_ms)
     given = set(sources.finished)
     passes, wanted = _plan_passes(request, profile, vocab, sources.finished)
+    audio = song.samples if request.end_time is None else _samples_for_span(request, profile, vocab, passes)
     diffusion_folder = _diffusion_folder(request, warnings) if _wants_refinement(request, profile, wanted) else None
 
     model = _load_model(folder, request)

@@ -13,7 +13,7 @@ from tokenization.errors import MapperInputError
 
 def run_generation(request: GenerateRequest, progress: Callable[[str, int, int], None] | None = None) -> GenerateResult:
 
-    from models.audio.loading import audio_duration_ms, load_audio
+    from models.audio.loading import load_song
     from models.generation.generator import Generator
     from models.generation.given_contexts import given_contexts, reference_style
     from models.generation.trace import Trace
@@ -23,7 +23,7 @@ def run_generation(request: GenerateRequest, progress: Callable[[str, int, int],
 
     reference = read_beatmap(request.reference) if request.reference else None
     _check_span(request, reference)
-    audio = load_audio(request.audio)
+    song = load_song(request.audio, until_ms=None if request.end_time is None else 0)  # 0: length and peak only
     folder, vocab, profile = _checkpoint(request)
     warnings = [f"unknown descriptor {d!r} ignored" for d in unknown_descriptors(vocab, request.descriptors)]
     if request.mapper_id is not None and request.mapper_id not in vocab.mapper_idx:
@@ -31,9 +31,10 @@ def run_generation(request: GenerateRequest, progress: Callable[[str, int, int],
     if request.beatmap_id is not None and request.beatmap_id not in vocab.beatmap_idx:
         warnings.append(f"the model does not know beatmap {request.beatmap_id}: no beatmap style used")
     request = replace(request, device=_device(request.device, warnings, request.precision))
-    song_ms = audio_duration_ms(audio)
+    song_ms = song.duration_ms
     sources = given_contexts(request, reference, profile, vocab, song_ms)
     passes, wanted = _plan_passes(request, profile, vocab, sources.finished)
+    audio = song.samples if request.end_time is None else _samples_for_span(request, profile, vocab, passes)
     # found before generating, so a bad --diffusion-model fails in a second, not after minutes of decoding
     diffusion_folder = _diffusion_folder(request, warnings) if _wants_refinement(request, profile, wanted) else None
 
@@ -70,6 +71,19 @@ def run_generation(request: GenerateRequest, progress: Callable[[str, int, int],
     if beatmap.hit_objects and diffusion_folder is not None:
         _refine(request, diffusion_folder, beatmap, progress)
     return _write(request, beatmap, reference, generator.generated_tokens, warnings)
+
+
+def _samples_for_span(request, profile, vocab, passes):
+    """The song up to --end-time and two windows beyond (the windows reaching the span see exactly the
+    samples they would see in the whole song), so a 3-hour file mapped for 5 s is not held whole;
+    the whole song when super timing, which votes over all of it, is to run."""
+    from models.audio.loading import load_audio
+    from tokenization.events import ContextType
+
+    super_timing = profile.inference.super_timing if request.super_timing is None else request.super_timing
+    if ContextType.TIMING in passes and super_timing and ContextType.TIMING in vocab.context_sos:
+        return load_audio(request.audio)
+    return load_audio(request.audio, until_ms=request.end_time + 2 * profile.window_ms)
 
 
 def _decode_passes(request, generator, model, vocab, profile, audio, conditioning, sources, passes, progress):
