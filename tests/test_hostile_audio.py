@@ -13,11 +13,13 @@ import pytest
 import soundfile
 
 from models.audio import loading
-from models.audio.loading import load_audio, load_song
+from models.audio.loading import load_audio
 from tokenization.errors import AudioError
 
 
 def test_a_span_of_a_long_song_is_decoded_in_bounded_memory(tmp_path):
+    from models.audio.loading import load_song
+
     path = tmp_path / "long.wav"  # 10 minutes at 44.1 kHz: 53 MB of 16-bit samples, 106 MB as float32
     rng = np.random.default_rng(0)
     with soundfile.SoundFile(path, "w", samplerate=44100, channels=1, subtype="PCM_16") as out:
