@@ -79,6 +79,21 @@ def test_two_runs_into_one_folder_never_share_a_name(tmp_path, song, monkeypatch
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(p.name for p in results.values())
 
 
+def test_without_hard_links_names_are_still_taken_once(tmp_path, song, monkeypatch):
+    """FAT and some network filesystems refuse links: the name is then reserved by an exclusive create."""
+    def refused(*args, **kwargs):
+        raise PermissionError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr(os, "link", refused)
+    request = GenerateRequest(audio=song, model="none", out_dir=tmp_path / "out")
+    paths = [_write(request, a_map(), None, 0, []).path for _ in range(3)]
+    assert [p.name for p in paths] == ["Artist - Song (mapper (AI)) [Normal (AI)].osu",
+                                       "Artist - Song (mapper (AI)) [Normal (AI)] (2).osu",
+                                       "Artist - Song (mapper (AI)) [Normal (AI)] (3).osu"]
+    assert all(len(read_beatmap(p).hit_objects) == 2 for p in paths)
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(p.name for p in paths)  # no temporaries
+
+
 def test_metadata_cannot_add_lines_or_reach_names_with_control_characters(tmp_path, song):
     request = GenerateRequest(audio=song, model="none", out_dir=tmp_path)
     title = "Title\r\n[HitObjects]\n1,1,1,1,0,0:0:0:0:\x1b[31m red\u202egpj.exe\x9b"
