@@ -144,7 +144,7 @@ def _write(request: GenerateRequest, beatmap, reference, tokens: int, warnings: 
             written.append(write_osz({path.name: path, audio_member_name(request.audio): request.audio},
                                      request.out_dir / f"{path.stem}.osz", new_name_if_taken=True))
         except OSError as exc:
-            exc.written = written  # the .osu is kept: the command still names it (see OutputIncomplete)
+            exc.written = written  # the .osu is kept: the command still prints its path before the error
             raise
     return GenerateResult(path, tokens, warnings, written, backup)
 
