@@ -41,7 +41,7 @@ def timing(
     from models.audio.loading import audio_duration_ms, load_audio
     from models.generation.timing_passes import run_timing_passes
     from models.loading import load_model, resolve_checkpoint
-    from models.pipeline.request import safe_filename
+    from models.pipeline.request import fresh_path, safe_filename
     from models.postprocess.build import BeatmapInfo, build_beatmap
     from profiles import load_profile
     from profiles.detect import detect_profile
@@ -72,14 +72,12 @@ def timing(
         reference.timing_points = sorted([tp for tp in reference.timing_points if not tp.uninherited] + reds,
                                          key=lambda tp: (tp.time, not tp.uninherited))
         reference.metadata.version = f"{reference.metadata.version} (mapper timing)"
-        written = write_beatmap(reference, target / f"{safe_filename(beatmap.stem + ' (mapper timing)')}.osu",
-                                new_name_if_taken=True)
+        written = write_beatmap(reference, fresh_path(target, beatmap.stem + " (mapper timing)"))
     else:
         info = BeatmapInfo(title=audio.stem, version="mapper timing", audio_filename=audio.name)
         bm, _ = build_beatmap({}, chosen.tokenizer, info, reference_timing=reds)
         bm.timing_points = reds  # exactly what was found, no default red line
-        written = write_beatmap(bm, target / f"{safe_filename(audio.stem + ' (mapper timing)')}.osu",
-                                new_name_if_taken=True)
+        written = write_beatmap(bm, fresh_path(target, safe_filename(f"{audio.stem} (mapper timing)")))
     lines = [{"offset_ms": round(line.offset, 3), "bpm": round(line.bpm, 4), "ms_per_beat": line.ms_per_beat,
               "meter": line.meter} for line in result.red_lines]
     if as_json:

@@ -96,6 +96,17 @@ def safe_filename(text: str) -> str:
     return cleaned(text)
 
 
+def fresh_path(folder: Path, stem: str, suffix: str = ".osu") -> Path:
+    """A name free now (`stem`, then `stem (2)`, ...). Writing to it without overwrite refuses if
+    another run took it meanwhile; `write_beatmap(..., new_name_if_taken=True)` takes one atomically."""
+    path = folder / f"{stem}{suffix}"
+    counter = 2
+    while path.exists():
+        path = folder / f"{stem} ({counter}){suffix}"
+        counter += 1
+    return path
+
+
 def keep_backup(path: Path) -> Path:
     """Copy `path` to a free name beside it (`map.osu.bak`, then `map.osu.bak2`, ...), taken atomically."""
     import shutil
