@@ -62,4 +62,4 @@ def test_a_text_file_named_mp3_is_not_a_decodable_audio_file(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "mapperator_cli", "info", str(path)], capture_output=True, text=True,
                           timeout=120)
     assert proc.returncode == 2
-    assert proc.stderr == f"mapper: error: {path}: not a decodable audio file (its format is none libsndfile reads)\n"
+    assert proc.stderr == f"mapper: error: {path}: cannot decode audio: not a decodable audio file (no format libsndfile reads)\n"

@@ -151,7 +151,7 @@ def _decoding(path: Path) -> Iterator[None]:
     except Exception as error:  # noqa: BLE001 - libsndfile raises several types for bad data
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
         if "possibly a pipe" in reason or "Format not recognised" in reason:  # libsndfile on a text file
-            raise AudioError(f"{path}: not a decodable audio file (its format is none libsndfile reads)") from None
+            raise AudioError(f"{path}: cannot decode audio: not a decodable audio file (no format libsndfile reads)") from None
         reason = reason.replace(f"'{path}'", "the file")  # its messages repeat the path
         raise AudioError(f"{path}: cannot decode audio ({reason})") from None
 
