@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import typer
@@ -23,7 +24,7 @@ def run_generate(audio: Path | None, **values) -> None:
     from models.pipeline.mapset import run_mapset
     from models.pipeline.run import run_generation
 
-    with progress_reporter(values["progress"], enabled=not values["quiet"]) as progress:
+    with progress_reporter(values["progress"], enabled=not values["quiet"]) as progress, _naming_files_kept():
         if request.mapset:
             result = run_mapset(request, request.mapset, progress=progress.update, token_progress=True)
         else:
@@ -37,3 +38,15 @@ def run_generate(audio: Path | None, **values) -> None:
 
 
 generate = command(run_generate)
+
+
+@contextlib.contextmanager
+def _naming_files_kept():
+    """When a later file fails (the .osz on a full disk), still print the ones written before it:
+    the user keeps them, and the error line that follows names only the failed one."""
+    try:
+        yield
+    except OSError as exc:
+        for path in getattr(exc, "written", []):
+            typer.echo(str(path))
+        raise

@@ -40,17 +40,45 @@ def _bezier_at(coordinates: np.ndarray, t: np.ndarray) -> np.ndarray:
     each coordinate, summed over k) rather than a matrix product, whose different summation order
     moves results by an ulp: enough to flip a truncated pixel (123.99999 vs 124)."""
     degree = coordinates.shape[1] - 1
-    t = np.asarray(t, dtype=np.float64).reshape(-1, 1)
+    return (_basis(degree, np.asarray(t, dtype=np.float64).reshape(-1, 1))[:, np.newaxis] * coordinates).sum(axis=-1)
+
+
+def _basis(degree: int, t: np.ndarray) -> np.ndarray:
+    """Bernstein weights [len(t), degree + 1], each term in the training code's order."""
     k = np.arange(degree + 1)
-    basis = _weights(degree) * (1 - t) ** (degree - k) * t ** k
-    return np.sum(basis[:, np.newaxis] * coordinates, axis=-1)
+    return _weights(degree) * (1 - t) ** (degree - k) * t ** k
+
+
+@functools.lru_cache(maxsize=64)
+def _sample_basis(degree: int) -> np.ndarray:
+    """The weights at the 50 measuring parameters: the same numbers every piece of that degree uses."""
+    basis = _basis(degree, _SAMPLE_T.reshape(-1, 1))
+    basis.flags.writeable = False
+    return basis
+
+
+def _measured_lengths(pieces: list[np.ndarray]) -> list[float]:
+    """Length of each piece measured as 49 chords between 50 evenly spaced parameters (straight pieces
+    too: the float error of the sampled measure is part of what the models saw).
+
+    Pieces of one degree are measured together (one array [pieces, 50, 2, degree + 1]); every
+    reduction runs over the same contiguous axis and length as for a single piece, so each length is
+    bit for bit the one a piece measured alone gets."""
+    lengths = [0.0] * len(pieces)
+    by_degree: dict[int, list[int]] = {}
+    for index, piece in enumerate(pieces):
+        by_degree.setdefault(piece.shape[1] - 1, []).append(index)
+    for degree, indices in by_degree.items():
+        coordinates = np.stack([pieces[i] for i in indices])  # [P, 2, degree + 1]
+        samples = (_sample_basis(degree)[np.newaxis, :, np.newaxis] * coordinates[:, np.newaxis]).sum(axis=-1)
+        chords = np.sqrt(np.square(np.diff(samples, axis=1)).sum(axis=-1))  # [P, 49]
+        for i, length in zip(indices, chords.sum(axis=-1)):
+            lengths[i] = length
+    return lengths
 
 
 def _measured_length(coordinates: np.ndarray) -> float:
-    """Length of a piece measured as 49 chords between 50 evenly spaced parameters (straight pieces
-    too: the float error of the sampled measure is part of what the models saw)."""
-    samples = _bezier_at(coordinates, _SAMPLE_T)
-    return np.sum(np.sqrt(np.sum(np.square(np.diff(samples, axis=0)), axis=1)))
+    return _measured_lengths([coordinates])[0]
 
 
 def _pieces_end(pieces: list[np.ndarray], required: float) -> tuple[float, float]:
@@ -59,7 +87,7 @@ def _pieces_end(pieces: list[np.ndarray], required: float) -> tuple[float, float
     Each piece spans a share of the parameter range proportional to its measured length; the last
     piece is evaluated at required-remainder / its length (so a short path continues along the
     polynomial). When the last piece measures 0 the parameter falls on an earlier piece's end."""
-    lengths = [_measured_length(p) for p in pieces]
+    lengths = _measured_lengths(pieces)
     total = sum(lengths)
     last_required = max(0, lengths[-1] - (total - required))
     if len(pieces) == 1:
@@ -107,9 +135,17 @@ def is_perfect_arc(points: list[tuple[float, float]]) -> bool:
 
 
 def legacy_end_position(slider: Slider) -> tuple[float, float]:
-    points = [(p.x, p.y) for p in slider.path]
-    required = slider.length
-    kind = slider.curve_type
+    points = tuple((p.x, p.y) for p in slider.path)
+    if slider.length == 0 or any(x == 0 or y == 0 for x, y in points):
+        # -0.0 and 0.0 are one cache key, yet atan2 tells them apart: such sliders are not cached
+        return _end_position.__wrapped__(slider.curve_type, points, slider.length)
+    return _end_position(slider.curve_type, points, slider.length)
+
+
+@functools.lru_cache(maxsize=4096)
+def _end_position(kind: CurveType, points: tuple[tuple[float, float], ...], required: float) -> tuple[float, float]:
+    """Cached by geometry: each slider is encoded once per context and tokenizer, often several times."""
+    points = list(points)
     if len(points) == 1:
         return points[0]
     if kind is CurveType.CATMULL:

@@ -16,10 +16,14 @@ from __future__ import annotations
 
 import copy
 import os
-import tempfile
 from decimal import Decimal
 from pathlib import Path
 
+from tokenization.atomic_files import (
+    write_atomic,
+    write_fresh,
+    write_text_atomic,  # noqa: F401 - imported from here by other modules
+)
 from tokenization.beatmap import (
     LATEST_STABLE_VERSION,
     Beatmap,
@@ -44,6 +48,7 @@ from tokenization.osu_reader import (
     TYPE_SPINNER,
     shift_times,
 )
+from tokenization.safe_text import one_line
 
 LINE_END = "\r\n"
 
@@ -96,30 +101,28 @@ def format_beatmap(beatmap: Beatmap) -> str:
     return LINE_END.join(sections) + LINE_END
 
 
-def write_beatmap(beatmap: Beatmap, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
-    """Write atomically (temporary file + rename); refuses to replace an existing file unless asked."""
+def write_beatmap(beatmap: Beatmap, path: str | os.PathLike, *, overwrite: bool = False,
+                  new_name_if_taken: bool = False) -> Path:
+    """Write atomically (temporary file, then one step to the final name) and return the path written.
+
+    An existing file is replaced only with `overwrite`; with `new_name_if_taken` the map goes to the
+    first free name `path`, `stem (2).osu`, ... (reserved atomically: two runs never share one);
+    otherwise a taken name raises FileExistsError."""
     path = Path(path)
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"{path} already exists (not overwritten)")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(path, format_beatmap(beatmap))
-    return path
+    text = format_beatmap(beatmap)
 
-
-def write_text_atomic(path: Path, text: str) -> None:
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+    def fill(temp: Path) -> None:
+        with open(temp, "w", encoding="utf-8", newline="") as handle:
             handle.write(text)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+
+    if new_name_if_taken and not overwrite:
+        return write_fresh(path.parent, path.stem, path.suffix, fill)
+    return write_atomic(path, fill, overwrite=overwrite)
 
 
 def _general(bm: Beatmap) -> list[str]:
     g = bm.general
-    lines = ["[General]", f"AudioFilename: {g.audio_filename}", f"AudioLeadIn: {g.audio_lead_in}",
+    lines = ["[General]", f"AudioFilename: {one_line(g.audio_filename)}", f"AudioLeadIn: {g.audio_lead_in}",
              f"PreviewTime: {fmt(g.preview_time)}", f"Countdown: {g.countdown}", f"SampleSet: {g.sample_set}",
              f"StackLeniency: {fmt(g.stack_leniency)}", f"Mode: {int(g.mode)}",
              f"LetterboxInBreaks: {fmt(g.letterbox_in_breaks)}"]
@@ -147,10 +150,12 @@ def _editor(bm: Beatmap) -> list[str]:
 
 def _metadata(bm: Beatmap) -> list[str]:
     m = bm.metadata
-    return ["[Metadata]", f"Title:{m.title}", f"TitleUnicode:{m.title_unicode}", f"Artist:{m.artist}",
-            f"ArtistUnicode:{m.artist_unicode}", f"Creator:{m.creator}", f"Version:{m.version}",
-            f"Source:{m.source}", "Tags:" + " ".join(m.tags), f"BeatmapID:{m.beatmap_id}",
-            f"BeatmapSetID:{m.beatmap_set_id}"]
+    fields = [("Title", m.title), ("TitleUnicode", m.title_unicode), ("Artist", m.artist),
+              ("ArtistUnicode", m.artist_unicode), ("Creator", m.creator), ("Version", m.version),
+              ("Source", m.source), ("Tags", " ".join(m.tags))]
+    # one line each whatever was asked: a newline in --title would start sections of its own
+    return ["[Metadata]", *(f"{key}:{one_line(str(value))}" for key, value in fields),
+            f"BeatmapID:{m.beatmap_id}", f"BeatmapSetID:{m.beatmap_set_id}"]
 
 
 def _difficulty(bm: Beatmap) -> list[str]:
@@ -165,10 +170,10 @@ def _events(bm: Beatmap) -> list[str]:
     lines = ["[Events]", "//Background and Video events"]
     if ev.background is not None:
         x, y = ev.background_offset
-        lines.append(f'0,0,"{ev.background}",{x},{y}')
+        lines.append(f'0,0,"{one_line(ev.background)}",{x},{y}')
     if ev.video is not None:
         x, y = ev.video_offset
-        lines.append(f'Video,{ev.video_start},"{ev.video}",{x},{y}')
+        lines.append(f'Video,{ev.video_start},"{one_line(ev.video)}",{x},{y}')
     lines.append("//Break Periods")
     lines += [f"2,{fmt(b.start)},{fmt(b.end)}" for b in ev.breaks]
     lines += ev.other_lines

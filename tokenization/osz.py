@@ -3,7 +3,7 @@
 Extraction refuses what could escape or exhaust the target: absolute paths, `..` parts, links,
 too many members, too many bytes in all or in one member, and archives that inflate far more
 than a real mapset does (zip bombs, also "stealth" ones made of many members just under the
-per-member check). Every error of the archive libraries (zipfile, zlib, lzma, bz2: corrupt data,
+per-member check), and compression methods other than store and deflate. Every error of the archive libraries (zipfile, zlib, lzma, bz2: corrupt data,
 encryption, unknown methods, truncation) becomes one MapperInputError naming the archive; errors
 writing the extracted files (a full disk) are left as they are, since they are not the archive's.
 """
@@ -16,12 +16,12 @@ import lzma
 import os
 import stat
 import struct
-import tempfile
 import zipfile
 import zlib
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 
+from tokenization.atomic_files import write_atomic, write_fresh
 from tokenization.beatmap import Beatmap
 from tokenization.errors import MapperInputError, ParseError
 from tokenization.osu_reader import MAX_FILE_BYTES, parse_beatmap
@@ -38,6 +38,9 @@ ARCHIVE_RATIO_MIN_BYTES = 64 * 1024**2  # below this, any ratio is harmless
 # What zipfile and the decompressors raise on corrupt, truncated, encrypted or odd archives.
 ARCHIVE_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError, RuntimeError,
                   NotImplementedError, lzma.LZMAError, zlib.error, struct.error, OverflowError, IndexError)
+# osu! writes stored or deflated members; others (LZMA, bzip2) would run decompressors whose memory the
+# archive's own header decides (an LZMA dictionary of gigabytes), for no real mapset.
+SUPPORTED_METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
 DISK_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS)  # the destination's fault, not the archive's
 
 
@@ -100,6 +103,9 @@ def _safe_members(archive: zipfile.ZipFile, path) -> list[zipfile.ZipInfo]:
         pure = PurePosixPath(name)
         if pure.is_absolute() or ".." in pure.parts or (len(name) > 1 and name[1] == ":"):
             raise MapperInputError(f"{path}: unsafe path in archive: {member.filename!r}")
+        if member.compress_type not in SUPPORTED_METHODS:  # checked before any decompressor is made
+            raise MapperInputError(f"{path}: member {member.filename!r} uses zip compression method "
+                                   f"{member.compress_type}; an .osz holds stored or deflated files only")
         mode = member.external_attr >> 16
         if stat.S_ISLNK(mode):
             raise MapperInputError(f"{path}: archive holds a symbolic link: {member.filename!r}")
@@ -155,23 +161,20 @@ def extract_osz(path: str | os.PathLike, dest: str | os.PathLike) -> list[Path]:
 
 
 def write_osz(files: dict[str, bytes | str | os.PathLike], path: str | os.PathLike, *,
-              overwrite: bool = False) -> Path:
-    """Write an archive atomically: `files` maps member names to bytes, text, or a file on disk."""
+              overwrite: bool = False, new_name_if_taken: bool = False) -> Path:
+    """Write an archive atomically: `files` maps member names to bytes, text, or a file on disk.
+    A taken name is replaced only with `overwrite`; with `new_name_if_taken` the first free name
+    (`path`, `stem (2).osz`, ...) is reserved atomically; otherwise it raises FileExistsError."""
     path = Path(path)
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"{path} already exists (not overwritten)")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
+
+    def fill(temp: Path) -> None:
         with zipfile.ZipFile(temp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
             for name, content in files.items():
                 if isinstance(content, (bytes, str)) and not isinstance(content, os.PathLike):
                     archive.writestr(name, content)
                 else:
                     archive.write(content, name)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-    return path
+
+    if new_name_if_taken and not overwrite:
+        return write_fresh(path.parent, path.stem, path.suffix, fill)
+    return write_atomic(path, fill, overwrite=overwrite)

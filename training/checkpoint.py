@@ -10,6 +10,7 @@ moment leaves only complete checkpoints behind.
 
 from __future__ import annotations
 
+import errno
 import os
 import random
 import re
@@ -20,6 +21,7 @@ import torch
 
 STATE_FILE = "trainer_state.pt"
 CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
+FULL_DISK_BYTES = 64 * 1024**2  # less free than this after a failed save: the disk was what failed
 
 
 MODEL_FILES = ("config.json", "model.safetensors", "tokenizer.json", "profile.json")  # a complete model
@@ -52,22 +54,42 @@ def replace_folder(partial: Path, final: Path) -> None:
 
 
 def save_checkpoint(run_dir: Path, step: int, write_weights, optimizers, schedulers, keep: int = 2) -> Path:
+    """Write checkpoint-<step> whole or not at all: on any failure the `.partial` folder is removed
+    (earlier checkpoints stay as they are), and a full disk is raised as one OSError naming the
+    checkpoint, whatever library hit it (torch.save says only "[enforce fail at inline_container.cc]")."""
     final = run_dir / f"checkpoint-{step}"
     partial = run_dir / f"checkpoint-{step}.partial"
     shutil.rmtree(partial, ignore_errors=True)
-    partial.mkdir(parents=True)
-    write_weights(partial)
-    torch.save({
-        "step": step,
-        "optimizers": [o.state_dict() for o in optimizers],
-        "schedulers": [s.state_dict() for s in schedulers],
-        "torch_rng": torch.get_rng_state(),
-        "python_rng": list(_plain(random.getstate())),
-    }, partial / STATE_FILE)
+    try:
+        partial.mkdir(parents=True)
+        write_weights(partial)
+        torch.save({
+            "step": step,
+            "optimizers": [o.state_dict() for o in optimizers],
+            "schedulers": [s.state_dict() for s in schedulers],
+            "torch_rng": torch.get_rng_state(),
+            "python_rng": list(_plain(random.getstate())),
+        }, partial / STATE_FILE)
+    except BaseException as exc:
+        full = isinstance(exc, Exception) and _disk_full(exc, run_dir)  # asked before the space is freed
+        shutil.rmtree(partial, ignore_errors=True)
+        if full:
+            raise OSError(errno.ENOSPC, "No space left on device", str(final)) from None
+        raise
     replace_folder(partial, final)
     for old in checkpoints(run_dir)[:-keep]:
         shutil.rmtree(old, ignore_errors=True)
     return final
+
+
+def _disk_full(exc: Exception, run_dir: Path) -> bool:
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    text = str(exc)
+    if "No space left" in text or "os error 28" in text:  # safetensors' SafetensorError
+        return True
+    # torch's zip writer reports only a failed check ("unexpected pos ..."): ask the disk itself
+    return "inline_container" in text and shutil.disk_usage(run_dir).free < FULL_DISK_BYTES
 
 
 def checkpoints(run_dir: Path) -> list[Path]:

@@ -33,7 +33,7 @@ import os
 import shutil
 import time
 import unicodedata
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -47,6 +47,7 @@ LOCK_FILE = ".build.lock"
 CHECKPOINT_SECONDS = 30.0  # rewrite metadata.parquet at most this often while building
 MAX_FOLDER_NAME_BYTES = 120  # ext4 allows 255; Mapperator shortens to keep Windows paths under 248 chars
 MAX_FILE_NAME_BYTES = 200
+MAX_FOLDER_DEPTH = 64  # folders below a source folder; a Songs folder is two deep, a sorted library a few more
 INVALID_NAME_CHARS = set('<>:"/\\|?*')  # not allowed in Windows file names; '/' nowhere
 LOCAL_ID_SPAN = 2**31 - 3  # local ids lie in [-(2**31 - 2), -2]: int32-sized, clear of osu!'s -1 and 0
 
@@ -104,14 +105,21 @@ class Source:
         digest = hashlib.sha1()
         with os.scandir(folder) as entries:
             for entry in sorted(entries, key=lambda e: e.name):
-                if entry.is_file():
+                try:
+                    if not entry.is_file():
+                        continue
                     info = entry.stat()
-                    digest.update(f"{entry.name}\0{info.st_size}\0{info.st_mtime_ns}\n".encode())
+                except OSError:  # a link to itself or a vanished file: the folder's maps do not read it
+                    continue
+                digest.update(f"{entry.name}\0{info.st_size}\0{info.st_mtime_ns}\n".encode())
         return digest.hexdigest()
 
 
-def find_sources(paths: Iterable[str | os.PathLike], *, exclude: Path | None = None) -> list[Source]:
-    """Sources in the given files and folders (recursively), in a stable order, without duplicates."""
+def find_sources(paths: Iterable[str | os.PathLike], *, exclude: Path | None = None,
+                 skipped: list[SkippedFile] | None = None) -> list[Source]:
+    """Sources in the given files and folders (recursively), in a stable order, without duplicates.
+    Folders nested deeper than MAX_FOLDER_DEPTH, and folders that cannot be listed, are not searched:
+    each goes to `skipped` (when given) and the walk goes on."""
     found: dict[str, Source] = {}
     excluded = exclude.resolve() if exclude is not None else None
     for given in paths:
@@ -127,22 +135,46 @@ def find_sources(paths: Iterable[str | os.PathLike], *, exclude: Path | None = N
             source = Source(suffix[1:], path, Path(given))
             found.setdefault(source.key, source)
             continue
-        for folder, subfolders, files in os.walk(path):
-            here = Path(folder)
-            # Reports name files under the folder as given: `../shared` may be a link, and a
-            # resolved path would then lie outside what the user named.
-            shown = Path(given) / here.relative_to(path)
-            # Never read the dataset being written, should it lie inside a source folder.
-            subfolders[:] = sorted(d for d in subfolders if excluded is None or here / d != excluded)
-            names = sorted(files)
-            for name in names:
-                if name.lower().endswith(".osz"):
-                    source = Source("osz", here / name, shown / name)
-                    found.setdefault(source.key, source)
-            if any(name.lower().endswith(".osu") for name in names):
-                source = Source("folder", here, shown)
-                found.setdefault(source.key, source)
+        # Reports name files under the folder as given: `../shared` may be a link, and a resolved
+        # path would then lie outside what the user named.
+        for source in _walk(path, Path(given), excluded, skipped if skipped is not None else []):
+            found.setdefault(source.key, source)
     return list(found.values())
+
+
+def _walk(root: Path, shown_root: Path, excluded: Path | None, skipped: list[SkippedFile]) -> Iterator[Source]:
+    """Depth first with a stack of its own (a tree 1000 folders deep needs no Python recursion),
+    in sorted order; links to folders are not followed (as os.walk), so a link loop ends nowhere."""
+    stack = [(root, shown_root, 0)]
+    while stack:
+        here, shown, depth = stack.pop()
+        if depth > MAX_FOLDER_DEPTH:
+            skipped.append(SkippedFile(str(shown), f"nested deeper than {MAX_FOLDER_DEPTH} folders; not searched"))
+            continue
+        try:
+            with os.scandir(here) as listing:
+                entries = sorted(listing, key=lambda e: e.name)
+        except OSError as exc:
+            skipped.append(SkippedFile(str(shown), f"cannot list the folder: {exc.strerror or exc}"))
+            continue
+        names, subfolders = [], []
+        for entry in entries:
+            try:
+                is_folder = entry.is_dir()
+            except OSError:  # a link to itself: not a folder, and no .osu either
+                is_folder = False
+            if not is_folder:
+                names.append(entry.name)
+            elif entry.is_symlink():
+                continue
+            elif excluded is None or here / entry.name != excluded:  # never read the dataset being written
+                subfolders.append(entry.name)
+        for name in names:
+            if name.lower().endswith(".osz"):
+                yield Source("osz", here / name, shown / name)
+        if any(name.lower().endswith(".osu") for name in names):
+            yield Source("folder", here, shown)
+        stack.extend((here / name, shown / name, depth + 1) for name in reversed(subfolders))
 
 
 # ----------------------------------------------------------------------------------------------- names
@@ -713,11 +745,13 @@ def build_dataset(sources: Iterable[str | os.PathLike], out_dir: str | os.PathLi
     started = time.perf_counter()
     out = Path(out_dir)
     _check_out_dir(out)
-    found = find_sources(sources, exclude=out)
+    too_deep: list[SkippedFile] = []
+    found = find_sources(sources, exclude=out, skipped=too_deep)
     (out / mmrs.DATA_DIR).mkdir(parents=True, exist_ok=True)
     counts = {"built": 0, "rebuilt": 0, "done": 0}
     with _BuildLock(out):
         builder = _Builder(out)
+        builder.skipped.extend(too_deep)
         try:
             with contextlib.ExitStack() as stack:
                 preparer = None

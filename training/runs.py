@@ -116,10 +116,8 @@ def train_model(profile: Profile, options: TrainOptions, *, log: Callable[[str],
     processes = process_state(use_cpu(options.cpu))
     log = log if processes.is_main_process else (lambda message: None)
     run_dir = _run_dir(options, processes)
-    resume_from = checkpoints(run_dir)[-1] if options.resume and checkpoints(run_dir) else None
-    if resume_from is not None:
-        vocab = Vocabulary.load(resume_from)
-        model = load_model(resume_from)
+    if options.resume and checkpoints(run_dir):
+        vocab, model = _newest_loadable(run_dir)  # the trainer then resumes from it, saying which and why
     elif options.init:
         folder = resolve_checkpoint(options.init)
         vocab = Vocabulary.load(folder)
@@ -150,6 +148,20 @@ def train_model(profile: Profile, options: TrainOptions, *, log: Callable[[str],
             shutil.copyfile(final / name, tmp)
             tmp.replace(run_dir / name)
     return result
+
+
+def _newest_loadable(run_dir: Path):
+    """Vocabulary and model of the newest checkpoint that loads (a damaged newest one is passed over)."""
+    from models.loading import load_model
+    from tokenization.vocabulary import Vocabulary
+
+    problems = []
+    for folder in reversed(checkpoints(run_dir)):
+        try:
+            return Vocabulary.load(folder), load_model(folder)
+        except Exception as exc:  # noqa: BLE001 - whatever a damaged file raises
+            problems.append(f"{folder.name}: {' '.join(str(exc).split())[:200] or type(exc).__name__}")
+    raise MapperInputError(f"{run_dir}: no checkpoint can be resumed from ({'; '.join(problems)})")
 
 
 def train_lora(profile: Profile, base: str, options: TrainOptions, *, log: Callable[[str], None] = print,

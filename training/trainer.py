@@ -5,6 +5,9 @@ its vocabulary and how to write its weights. Devices, mixed precision, gradient 
 multi-process runs come from accelerate; step counting, evaluation and checkpoints are ours.
 With several processes (`accelerate launch`), see `training.distributed`: shares, global batch,
 loss scaling; only the main process logs and writes to the run folder.
+
+Over 300 lines: resuming (the newest checkpoint that loads, metrics of replayed steps forgotten) and
+saving (full-disk cleanup) belong to the loop whose state they restore and write.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from pathlib import Path
 
 import torch
 
+from tokenization.atomic_files import write_text_atomic
 from tokenization.errors import MapperInputError
 from tokenization.events import EventType
 from training.audio_cache import AudioCache
@@ -131,10 +135,10 @@ class Trainer:
             raise MapperInputError("--resume is not supported under FSDP or DeepSpeed (each process holds a "
                                    "shard of the optimizer state, and checkpoints keep only the main "
                                    "process's); start a new run with --init CHECKPOINT instead")
-        if resume and (found := checkpoints(self.run_dir)):
-            self._load_weights(found[-1])
-            step = load_state(found[-1], self.optimizers, self.schedulers)
-            self.log(f"resumed from {found[-1].name} (step {step})")
+        if resume and checkpoints(self.run_dir):
+            step = self._resume()
+            if acc.is_main_process:
+                _forget_metrics_after(self.run_dir / METRICS_FILE, step)  # those steps run again
         maker = ExampleMaker(self.profile, self.vocab, train=True, audio=self.audio)
         stream = batches or train_batches(maker, train_records, micro, seed=s.seed, step=step, workers=s.workers,
                                           process=(acc.process_index, acc.num_processes), pin_memory=self.pin_memory)
@@ -262,6 +266,25 @@ class Trainer:
         self.log(f"saved {path}")
         return path
 
+    def _resume(self) -> int:
+        """Load the newest checkpoint that reads whole; a damaged one (a crash or a full disk while it
+        was copied, say) is passed over for the one before it, with a warning naming both."""
+        damaged: list[tuple[str, str]] = []  # (checkpoint, what is wrong with it), newest first
+        for folder in reversed(checkpoints(self.run_dir)):
+            try:
+                self._load_weights(folder)
+                step = load_state(folder, self.optimizers, self.schedulers)
+            except Exception as exc:  # noqa: BLE001 - safetensors, torch.load and shape errors alike
+                damaged.append((folder.name, " ".join(str(exc).split())[:200] or type(exc).__name__))
+                continue
+            if damaged:
+                self.log(f"warning: {damaged[0][0]} is damaged, resumed from {folder.name} instead ("
+                         + "; ".join(f"{name}: {why}" for name, why in damaged) + ")")
+            self.log(f"resumed from {folder.name} (step {step})")
+            return step
+        raise MapperInputError(f"{self.run_dir}: no checkpoint can be resumed from ("
+                               + "; ".join(f"{name}: {why}" for name, why in damaged) + ")")
+
     def _load_weights(self, folder: Path) -> None:
         from safetensors.torch import load_file
 
@@ -276,6 +299,24 @@ class Trainer:
                 else:
                     model.load_state_dict(state)
                 return
+
+
+def _forget_metrics_after(path: Path, step: int) -> None:
+    """Drop the records of steps after `step` (logged before a crash, about to be run again), so that
+    metrics.jsonl holds each step once."""
+    if not path.is_file():
+        return
+    kept = []
+    for line in path.read_text(encoding="utf-8").splitlines(keepends=True):
+        try:
+            logged = int(json.loads(line).get("step", 0))
+        except (ValueError, TypeError, AttributeError):
+            logged = 0  # a half-written last line, or not a record: not a step to keep twice
+            if not line.endswith("\n"):
+                continue
+        if logged <= step:
+            kept.append(line if line.endswith("\n") else line + "\n")
+    write_text_atomic(path, "".join(kept))
 
 
 def _with_lr(training, lr: float):

@@ -19,9 +19,11 @@ differently), WAV bit-exact (tests/test_audio.py).
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import sys
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,6 +39,8 @@ else:
         import audioop
 
 SAMPLE_RATE_HZ = 16_000  # every published model works at 16 kHz
+MAX_SONG_SECONDS = 4 * 3600  # longer files are refused: a whole 4-hour song is 0.9 GB of samples at 16 kHz
+BLOCK_FRAMES = 1 << 20  # decoded at a time (24 s at 44.1 kHz): memory follows what is kept, not the file
 MS_PER_SECOND = 1000.0
 
 # How libsndfile's subtypes map onto the integers the original's decoder produced (see step 1 above).
@@ -48,36 +52,45 @@ _MP3_SUBTYPE = "MPEG_LAYER_III"  # float decoder output made 16-bit integers; al
 _RIFF_FORMATS = frozenset({"WAV", "WAVEX"})  # pydub reads these itself, without ffmpeg
 
 
-@dataclass(frozen=True)
-class _IntegerAudio:
-    """Decoded audio as the integers pydub holds: [frames, channels], `width` bytes per sample."""
-
-    frames: np.ndarray
-    width: int  # bytes per sample: 1, 2 or 4
-    rate_hz: int
-
-
 def load_audio(path: str | os.PathLike, *, sample_rate: int = SAMPLE_RATE_HZ, speed: float = 1.0,
-               normalize: bool = True) -> np.ndarray:
+               normalize: bool = True, until_ms: float | None = None) -> np.ndarray:
     """Mono float32 samples at `sample_rate` Hz.
 
     `speed` > 1 plays the song faster (shorter), by relabelling its rate before resampling, as DT does.
     With `normalize` the song's peak is scaled to ±1 (an all-silent song stays all zeros).
-    Raises AudioError (one line naming the file) for a missing, unreadable, corrupt or empty file.
+    With `until_ms` only the samples before that time are returned (the peak is still the whole
+    song's): the file is decoded block by block, so memory follows the span kept, not the song.
+    Raises AudioError (one line naming the file) for a missing, unreadable, corrupt, empty, too long
+    or not-a-number file.
     """
+    return load_song(path, sample_rate=sample_rate, speed=speed, normalize=normalize, until_ms=until_ms).samples
+
+
+@dataclass(frozen=True)
+class Song:
+    samples: np.ndarray  # mono float32, maybe only the first part of the song (see `until_ms`)
+    duration_ms: float  # of the whole song, as audio_duration_ms of all its samples would give
+
+
+def load_song(path: str | os.PathLike, *, sample_rate: int = SAMPLE_RATE_HZ, speed: float = 1.0,
+              normalize: bool = True, until_ms: float | None = None) -> Song:
+    """`load_audio`, with the whole song's length beside the samples kept."""
     if sample_rate <= 0 or not speed > 0:
         raise MapperInputError(f"sample rate and speed must be positive (got {sample_rate} Hz, speed {speed})")
-    decoded = _decode(Path(path))
-    source_rate = int(decoded.rate_hz * speed)
-    if source_rate <= 0:
-        raise MapperInputError(f"speed {speed} is too small for {path}")
-    resampled = _resample(decoded.frames, decoded.width, source_rate, sample_rate)
-    samples = _to_mono(resampled, decoded.width).astype(np.float32)
-    if normalize:
-        peak = np.max(np.abs(samples)) if samples.size else np.float32(0)
-        if peak > 0:
-            samples /= peak
-    return samples
+    path = Path(path)
+    keep = None if until_ms is None else max(0, int(math.ceil(until_ms / MS_PER_SECOND * sample_rate)))
+    parts, total, peak = [], 0, np.float32(0)
+    for block in _decoded_blocks(path, speed, sample_rate):
+        mono = block.astype(np.float32)
+        if mono.size:
+            peak = max(peak, np.max(np.abs(mono)))
+        if keep is None or total < keep:
+            parts.append(mono if keep is None else mono[:keep - total])
+        total += len(mono)
+    samples = np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
+    if normalize and peak > 0:
+        samples /= peak
+    return Song(samples, total / sample_rate * MS_PER_SECOND)
 
 
 def audio_duration_ms(samples: np.ndarray, sample_rate: int = SAMPLE_RATE_HZ) -> float:
@@ -85,7 +98,9 @@ def audio_duration_ms(samples: np.ndarray, sample_rate: int = SAMPLE_RATE_HZ) ->
     return len(samples) / sample_rate * MS_PER_SECOND
 
 
-def _decode(path: Path) -> _IntegerAudio:
+def _decoded_blocks(path: Path, speed: float, sample_rate: int) -> Iterator[np.ndarray]:
+    """The song as mono integers at `sample_rate`, block by block: decoded, made integers, resampled
+    (carrying audioop's state from block to block, which gives the same samples as one call) and mixed."""
     import soundfile
 
     if not path.exists():
@@ -94,18 +109,51 @@ def _decode(path: Path) -> _IntegerAudio:
         raise AudioError(f"{path}: is a folder, not an audio file")
     if path.stat().st_size == 0:  # libsndfile would guess at "a pipe"
         raise AudioError(f"{path}: the audio file is empty")
+    with _decoding(path):
+        with quiet_native_stderr():
+            source = soundfile.SoundFile(str(path))
+    with source:
+        rate = int(source.samplerate)
+        if rate <= 0:
+            raise AudioError(f"{path}: the audio holds no samples")
+        if source.frames / rate > MAX_SONG_SECONDS:
+            raise AudioError(f"{path}: the audio is {source.frames / rate / 3600:.1f} hours long; mapper reads "
+                             f"songs of up to {MAX_SONG_SECONDS / 3600:g} hours")
+        layout = _integer_layout(source.format, source.subtype)
+        source_rate = int(rate * speed)
+        if source_rate <= 0:
+            raise MapperInputError(f"speed {speed} is too small for {path}")
+        state, seen = None, 0
+        while True:
+            with _decoding(path), quiet_native_stderr():  # the mp3 decoder notes bad frames on fd 2
+                frames = source.read(BLOCK_FRAMES, dtype=layout.read_dtype, always_2d=True)
+            if not len(frames):
+                break
+            seen += len(frames)
+            if layout.full_scale and not np.isfinite(frames).all():
+                bad = int(np.count_nonzero(~np.isfinite(frames)))
+                raise AudioError(f"{path}: the audio holds {bad} sample(s) that are not numbers (NaN or "
+                                 f"infinite) near {seen / rate:.1f} s; re-export it")
+            integers = layout.to_integers(frames)
+            if source_rate != sample_rate:
+                integers, state = _resample_block(integers, layout.width, source_rate, sample_rate, state)
+            yield _to_mono(integers, layout.width)
+        if seen == 0:
+            raise AudioError(f"{path}: the audio holds no samples")
+
+
+@contextlib.contextmanager
+def _decoding(path: Path) -> Iterator[None]:
     try:
-        with quiet_native_stderr(), soundfile.SoundFile(str(path)) as source:  # mp3 decoder notes bad frames
-            layout = _integer_layout(source.format, source.subtype)
-            frames = source.read(dtype=layout.read_dtype, always_2d=True)
-            rate = int(source.samplerate)
+        yield
+    except AudioError:
+        raise
     except Exception as error:  # noqa: BLE001 - libsndfile raises several types for bad data
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        if "possibly a pipe" in reason or "Format not recognised" in reason:  # libsndfile on a text file
+            raise AudioError(f"{path}: cannot decode audio: not a decodable audio file (no format libsndfile reads)") from None
         reason = reason.replace(f"'{path}'", "the file")  # its messages repeat the path
         raise AudioError(f"{path}: cannot decode audio ({reason})") from None
-    if frames.size == 0 or rate <= 0:
-        raise AudioError(f"{path}: the audio holds no samples")
-    return _IntegerAudio(layout.to_integers(frames), layout.width, rate)
 
 
 @dataclass(frozen=True)
@@ -172,14 +220,13 @@ def quiet_native_stderr():
         os.close(devnull)
 
 
-def _resample(frames: np.ndarray, width: int, source_rate: int, target_rate: int) -> np.ndarray:
-    """Linear-interpolation rate conversion of all channels together (audioop.ratecv, one call, no state)."""
-    if source_rate == target_rate:
-        return frames
+def _resample_block(frames: np.ndarray, width: int, source_rate: int, target_rate: int, state):
+    """Linear-interpolation rate conversion of all channels together (audioop.ratecv), one block of a
+    stream: `state` carries the interpolation over from the block before."""
     channels = frames.shape[1]
-    converted, _ = audioop.ratecv(np.ascontiguousarray(frames).tobytes(), width, channels, source_rate,
-                                  target_rate, None)
-    return np.frombuffer(converted, dtype=frames.dtype).reshape(-1, channels)
+    converted, state = audioop.ratecv(np.ascontiguousarray(frames).tobytes(), width, channels, source_rate,
+                                      target_rate, state)
+    return np.frombuffer(converted, dtype=frames.dtype).reshape(-1, channels), state
 
 
 def _to_mono(frames: np.ndarray, width: int) -> np.ndarray:

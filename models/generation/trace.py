@@ -10,8 +10,6 @@ in one atomic step at the end, so a trace file is always whole.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,18 +23,14 @@ class Trace:
         self.records.append(record)
 
     def write(self) -> Path:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=self.path.parent)
-        try:
-            with os.fdopen(handle, "w", encoding="utf-8") as out:
+        from tokenization.atomic_files import write_atomic
+
+        def fill(temporary: Path) -> None:
+            with open(temporary, "w", encoding="utf-8") as out:
                 for record in self.records:
                     out.write(json.dumps(record, separators=(",", ":")) + "\n")
-            os.replace(temporary, self.path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
-        return self.path
 
+        return write_atomic(self.path, fill, overwrite=True)
 
 def call_record(pass_name: str, window_index: int, window_start_ms: float, lookback_ms: float,
                 lookahead_ms: float, prompt: list[int], generated: list[int], ended: bool,

@@ -23,7 +23,7 @@ class GenerationJob:
     the model does not make or a bad --diffusion-model fail in seconds, not after minutes."""
 
     def __init__(self, request: GenerateRequest, progress: Progress | None = None):
-        from models.audio.loading import audio_duration_ms, load_audio
+        from models.audio.loading import load_song
         from models.generation.given_contexts import given_contexts, reference_style
         from tokenization import read_beatmap
 
@@ -31,11 +31,13 @@ class GenerationJob:
         self.progress = progress
         self.reference = read_beatmap(request.reference) if request.reference else None
         self._check_reference_mode()
-        self.audio = load_audio(request.audio)
         self.folder, self.vocab, self.profile = self._checkpoint()
         self.warnings = self._style_warnings()
         self.device = self._device()
-        self.song_ms = audio_duration_ms(self.audio)
+        # with --end-time, only the span (and two windows beyond) is decoded, so a 3-hour file mapped for
+        # 5 s is never held whole; the song's length is still the whole song's
+        song = load_song(request.audio, until_ms=None if request.end_time is None else self._span_end_ms())
+        self.audio, self.song_ms = song.samples, song.duration_ms
         self.given: GivenContexts = given_contexts(self.given_options(), self.reference, self.profile, self.vocab,
                                                    self.song_ms)
         self.given_before = set(self.given.finished)  # from the reference or a tempo, before any decoding
@@ -44,6 +46,8 @@ class GenerationJob:
         self.circle_size = request.circle_size or (d.circle_size if d and request.gamemode != 3 else 4.0)
         self.object_times = self._audio_rhythm()  # before the passes are planned: it may give the timing
         self.passes, self.wanted = self._plan_passes()
+        if request.end_time is not None and self._votes_over_the_song():  # super timing hears the whole song
+            self.audio = load_song(request.audio).samples
         from models.pipeline.output import diffusion_folder, wants_refinement
 
         self.diffusion_folder = (diffusion_folder(request, self.warnings)
@@ -132,6 +136,19 @@ class GenerationJob:
                             continue_before_ms=r.start_time if r.add_to_beatmap else None,
                             super_timing=r.super_timing, timing_passes=r.timing_passes, batch_size=r.batch_size,
                             seed=r.seed, device=self.device)
+
+    def _span_end_ms(self) -> float:
+        """Where the samples a span needs end: the windows reaching --end-time see exactly the samples they
+        would see in the whole song."""
+        return self.request.end_time + 2 * self.profile.window_ms
+
+    def _votes_over_the_song(self) -> bool:
+        """Whether super timing, which votes over the whole song, is to run."""
+        from tokenization.events import ContextType
+
+        r, inference = self.request, self.profile.inference
+        wanted = inference.super_timing if r.super_timing is None else r.super_timing
+        return ContextType.TIMING in self.passes and wanted and ContextType.TIMING in self.vocab.context_sos
 
     def _audio_rhythm(self) -> list[float] | None:
         """The object times heard in the song (models.generation.audio_rhythm) for a model that cannot time it

@@ -37,22 +37,25 @@ def run_mapset(request, difficulties: list[float],
 
 
 def _write_mapset(request, beatmaps, reference, tokens: int, warnings: list[str]) -> MapsetResult:
-    from models.pipeline.output import write_output
+    from models.pipeline.output import audio_member_name, write_output
     from models.pipeline.request import safe_filename
+    from tokenization.atomic_files import write_atomic
 
     m = beatmaps[0][1].metadata
     folder = _fresh_folder(request.out_dir, safe_filename(f"{m.artist} - {m.title} ({m.creator})"))
-    song = folder / request.audio.name
-    _copy_atomic(request.audio, song)
+    song = write_atomic(folder / audio_member_name(request.audio), lambda temp: shutil.copyfile(request.audio, temp))
     paths = [write_output(replace(request, out_dir=folder, export_osz=False), beatmap, reference, 0, []).path
              for _, beatmap in beatmaps]
     written = list(paths) + [song]
     if request.export_osz:
-        from models.pipeline.request import fresh_path
         from tokenization.osz import write_osz
 
         members = {p.name: p for p in paths} | {song.name: song}
-        written.append(write_osz(members, fresh_path(request.out_dir, folder.name, ".osz")))
+        try:
+            written.append(write_osz(members, request.out_dir / f"{folder.name}.osz", new_name_if_taken=True))
+        except OSError as exc:
+            exc.written = written  # the folder is whole: the command still names its files
+            raise
     return MapsetResult(folder, paths, tokens, warnings, written)
 
 
@@ -68,8 +71,3 @@ def _fresh_folder(parent: Path, name: str) -> Path:
         except FileExistsError:
             counter += 1
 
-
-def _copy_atomic(source: Path, target: Path) -> None:
-    partial = target.with_name(target.name + ".partial")
-    shutil.copyfile(source, partial)
-    partial.replace(target)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from models.pipeline.request import GenerateRequest, GenerateResult, backup_path, fresh_path, safe_filename
+from models.pipeline.request import GenerateRequest, GenerateResult, keep_backup, safe_filename
 from tokenization.errors import MapperInputError
 
 
@@ -138,27 +138,36 @@ def write_output(request: GenerateRequest, beatmap, reference, tokens: int, warn
         merged = splice(reference, beatmap, request.start_time, request.end_time)
         merged.metadata.tags = list(dict.fromkeys(merged.metadata.tags + AI_TAGS))
         if request.overwrite:
-            backup = backup_path(request.reference)
-            backup.write_bytes(request.reference.read_bytes())
+            backup = keep_backup(request.reference)
             path = write_beatmap(merged, request.reference, overwrite=True)
         else:
             m = merged.metadata
             m.version = f"{m.version} (AI remap)"
             m.creator = f"{m.creator} + mapper (AI)" if m.creator else "mapper (AI)"
             m.beatmap_id = 0  # a new difficulty, not yet submitted
-            folder = request.out_dir
             stem = safe_filename(f"{m.artist} - {m.title} ({m.creator}) [{m.version}]")
-            path = write_beatmap(merged, fresh_path(folder, stem))
+            path = write_beatmap(merged, request.out_dir / f"{stem}.osu", new_name_if_taken=True)
         beatmap = merged
     else:
         request.out_dir.mkdir(parents=True, exist_ok=True)
         m = beatmap.metadata
         stem = safe_filename(f"{m.artist} - {m.title} ({m.creator}) [{m.version}]")
-        path = write_beatmap(beatmap, fresh_path(request.out_dir, stem))
+        path = write_beatmap(beatmap, request.out_dir / f"{stem}.osu", new_name_if_taken=True)
     written = [path]
     if request.export_osz:
         from tokenization.osz import write_osz
 
-        written.append(write_osz({path.name: path, request.audio.name: request.audio},
-                                 fresh_path(request.out_dir, path.stem, ".osz")))
+        try:
+            written.append(write_osz({path.name: path, audio_member_name(request.audio): request.audio},
+                                     request.out_dir / f"{path.stem}.osz", new_name_if_taken=True))
+        except OSError as exc:
+            exc.written = written  # the .osu is kept: the command still prints its path before the error
+            raise
     return GenerateResult(path, tokens, warnings, written, backup)
+
+
+def audio_member_name(audio: Path) -> str:
+    """The song's name inside a mapset, as the .osu's AudioFilename line writes it (one line)."""
+    from tokenization.safe_text import one_line
+
+    return one_line(audio.name)

@@ -1,5 +1,6 @@
 """What `mapper generate` is asked (every option, resolved) and what it gives back, with the
-file-naming rules of its output: names safe on every system, never an existing file.
+file-naming rules of its output: names safe on every system (tokenization.safe_text), never an
+existing file (names are taken atomically by tokenization.atomic_files).
 
 `GenerateRequest.verify()` is the one place a generation's options are checked against their
 ranges (profiles.limits) and against each other, with the command's messages, before any work:
@@ -8,7 +9,6 @@ the command, the wizard, the web form and the pipeline all ask it."""
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -273,11 +273,15 @@ def _unwritable(folder: Path) -> str | None:
 
 
 def safe_filename(text: str) -> str:
-    cleaned = re.sub(r'[<>:"/\\|?*\x00-\x1f]', "_", text).strip(" .")
-    return cleaned[:150] or "beatmap"
+    """A file name from metadata: one line, no control characters, at most 150 UTF-8 bytes."""
+    from tokenization.safe_text import safe_filename as cleaned
+
+    return cleaned(text)
 
 
 def fresh_path(folder: Path, stem: str, suffix: str = ".osu") -> Path:
+    """A name free now (`stem`, then `stem (2)`, ...). Writing to it without overwrite refuses if
+    another run took it meanwhile; `write_beatmap(..., new_name_if_taken=True)` takes one atomically."""
     path = folder / f"{stem}{suffix}"
     counter = 2
     while path.exists():
@@ -286,11 +290,16 @@ def fresh_path(folder: Path, stem: str, suffix: str = ".osu") -> Path:
     return path
 
 
-def backup_path(path: Path) -> Path:
-    """A free name beside `path` for its old contents: `map.osu.bak`, then `map.osu.bak2`, ..."""
-    candidate = path.with_name(path.name + ".bak")
-    counter = 2
-    while candidate.exists():
-        candidate = path.with_name(f"{path.name}.bak{counter}")
-        counter += 1
-    return candidate
+def keep_backup(path: Path) -> Path:
+    """Copy `path` to a free name beside it (`map.osu.bak`, then `map.osu.bak2`, ...), taken atomically."""
+    import shutil
+
+    from tokenization.atomic_files import write_atomic
+
+    for counter in range(1, 10_000):
+        candidate = path.with_name(path.name + (".bak" if counter == 1 else f".bak{counter}"))
+        try:
+            return write_atomic(candidate, lambda temp: shutil.copyfile(path, temp))
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"{path}: no free name for a backup")
