@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 import soundfile
 
-from models.pipeline.output import _write
+from models.pipeline.output import write_output
 from models.pipeline.request import GenerateRequest
 from tests.conftest import require_shared
 from tests.minimal_inputs import beatmap as beatmap_bytes
@@ -63,7 +63,7 @@ def test_two_runs_into_one_folder_never_share_a_name(tmp_path, song, monkeypatch
         beatmap = a_map()
         beatmap.metadata.source = source  # not part of the name: both runs want the same one
         try:
-            results[source] = _write(request, beatmap, None, 0, []).path
+            results[source] = write_output(request, beatmap, None, 0, []).path
         except Exception as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
 
@@ -86,7 +86,7 @@ def test_without_hard_links_names_are_still_taken_once(tmp_path, song, monkeypat
 
     monkeypatch.setattr(os, "link", refused)
     request = GenerateRequest(audio=song, model="none", out_dir=tmp_path / "out")
-    paths = [_write(request, a_map(), None, 0, []).path for _ in range(3)]
+    paths = [write_output(request, a_map(), None, 0, []).path for _ in range(3)]
     assert [p.name for p in paths] == ["Artist - Song (mapper (AI)) [Normal (AI)].osu",
                                        "Artist - Song (mapper (AI)) [Normal (AI)] (2).osu",
                                        "Artist - Song (mapper (AI)) [Normal (AI)] (3).osu"]
@@ -97,7 +97,7 @@ def test_without_hard_links_names_are_still_taken_once(tmp_path, song, monkeypat
 def test_metadata_cannot_add_lines_or_reach_names_with_control_characters(tmp_path, song):
     request = GenerateRequest(audio=song, model="none", out_dir=tmp_path)
     title = "Title\r\n[HitObjects]\n1,1,1,1,0,0:0:0:0:\x1b[31m red\u202egpj.exe\x9b"
-    path = _write(request, a_map(title=title, version="Hard\nVersion:Easy"), None, 0, []).path
+    path = write_output(request, a_map(title=title, version="Hard\nVersion:Easy"), None, 0, []).path
     again = read_beatmap(path)
     assert len(again.hit_objects) == 2  # nothing injected
     assert again.metadata.version == "Hard Version:Easy"
@@ -111,7 +111,7 @@ def test_metadata_cannot_add_lines_or_reach_names_with_control_characters(tmp_pa
 
 def test_a_long_non_ascii_title_is_cut_by_bytes_and_written(tmp_path, song):
     request = GenerateRequest(audio=song, model="none", out_dir=tmp_path, export_osz=True)
-    result = _write(request, a_map(title="日本語のタイトル" * 40), None, 0, [])  # 320 characters, 960 bytes
+    result = write_output(request, a_map(title="日本語のタイトル" * 40), None, 0, [])  # 320 characters, 960 bytes
     assert [p.suffix for p in result.written] == [".osu", ".osz"]
     assert all(len(p.name.encode()) <= 200 for p in result.written)
     assert read_beatmap(result.path).metadata.title == "日本語のタイトル" * 40  # the field keeps it whole
@@ -120,7 +120,7 @@ def test_a_long_non_ascii_title_is_cut_by_bytes_and_written(tmp_path, song):
 def test_written_files_follow_the_umask(tmp_path, song):
     previous = os.umask(0o022)
     try:
-        result = _write(GenerateRequest(audio=song, model="none", out_dir=tmp_path, export_osz=True),
+        result = write_output(GenerateRequest(audio=song, model="none", out_dir=tmp_path, export_osz=True),
                         a_map(), None, 0, [])
     finally:
         os.umask(previous)
@@ -155,7 +155,7 @@ def test_a_full_disk_during_the_osz_still_names_the_osu_kept(tmp_path, song, mon
     @app.command()
     def generate() -> None:
         with _naming_files_kept():
-            _write(GenerateRequest(audio=song, model="none", out_dir=tmp_path, export_osz=True), a_map(), None, 0, [])
+            write_output(GenerateRequest(audio=song, model="none", out_dir=tmp_path, export_osz=True), a_map(), None, 0, [])
 
     assert run_guarded(app) == 1
     out, err = capsys.readouterr()
