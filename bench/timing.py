@@ -127,8 +127,8 @@ def main() -> None:
                 continue
             if name == "ours":
                 line = found.red_lines[0] if len(found.red_lines) == 1 else max(
-                    found.red_lines, key=lambda l: _covered(found.red_lines, l, *span))
-                found_lines = [(l.offset, l.ms_per_beat) for l in found.red_lines]
+                    found.red_lines, key=lambda red: _covered(found.red_lines, red, *span))
+                found_lines = [(red.offset, red.ms_per_beat) for red in found.red_lines]
                 bpm, offset, beat = line.bpm, _line_point_near(line, main.time), line.ms_per_beat
             else:
                 beat = 60000.0 / found.bpm

@@ -142,8 +142,8 @@ def bench_processes(tmp: Path, processes: int, steps: int | None, batch: int | N
     import socket
     import subprocess
 
-    from training.click_songs import beat_map, click_track
     from training import build_dataset
+    from training.click_songs import beat_map, click_track
 
     for i in range(6):  # tempos differ, so no song is a duplicate of another
         folder = tmp / "click-songs" / f"song{i}"

@@ -194,9 +194,9 @@ def lora(
 
 
 def _train_diffusion(profile, data, out, max_steps, resume, batch_size, learning_rate, quiet, **unsupported) -> None:
-    from training.diffusion import load_diffusion_profile, train_diffusion
-
     import os
+
+    from training.diffusion import load_diffusion_profile, train_diffusion
 
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # its loop is not data parallel: N copies would race
         raise UserError("diffusion profiles train in one process; run `mapper train` without accelerate launch")

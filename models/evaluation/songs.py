@@ -15,7 +15,6 @@ from pathlib import Path
 from models.evaluation.report import evaluate
 from tokenization.errors import MapperInputError
 
-
 MIN_REFERENCE_OBJECTS = 20
 
 

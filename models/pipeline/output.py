@@ -89,8 +89,8 @@ def diffusion_folder(request: GenerateRequest, warnings: list[str]) -> Path | No
         # the default only when already downloaded: refinement nobody named must not reach the network
         folder = resolve_checkpoint(request.diffusion_model or DEFAULT_DIFFUSION_MODEL,
                                     download=request.diffusion_model is not None)
-        from diffusion.model import check_folder
         from diffusion.loading import load_inference, load_vocabulary
+        from diffusion.model import check_folder
 
         check_folder(folder)  # every file it holds, before the minutes of decoding, not after
         load_inference(folder)
