@@ -9,6 +9,9 @@ wrote past the commit line is dropped for the next window to redo with more audi
 How the windows are grouped into decoder calls is a `Sweep` strategy (models.generation.sweep):
 one at a time by default, side by side (`ParallelWindows`) or one row per difficulty
 (`DifficultyBatch`); the Generator owns prompts, end tokens, rules and the bookkeeping they share.
+
+Over 300 lines: the window bookkeeping every strategy shares (prompts, zones, end tokens, rules, the
+heard-rhythm rule and the times it puts back) is one object's, so the strategies stay small.
 """
 
 from __future__ import annotations
