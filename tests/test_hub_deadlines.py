@@ -107,7 +107,7 @@ def runs(tmp_path_factory):
     env |= {"HF_ENDPOINT": hub.url, "HF_HOME": str(root / "hf"), "MAPPER_HUB_TIMEOUT": str(DEADLINE_S),
             "NO_PROXY": "127.0.0.1", "no_proxy": "127.0.0.1"}
     try:
-        results = run_cases(cases, env=env, timeout_s=150)
+        results = run_cases(cases, env=env, timeout_s=400)
     finally:
         hub.close()
     return results, hub
@@ -151,4 +151,5 @@ def test_a_hub_that_never_answers_ends_at_the_deadline_in_one_line(runs, name, r
     line = _one_line(result)
     assert repo in line and "HF_HUB_OFFLINE" in line and f"within {DEADLINE_S} s" in line, line
     assert _connections(runs, name) >= 1  # it did ask
-    assert result.seconds < DEADLINE_S + 8, result.seconds
+    # a hung call waits minutes (on b3dcc7a: past 60 s); the margin is for a loaded machine's start-up
+    assert result.seconds < DEADLINE_S + 40, result.seconds
