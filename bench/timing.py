@@ -139,6 +139,7 @@ def main() -> None:
             row[name] = {"bpm": bpm, "bpm_err": (bpm / row["map_bpm"] - 1.0) * 100.0,
                          "relation": relation(bpm, row["map_bpm"]),
                          "offset_err": offset_error(offset, beat, main.time, main.beat_length),
+                         "finer_beat": min(beat, main.beat_length),
                          "beats_10ms": beat_match_share(found_lines, map_lines, *span),
                          "s_per_min": seconds / minutes}
         rows.append(row)
@@ -192,18 +193,23 @@ def _latency_leave_one_out(rows) -> None:
     usable = [r for r in rows if not r["variable"] and r["ours"] and r["ours"]["relation"] != "-"]
     if len(usable) < 3:
         return
-    raw = np.array([r["ours"]["offset_err"] + LATENCY_MS for r in usable])  # the error with no latency at all
+    # the error with no latency at all, folded into +-half of the finer beat as the offset error is
+    raw = np.array([_fold(r["ours"]["offset_err"] + LATENCY_MS, r["ours"]["finer_beat"]) for r in usable])
     print(f"\nlatency: shipped ATTACK_LATENCY_MS = {LATENCY_MS:+.1f} ms; median raw bias over these songs "
           f"{np.median(raw):+.1f} ms")
     held_out = []
     for index, row in enumerate(usable):
         latency = float(np.median(np.delete(raw, index)))
-        held_out.append(raw[index] - latency)
+        held_out.append(_fold(raw[index] - latency, row["ours"]["finer_beat"]))
         print(f"  {row['title'][:30]:30s} latency from the others {latency:+6.1f} ms -> offset error "
-              f"{raw[index] - latency:+6.1f} ms")
+              f"{held_out[-1]:+6.1f} ms")
     held_out = np.abs(held_out)
     print(f"  leave-one-out |offset error|: median {np.median(held_out):.1f} ms, <= 10 ms on "
           f"{int(np.sum(held_out <= 10.0))}/{len(held_out)}")
+
+
+def _fold(error_ms: float, beat_ms: float) -> float:
+    return float((error_ms + beat_ms / 2) % beat_ms - beat_ms / 2)
 
 
 def _rhythm_section(rows) -> None:

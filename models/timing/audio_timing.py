@@ -8,13 +8,17 @@
 4. Offset: the phase of that fold (the stronger of beat and off-beat wins, so a half-beat flip is
    checked) places the beat to about a flux frame; `attack_phase` then puts it where the attacks start.
    The flux peak lands somewhere inside an attack, later for a soft attack or a long one than for a
-   click, so it moves with the song's sounds. The start does not: the waveform's energy in short windows
-   (ATTACK_WINDOW_MS, one a millisecond), as a log, rises fastest where a sound starts out of what was
-   sounding before, whatever its shape. Those rises are folded onto the beat over the whole song (every
-   beat votes, loud or not, so no single sound decides) and the phase of the steepest mean rise within
-   ATTACK_SEARCH_MS of the flux phase is the beat, less ATTACK_LATENCY_MS (calibrated on hand-timed maps).
+   click (its 64 ms window reaches ahead of a click and lags a swell: ~35 ms apart), so it moves with the
+   song's sounds. The start moves far less: the waveform's energy in short windows (ATTACK_WINDOW_MS, one
+   a millisecond), as a log, rises fastest as a sound comes in over what was sounding before (within
+   ~2 ms of the start of a click, a kick fading in over 20 ms or a hi-hat; the end of a pluck's 3 ms
+   rise; ~8 ms into a tone swelling over 30 ms). Those rises are folded onto the beat over the whole song
+   (every beat votes, loud or not, so no single sound decides) and the phase of the steepest mean rise
+   within ATTACK_SEARCH_MS of the flux phase is the beat, less ATTACK_LATENCY_MS (calibrated on
+   hand-timed maps; bench/timing.py reports it leave-one-out).
 5. Tempo changes: models.timing.tempo_segments follows the beat through the song and, where the one
-   grid stops fitting, gives those stretches their own red lines.
+   grid stops fitting, gives those stretches their own red lines. The beats it follows are flux onsets,
+   so they are moved by this song's lag of the flux phase behind the beat first.
 Deterministic: the same samples give the same timing.
 """
 
@@ -52,9 +56,10 @@ ATTACK_BIN_MS = 0.25
 ATTACK_SMOOTHING_MS = 1.0  # the folded rise is averaged over this either side (hop and window jitter)
 ATTACK_FLOOR = 1e-4  # energies below this share of the song's mean energy count as silence (log of zero)
 # The attacks' start as `attack_phase` hears it lies this much later (ms) than where mappers put the beat,
-# measured on hand-timed maps (bench/timing.py reports it leave-one-out). A synthetic click is heard within
+# the median over the 11 constant-tempo corpus songs (+20.3 ms; bench/timing.py reports it leave-one-out:
+# each song with the median of the others). A synthetic click is heard within
 # about a millisecond of its start, so this is the maps' habit and the audio chain's, not the detector's.
-ATTACK_LATENCY_MS = 16.0
+ATTACK_LATENCY_MS = 20.0
 
 
 @dataclass(frozen=True)
