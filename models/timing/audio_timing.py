@@ -48,7 +48,8 @@ PHASE_REFINE_MS = 12.0  # onsets this close to the fold's peak decide the exact 
 # measured on hand-timed maps (bench/timing.py reports it leave-one-out).
 LATENCY_MS = 11.0
 ATTACK_WINDOW_MS = 8.0  # energy in windows this long: short beside an attack, long beside a 60 Hz cycle
-ATTACK_HOP_MS = 1.0
+ATTACK_HOP_MS = 1.0  # one window a hop; the window is a whole number of hops
+ATTACK_BLOCK_HOPS = 60_000  # samples squared a minute at a time
 ATTACK_SEARCH_MS = 25.0  # the attacks' start is looked for this close to the flux phase: the flux peak lies
 # within an attack (from ~15 ms before a click's start, its 64 ms window reaching ahead, to ~20 ms after a
 # sound that swells over 30 ms), not a beat away
@@ -57,8 +58,8 @@ ATTACK_SMOOTHING_MS = 1.0  # the folded rise is averaged over this either side (
 ATTACK_FLOOR = 1e-4  # energies below this share of the song's mean energy count as silence (log of zero)
 # The attacks' start as `attack_phase` hears it lies this much later (ms) than where mappers put the beat,
 # the median over the 11 constant-tempo corpus songs (+20.3 ms; bench/timing.py reports it leave-one-out:
-# each song with the median of the others). A synthetic click is heard within
-# about a millisecond of its start, so this is the maps' habit and the audio chain's, not the detector's.
+# each song with the median of the others). A synthetic click is heard within about a millisecond of its
+# start, so this is the maps' habit and the audio chain's, not the detector's.
 ATTACK_LATENCY_MS = 20.0
 
 
@@ -171,20 +172,25 @@ def attack_phase(samples: np.ndarray, sample_rate: int, beat_ms: float, near_ms:
 
 def _energy_rise(samples: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
     """(rise of the log energy per hop, >= 0; the time in ms each rise stands for), ATTACK_HOP_MS apart."""
-    power = np.square(np.asarray(samples, dtype=np.float64))
-    window = max(1, int(round(ATTACK_WINDOW_MS * sample_rate / 1000.0)))
     hop = max(1, int(round(ATTACK_HOP_MS * sample_rate / 1000.0)))
-    if len(power) < window + hop:
+    window_hops = max(1, int(round(ATTACK_WINDOW_MS / ATTACK_HOP_MS)))
+    hops = len(samples) // hop
+    if hops < window_hops + 2:
         return np.zeros(0), np.zeros(0)
-    cumulative = np.concatenate([[0.0], np.cumsum(power)])
-    starts = np.arange(0, len(power) - window + 1, hop)
-    energy = (cumulative[starts + window] - cumulative[starts]) / window
-    log_energy = np.log(energy + ATTACK_FLOOR * max(float(power.mean()), 1e-30))
-    rise = np.maximum(np.diff(log_energy), 0.0)
-    # window k covers [starts[k], starts[k] + window): from window k to k + 1 the hop after window k comes in
-    # (and the hop at its start goes out). A sound starting out of quieter ones raises the log energy most
-    # as it comes in, so the rise stands for the time of the incoming hop: the windows' leading edge.
-    incoming_ms = (starts[:-1] + window + hop / 2.0) * 1000.0 / sample_rate
+    # energy per hop, a block at a time: a float64 copy of a long song's samples would cost gigabytes
+    per_hop = np.empty(hops)
+    for first in range(0, hops, ATTACK_BLOCK_HOPS):
+        count = min(ATTACK_BLOCK_HOPS, hops - first)
+        block = np.asarray(samples[first * hop:(first + count) * hop], dtype=np.float64)
+        per_hop[first:first + count] = np.square(block).reshape(count, hop).sum(axis=1)
+    cumulative = np.concatenate([[0.0], np.cumsum(per_hop)])
+    energy = (cumulative[window_hops:] - cumulative[:-window_hops]) / (window_hops * hop)
+    floor = ATTACK_FLOOR * max(float(cumulative[-1]) / (hops * hop), 1e-30)
+    rise = np.maximum(np.diff(np.log(energy + floor)), 0.0)
+    # window k covers hops k .. k + window_hops - 1: from window k to k + 1 hop k + window_hops comes in (and
+    # hop k goes out). A sound starting out of quieter ones raises the log energy most as it comes in, so
+    # the rise stands for the time of the incoming hop: the windows' leading edge.
+    incoming_ms = ((np.arange(len(rise)) + window_hops) * hop + hop / 2.0) * 1000.0 / sample_rate
     return rise, incoming_ms
 
 
