@@ -74,3 +74,21 @@ def test_attack_phase_finds_the_start_of_the_sounds():
         assert abs(error_ms(part, start)) <= 1.0, (name, part, start)
     silent = np.zeros(RATE * 2, dtype=np.float32)
     assert attack_phase(silent, RATE, BEAT_MS, 123.0) == pytest.approx(123.0)
+
+
+def test_offset_phase_of_a_span_follows_that_span():
+    """Two stretches at one tempo with a phase reset between them (as red lines at one BPM): each span's
+    offset phase is its own, a few ms from where its sounds start less the calibrated latency."""
+    from models.audio.onsets import detect_onsets
+    from models.timing.audio_timing import ATTACK_LATENCY_MS, offset_phase
+
+    first, second = recording(SOUNDS["soft kick"]), recording(SOUNDS["hi-hat"], seed=1)
+    shift_samples = int(round(37.0 * RATE / 1000))  # the second stretch starts its beats 37 ms later
+    half = len(first) // 2
+    samples = np.concatenate([first[:half], second[half - shift_samples:]])
+    onsets = detect_onsets(samples, RATE)
+    half_ms = half * 1000.0 / RATE
+    early = offset_phase(samples, RATE, onsets, BEAT_MS, end_ms=half_ms - 500.0)
+    late = offset_phase(samples, RATE, onsets, BEAT_MS, start_ms=half_ms + 500.0)
+    assert abs(error_ms(early + ATTACK_LATENCY_MS, FIRST_MS)) <= 4.0, early
+    assert abs(error_ms(late + ATTACK_LATENCY_MS, FIRST_MS + 37.0)) <= 4.0, late

@@ -15,7 +15,8 @@
    rise; ~8 ms into a tone swelling over 30 ms). Those rises are folded onto the beat over the whole song
    (every beat votes, loud or not, so no single sound decides) and the phase of the steepest mean rise
    within ATTACK_SEARCH_MS of the flux phase is the beat, less ATTACK_LATENCY_MS (calibrated on
-   hand-timed maps; bench/timing.py reports it leave-one-out).
+   hand-timed maps; bench/timing.py reports it leave-one-out). `offset_phase` does both steps, for the
+   whole song or for one span of it (a red line's segment).
 5. Tempo changes: models.timing.tempo_segments follows the beat through the song and, where the one
    grid stops fitting, gives those stretches their own red lines. The beats it follows are flux onsets,
    so they are moved by this song's lag of the flux phase behind the beat first.
@@ -82,14 +83,13 @@ def analyse_timing(samples: np.ndarray, sample_rate: int) -> AudioTiming | None:
     if level is None:
         return None
     beat_ms = refine_beat_length(onsets, 60_000.0 / level.bpm)
-    flux_phase_ms = (beat_phase(onsets, beat_ms) + LATENCY_MS) % beat_ms
-    attack_ms = attack_phase(samples, sample_rate, beat_ms, flux_phase_ms)
-    phase_ms = (attack_ms - ATTACK_LATENCY_MS) % beat_ms
+    phase_ms = offset_phase(samples, sample_rate, onsets, beat_ms)
     first = phase_ms + np.floor((onsets.times_ms[0] - phase_ms) / beat_ms + 0.5) * beat_ms
     main = RedLine(offset=float(round(first)), ms_per_beat=beat_ms)
     end_ms = len(samples) / sample_rate * 1000.0
     # the beats followed through the song are flux onsets: in this song they lie this much after the beat
-    flux_lag_ms = (flux_phase_ms - attack_ms + beat_ms / 2) % beat_ms - beat_ms / 2 + ATTACK_LATENCY_MS
+    flux_phase_ms = beat_phase(onsets, beat_ms) + LATENCY_MS
+    flux_lag_ms = (flux_phase_ms - phase_ms + beat_ms / 2) % beat_ms - beat_ms / 2
     red_lines = segment_red_lines(onsets, main, end_ms, flux_lag_ms)
     longest = max(red_lines, key=lambda line: _span(red_lines, line, end_ms))
     return AudioTiming(red_lines=red_lines, bpm=longest.bpm, offset_ms=longest.offset, candidates=candidates,
@@ -136,6 +136,22 @@ def refine_beat_length(onsets: Onsets, beat_ms: float) -> float:
         if score[0] >= ROUND_TOLERANCE * best_score or drift_ms <= ROUND_DRIFT_MS:
             return rounded
     return best
+
+
+def offset_phase(samples: np.ndarray, sample_rate: int, onsets: Onsets, beat_ms: float,
+                 start_ms: float | None = None, end_ms: float | None = None) -> float:
+    """The phase (ms, in [0, beat_ms)) where a mapper puts the beat over [start_ms, end_ms] (the whole song by
+    default; a red line's segment may ask for its own): the flux fold's phase of the onsets in that span
+    (`beat_phase`), moved to where the attacks start (`attack_phase`), less ATTACK_LATENCY_MS."""
+    inside = np.ones(len(onsets), dtype=bool)
+    if start_ms is not None:
+        inside &= onsets.times_ms >= start_ms
+    if end_ms is not None:
+        inside &= onsets.times_ms <= end_ms
+    span = Onsets(times_ms=onsets.times_ms[inside], strengths=onsets.strengths[inside])
+    flux_ms = beat_phase(span, beat_ms) + LATENCY_MS if len(span) else 0.0
+    attack_ms = attack_phase(samples, sample_rate, beat_ms, flux_ms, start_ms, end_ms)
+    return float((attack_ms - ATTACK_LATENCY_MS) % beat_ms)
 
 
 def attack_phase(samples: np.ndarray, sample_rate: int, beat_ms: float, near_ms: float,
