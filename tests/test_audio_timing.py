@@ -50,6 +50,16 @@ def test_constant_tempo_bpm_exact_and_offset_follows_the_audio():
     assert abs(offset_error(first.offset_ms, 300.0, 400.0)) <= 30.0
 
 
+@pytest.mark.parametrize("bpm", [400.0, 460.0])
+def test_an_even_stream_faster_than_the_search_keeps_its_tempo(bpm):
+    """Identical hits every beat at a tempo past the candidates' range (speedcore): the level found first is
+    half of it, with off-beats as strong as beats, so the beat is doubled back; an off-beat at 0.3 is not."""
+    from models.timing.audio_timing import analyse_timing
+
+    assert analyse_timing(drum_track([(300.0, bpm, 24.0)]), RATE).bpm == pytest.approx(bpm)
+    assert analyse_timing(drum_track([(300.0, bpm / 2, 24.0)], off_beat=0.3), RATE).bpm == pytest.approx(bpm / 2)
+
+
 @pytest.mark.parametrize("first_beats", [30, 60, 90])  # the change a quarter, half or three quarters in
 def test_tempo_change_gets_its_own_red_line(first_beats):
     from models.timing.audio_timing import analyse_timing

@@ -1,7 +1,8 @@
 """Timing heard in the audio: BPM, offset and red lines from the song's onsets, with no model.
 
 1. Onsets: models.audio.onsets (SuperFlux-style flux, peaks refined between frames).
-2. Tempo: candidates and the tempo level from folding the onsets (models.timing.tempo_search).
+2. Tempo: candidates and the tempo level from folding the onsets (models.timing.tempo_search); the level
+   is doubled where the off-beats are as strong as the beats (`pulse_is_twice`).
 3. BPM: the beat length whose whole-song fold is sharpest, within +-REFINE_SPAN of the candidate; a
    whole BPM (else a half BPM) replaces it when its fold is as sharp within ROUND_TOLERANCE, or when
    the two grids part by at most ROUND_DRIFT_MS over the song.
@@ -31,7 +32,14 @@ import numpy as np
 
 from models.audio.onsets import Onsets, detect_onsets
 from models.timing.fit import RedLine
-from models.timing.tempo_search import OFF_BEAT_WEIGHT, TempoCandidate, choose_level, fold, tempo_candidates
+from models.timing.tempo_search import (
+    OFF_BEAT_WEIGHT,
+    TempoCandidate,
+    choose_level,
+    fold,
+    pulse_is_twice,
+    tempo_candidates,
+)
 from models.timing.tempo_segments import segment_red_lines
 
 REFINE_SPAN = 0.002  # +-0.2 % around the coarse candidate
@@ -83,6 +91,8 @@ def analyse_timing(samples: np.ndarray, sample_rate: int) -> AudioTiming | None:
     if level is None:
         return None
     beat_ms = refine_beat_length(onsets, 60_000.0 / level.bpm)
+    if pulse_is_twice(onsets.times_ms, onsets.strengths, beat_ms, beat_phase(onsets, beat_ms) + LATENCY_MS):
+        beat_ms /= 2
     phase_ms = offset_phase(samples, sample_rate, onsets, beat_ms)
     first = phase_ms + np.floor((onsets.times_ms[0] - phase_ms) / beat_ms + 0.5) * beat_ms
     main = RedLine(offset=float(round(first)), ms_per_beat=beat_ms)

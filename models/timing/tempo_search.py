@@ -9,7 +9,9 @@ slow rise of such scores with the beat length (a longer beat catches more by cha
 straight-line trend over log-BPM. The peaks of what is left are the tempo candidates.
 
 Tempo relatives (x2, x1/2, x3/2, x2/3) of one tempo score alike; `TempoCandidate.relatives` groups
-their scores so that the level can be chosen by a rule (`choose_level`), not by a coin toss.
+their scores so that the level can be chosen by a rule (`choose_level`), not by a coin toss. Beyond
+MAX_BPM no candidate is searched; a level is doubled past it only where the off-beats are as strong as
+the beats (`pulse_is_twice`): hits evenly every half beat are a faster beat, not a slow one.
 """
 
 from __future__ import annotations
@@ -29,6 +31,12 @@ RELATIVE_RATIOS = (2.0, 0.5, 1.5, 2.0 / 3.0)
 RELATIVE_TOLERANCE = 0.004  # a peak within 0.4 % of an exact ratio counts as that relative
 PREFERRED_BPM = 175.0  # where osu! songs are mapped most: the tie-break between octaves
 LEVEL_MARGIN = 0.9  # an octave nearer PREFERRED_BPM wins when it scores at least this share of the best
+# Off-beats this strong beside the beats (onset strength within EVEN_WINDOW_MS of each) mean the pulse is
+# twice as fast as the level found: an even stream of hits. On the corpus the songs mapped at the level
+# found measure 0.06-0.53; a 460 BPM speedcore song, found at 230 and mapped at 460, measures 0.93.
+EVEN_OFF_BEAT_SHARE = 0.8
+EVEN_WINDOW_MS = 6.0
+MAX_DOUBLED_BPM = 500.0  # no faster level than this (osu! songs are hardly ever mapped above it)
 
 
 @dataclass(frozen=True)
@@ -98,3 +106,14 @@ def choose_level(candidates: list[TempoCandidate]) -> TempoCandidate | None:
         if octave and other.score >= LEVEL_MARGIN and nearer:
             chosen = other
     return chosen
+
+
+def pulse_is_twice(times_ms: np.ndarray, strengths: np.ndarray, beat_ms: float, phase_ms: float) -> bool:
+    """Whether the off-beats (half a beat after `phase_ms`) hold at least EVEN_OFF_BEAT_SHARE of the onset
+    strength the beats hold: then the beat is half as long (unless that is faster than MAX_DOUBLED_BPM)."""
+    if 60_000.0 / (beat_ms / 2) > MAX_DOUBLED_BPM or len(times_ms) == 0:
+        return False
+    deviation = (times_ms - phase_ms + beat_ms / 2) % beat_ms - beat_ms / 2
+    on_beat = float(strengths[np.abs(deviation) <= EVEN_WINDOW_MS].sum())
+    off_beat = float(strengths[np.abs(np.abs(deviation) - beat_ms / 2) <= EVEN_WINDOW_MS].sum())
+    return on_beat > 0 and off_beat >= EVEN_OFF_BEAT_SHARE * on_beat
