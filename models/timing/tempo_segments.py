@@ -43,6 +43,7 @@ CHANGE_MARGIN = 0.25  # a stretch's own grid must hold this much more of its ons
 MIN_TEMPO_CHANGE = 0.01  # log-ratio: a stretch within 1 % of the main tempo is drift or swing, not a change
 RESET_MIN_MS = 25.0  # a phase reset moves the grid at least this far off the main grid's sixteenths (onsets of
 # soft sounds come 10-20 ms late, and a tracker locks onto a sixteenth stream for a while: neither is a reset)
+MAX_MOVE_BACK_BEATS = 4
 PHASE_BIN_MS = 0.5
 PHASE_SMOOTHING_MS = 3.0  # onset times scatter by a few ms
 PHASE_REFINE_MS = 12.0  # onsets this close to the fold's peak decide the exact phase
@@ -126,8 +127,8 @@ def held_share(onsets: Onsets, offset: float, beat_ms: float, latency_ms: float)
 
 
 def segment_red_lines(onsets: Onsets, main: RedLine, end_ms: float, latency_ms: float) -> list[RedLine]:
-    """[main] unless stretches of the song hold a grid of their own clearly better: then red lines for
-    those stretches and for the main tempo between them, each phased on its own onsets."""
+    """[main] unless stretches of the song hold a grid of their own clearly better than the grid in force
+    before them: then a red line where each such stretch starts, phased on its own onsets."""
     if len(onsets) < 2 * MIN_CHANGE_ONSETS or end_ms < 2 * MIN_CHANGE_BEATS * main.ms_per_beat * 0.7:
         return [main]
     beats = snap_to_onsets(track_beats(onsets, main.ms_per_beat, end_ms), onsets) - latency_ms
@@ -138,67 +139,68 @@ def segment_red_lines(onsets: Onsets, main: RedLine, end_ms: float, latency_ms: 
     calibration = _wrapped(main.offset - fold_phase(onsets, main.ms_per_beat), main.ms_per_beat)
     if abs(calibration + latency_ms) > MAX_CALIBRATION_MS:
         calibration = -latency_ms
-    changes: list[tuple[float, float, float, float]] = []  # (start, stop, beat ms, phase ms) of stretches
+
+    def phase_of(inside: Onsets, beat_ms: float) -> float:
+        return (fold_phase(inside, beat_ms) + calibration) % beat_ms
+
+    lines = [main]
+    beat_ms, phase = main.ms_per_beat, main.offset % main.ms_per_beat  # the grid in force
     for index, line in enumerate(candidates):
-        start = line.offset if index else 0.0
+        start = line.offset if index else float(onsets.times_ms[0]) - latency_ms
         stop = candidates[index + 1].offset if index + 1 < len(candidates) else end_ms
-        inside = _onsets_between(onsets, start + latency_ms, stop + latency_ms)
+        inside = _onsets_between(onsets, start + latency_ms - HELD_MS, stop + latency_ms)
         if (stop - start) < MIN_CHANGE_BEATS * line.ms_per_beat or len(inside) < MIN_CHANGE_ONSETS:
-            continue
-        as_main = held_share(inside, main.offset, main.ms_per_beat, latency_ms)
-        main_phase = (fold_phase(inside, main.ms_per_beat) + calibration) % main.ms_per_beat
-        rephased = held_share(inside, main_phase, main.ms_per_beat, latency_ms)
-        if abs(np.log(line.ms_per_beat / main.ms_per_beat)) >= MIN_TEMPO_CHANGE:
-            phase = (fold_phase(inside, line.ms_per_beat) + calibration) % line.ms_per_beat
-            own = held_share(inside, phase, line.ms_per_beat, latency_ms)
-            if own - max(as_main, rephased) >= CHANGE_MARGIN:
-                changes.append((start, stop, line.ms_per_beat, phase))
-        else:  # the main tempo: a phase reset, where the grid moves off the main grid's sixteenths
-            shift = _wrapped(main_phase - main.offset, main.ms_per_beat / 4)
-            if abs(shift) >= RESET_MIN_MS and rephased - as_main >= CHANGE_MARGIN:
-                changes.append((start, stop, main.ms_per_beat, main_phase))
-    if not changes:
-        return [main]
-    return _assemble(onsets, main, changes, end_ms, latency_ms, calibration)
+            continue  # too little to decide: the grid in force goes on
+        # a tempo within MIN_TEMPO_CHANGE of the main one is the main one (the way back from a change)
+        own_beat = main.ms_per_beat if _same_tempo(line.ms_per_beat, main.ms_per_beat) else line.ms_per_beat
+        current = held_share(inside, phase, beat_ms, latency_ms)
+        reset_phase = phase_of(inside, beat_ms)
+        reset = held_share(inside, reset_phase, beat_ms, latency_ms)
+        if not _same_tempo(own_beat, beat_ms):
+            own_phase = phase_of(inside, own_beat)
+            if own_beat == main.ms_per_beat and abs(_wrapped(own_phase - main.offset, own_beat)) < RESET_MIN_MS:
+                own_phase = main.offset % own_beat  # back on the main grid
+            if held_share(inside, own_phase, own_beat, latency_ms) - max(current, reset) >= CHANGE_MARGIN:
+                change = _line_from(start, own_beat, own_phase, lines[-1])
+                lines.append(_moved_back(change, onsets, (beat_ms, phase), lines[-1], latency_ms))
+                beat_ms, phase = own_beat, own_phase
+        # the same tempo: a phase reset, where the grid moves off the sixteenths of the grid in force
+        elif abs(_wrapped(reset_phase - phase, beat_ms / 4)) >= RESET_MIN_MS and reset - current >= CHANGE_MARGIN:
+            phase = reset_phase
+            lines.append(_line_from(start, beat_ms, phase, lines[-1]))
+    if len(lines) > 1 and lines[1].offset <= main.offset + MIN_CHANGE_BEATS * main.ms_per_beat / 2:
+        lines.pop(0)  # the song starts with a change: the main line only stood for a few beats before it
+    return lines
 
 
-def _assemble(onsets: Onsets, main: RedLine, changes: list[tuple[float, float, float, float]], end_ms: float,
-              latency_ms: float, calibration: float) -> list[RedLine]:
-    """Red lines for the changes and for the main tempo in the stretches between them."""
-    stretches: list[tuple[float, float, float, float | None]] = []
-    cursor = 0.0
-    for start, stop, beat_ms, phase in changes:
-        if start > cursor:
-            stretches.append((cursor, start, main.ms_per_beat, None))
-        stretches.append((start, stop, beat_ms, phase))
-        cursor = stop
-    if cursor < end_ms:
-        stretches.append((cursor, end_ms, main.ms_per_beat, None))
-    lines: list[RedLine] = []
-    for start, stop, beat_ms, phase in stretches:
-        if phase is None:  # the main tempo between changes: the main grid, unless its own onsets moved off it
-            if not lines:
-                lines.append(main)  # the song's start keeps the main line as found
-                continue
-            phase = main.offset % beat_ms
-            inside = _onsets_between(onsets, start + latency_ms, stop + latency_ms)
-            if len(inside) >= MIN_CHANGE_ONSETS:
-                found = (fold_phase(inside, beat_ms) + calibration) % beat_ms
-                if abs(_wrapped(found - phase, beat_ms)) >= RESET_MIN_MS:
-                    phase = found
-        first = phase + np.ceil((start - phase) / beat_ms - 0.5) * beat_ms  # the grid's beat nearest the start
-        if lines and first <= lines[-1].offset:
-            first += beat_ms * np.ceil((lines[-1].offset - first) / beat_ms + 1e-9)
-        lines.append(RedLine(offset=float(round(first)), ms_per_beat=beat_ms))
-    # a stretch that continues the grid before it needs no red line of its own
-    kept = [lines[0]]
-    for line in lines[1:]:
-        previous = kept[-1]
-        steps = (line.offset - previous.offset) / previous.ms_per_beat
-        if line.ms_per_beat == previous.ms_per_beat and abs(steps - round(steps)) * previous.ms_per_beat <= 1.0:
-            continue
-        kept.append(line)
-    return kept
+def _moved_back(change: RedLine, onsets: Onsets, before: tuple[float, float], previous: RedLine,
+                latency_ms: float) -> RedLine:
+    """`change` started beat by beat earlier while its earlier beats have an onset the grid before it lacks:
+    tracked beats take a beat or two to turn at a change, the fitted line starts late by as much."""
+    beat_ms, phase = before
+    offset = change.offset
+    for _ in range(MAX_MOVE_BACK_BEATS):
+        earlier = offset - change.ms_per_beat
+        if earlier <= previous.offset:
+            break
+        heard = np.min(np.abs(onsets.times_ms - latency_ms - earlier), initial=np.inf) <= HELD_MS
+        on_old = abs(_wrapped(earlier - phase, beat_ms / 2)) <= HELD_MS
+        if not heard or on_old:
+            break
+        offset = earlier
+    return RedLine(offset=float(round(offset)), ms_per_beat=change.ms_per_beat, meter=change.meter)
+
+
+def _same_tempo(beat_ms: float, other_ms: float) -> bool:
+    return abs(np.log(beat_ms / other_ms)) < MIN_TEMPO_CHANGE
+
+
+def _line_from(start: float, beat_ms: float, phase: float, previous: RedLine) -> RedLine:
+    """The red line of the grid (beat_ms, phase) on its beat nearest `start`, after the previous line."""
+    first = phase + np.ceil((start - phase) / beat_ms - 0.5) * beat_ms
+    if first <= previous.offset:
+        first += beat_ms * np.ceil((previous.offset - first) / beat_ms + 1e-9)
+    return RedLine(offset=float(round(first)), ms_per_beat=beat_ms)
 
 
 def _onsets_between(onsets: Onsets, start: float, stop: float) -> Onsets:
