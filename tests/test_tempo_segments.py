@@ -73,3 +73,35 @@ def test_cli_timing_of_the_real_clip_is_one_red_line_at_170_bpm(tmp_path):
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
     assert [point["bpm"] for point in report["timing_points"]] == [170.0], report["timing_points"]
+
+
+def tempo_change(change_beats: int, jitter_ms: float = 4.0, seed: int = 0) -> tuple[np.ndarray, float]:
+    """48 s of kick, snare and off-beat hi-hat, played up to `jitter_ms` off: 150 BPM from 500 ms, then
+    180 BPM from beat `change_beats` on. Returns the samples and the time of the change (ms)."""
+    rng = np.random.default_rng(seed)
+    out = np.zeros(49 * RATE)
+    kick, hat, snare = _hit(rng, 60.0, 0.03, 0.1), 0.1 * _hit(rng, 0.0, 0.01, 1.0), 0.6 * _hit(rng, 0.0, 0.05, 1.0)
+    change_ms = 500.0 + change_beats * 400.0
+    beats = [500.0 + k * 400.0 for k in range(change_beats)]
+    beats += [change_ms + k * 60_000.0 / 180.0 for k in range(int((48_000.0 - change_ms) * 180.0 / 60_000.0))]
+    for k, beat in enumerate(beats):
+        beat_ms = 400.0 if beat < change_ms else 60_000.0 / 180.0
+        for sound, at in ((kick + (snare if k % 2 else 0.0), beat), (hat, beat + beat_ms / 2)):
+            index = int(round((at + rng.uniform(-jitter_ms, jitter_ms)) * RATE / 1000))
+            out[index:index + len(sound)] += sound[:len(out) - index]
+    out += 0.02 * rng.standard_normal(len(out))
+    return (out / np.abs(out).max()).astype(np.float32), change_ms
+
+
+def test_a_tempo_change_is_one_more_red_line_phased_like_the_main_one():
+    from models.timing.audio_timing import analyse_timing
+
+    for change_beats in (60, 90):  # the change halfway and three quarters in: the song ends at the new tempo
+        samples, change_ms = tempo_change(change_beats, seed=change_beats)
+        lines = analyse_timing(samples, RATE).red_lines
+        assert [round(line.bpm, 3) for line in lines] == [150.0, 180.0], lines
+        assert abs(lines[1].offset - change_ms) <= 60_000.0 / 180.0 + 30.0
+        # both grids carry the same bias against the audio: the change is phased the way the main line is
+        errors = [(line.offset - true + line.ms_per_beat / 2) % line.ms_per_beat - line.ms_per_beat / 2
+                  for line, true in zip(lines, (500.0, change_ms))]
+        assert abs(errors[1] - errors[0]) <= 3.0, errors

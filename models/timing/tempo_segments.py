@@ -27,7 +27,7 @@ import numpy as np
 
 from models.audio.onsets import Onsets
 from models.timing.fit import BeatMarker, RedLine, fit_timing
-from models.timing.tempo_search import fold
+from models.timing.tempo_search import OFF_BEAT_WEIGHT, fold
 
 CELL_MS = 2.0  # the path's time resolution
 STRENGTH_SMOOTHING_MS = 6.0
@@ -44,6 +44,11 @@ MIN_TEMPO_CHANGE = 0.01  # log-ratio: a stretch within 1 % of the main tempo is 
 RESET_MIN_MS = 25.0  # a phase reset moves the grid at least this far off the main grid's sixteenths (onsets of
 # soft sounds come 10-20 ms late, and a tracker locks onto a sixteenth stream for a while: neither is a reset)
 MAX_MOVE_BACK_BEATS = 4
+TEMPO_REFINE_SPAN = 0.01  # a stretch's tempo is looked for within 1 % of the line fitted to its tracked beats
+TEMPO_REFINE_STEP = 0.0002
+ROUNDING_STEPS_BPM = (1.0, 0.5)
+ROUND_SLACK = 0.02  # a rounder BPM is kept when it holds at most this much less of the stretch's onsets,
+ROUND_DRIFT_MS = 8.0  # ... or when its grid parts from the sharpest one by at most this over the stretch
 PHASE_BIN_MS = 0.5
 PHASE_SMOOTHING_MS = 3.0  # onset times scatter by a few ms
 PHASE_REFINE_MS = 12.0  # onsets this close to the fold's peak decide the exact phase
@@ -98,21 +103,49 @@ def snap_to_onsets(beats: np.ndarray, onsets: Onsets) -> np.ndarray:
     return out
 
 
+def _folded(onsets: Onsets, beat_ms: np.ndarray) -> np.ndarray:
+    """[len(beat_ms), bins] smoothed folds, each bin scored as a beat plus OFF_BEAT_WEIGHT of its off-beat
+    (as the main line's fold: the half-beat flip is checked), as a share of the onset strength."""
+    bins = max(8, int(round(float(np.mean(beat_ms)) / PHASE_BIN_MS)))
+    histogram = fold(onsets.times_ms, onsets.strengths, beat_ms, bins)
+    distance = np.arange(bins)
+    distance = np.minimum(distance, bins - distance) * (float(np.mean(beat_ms)) / bins)
+    kernel = np.exp(-0.5 * (distance / PHASE_SMOOTHING_MS) ** 2)
+    smooth = np.fft.irfft(np.fft.rfft(histogram, axis=1) * np.fft.rfft(kernel), n=bins, axis=1)
+    score = smooth + OFF_BEAT_WEIGHT * np.roll(smooth, -(bins // 2), axis=1)
+    return score / max(float(onsets.strengths.sum()), 1e-12)
+
+
 def fold_phase(onsets: Onsets, beat_ms: float) -> float:
     """The raw phase (ms, in [0, beat_ms)) where the onsets pile up when folded at `beat_ms`: the smoothed
     fold's peak, refined by the onsets near it. No latency: `segment_red_lines` calibrates it on the main line."""
-    bins = max(8, int(round(beat_ms / PHASE_BIN_MS)))
-    histogram = fold(onsets.times_ms, onsets.strengths, np.array([beat_ms]), bins)[0]
-    distance = np.arange(bins)
-    distance = np.minimum(distance, bins - distance) * (beat_ms / bins)
-    kernel = np.exp(-0.5 * (distance / PHASE_SMOOTHING_MS) ** 2)
-    smooth = np.fft.irfft(np.fft.rfft(histogram) * np.fft.rfft(kernel), n=bins)
-    phase = float(np.argmax(smooth)) / bins * beat_ms
+    score = _folded(onsets, np.array([beat_ms]))[0]
+    phase = float(np.argmax(score)) / len(score) * beat_ms
     deviation = _wrapped(onsets.times_ms - phase, beat_ms)
     near = np.abs(deviation) <= PHASE_REFINE_MS
     if near.any():
         phase += float(np.average(deviation[near], weights=onsets.strengths[near]))
     return phase % beat_ms
+
+
+def stretch_tempo(onsets: Onsets, beat_ms: float, calibration: float, latency_ms: float) -> float:
+    """The beat length near `beat_ms` (fitted to tracked beats) whose fold of the stretch's onsets is sharpest,
+    or a whole (else a half) BPM where that grid, phased on the stretch, holds as much of its onsets
+    (within ROUND_SLACK) or parts from it by at most ROUND_DRIFT_MS over the stretch: hand-timed songs are at whole BPMs, and a fold of a few bars is too noisy to
+    tell 180 from 179.93."""
+    lengths = beat_ms * (1.0 + np.arange(-TEMPO_REFINE_SPAN, TEMPO_REFINE_SPAN + 1e-9, TEMPO_REFINE_STEP))
+    best = float(lengths[int(np.argmax(_folded(onsets, lengths).max(axis=1)))])
+
+    def held(length: float) -> float:
+        return held_share(onsets, (fold_phase(onsets, length) + calibration) % length, length, latency_ms)
+
+    best_held = held(best)
+    span_ms = float(onsets.times_ms[-1] - onsets.times_ms[0]) if len(onsets) else 0.0
+    for step in ROUNDING_STEPS_BPM:
+        rounded = 60_000.0 / (round(60_000.0 / best / step) * step)
+        if abs(rounded - best) * span_ms / best <= ROUND_DRIFT_MS or held(rounded) >= best_held - ROUND_SLACK:
+            return rounded
+    return best
 
 
 def held_share(onsets: Onsets, offset: float, beat_ms: float, latency_ms: float) -> float:
@@ -152,11 +185,13 @@ def segment_red_lines(onsets: Onsets, main: RedLine, end_ms: float, latency_ms: 
         if (stop - start) < MIN_CHANGE_BEATS * line.ms_per_beat or len(inside) < MIN_CHANGE_ONSETS:
             continue  # too little to decide: the grid in force goes on
         # a tempo within MIN_TEMPO_CHANGE of the main one is the main one (the way back from a change)
-        own_beat = main.ms_per_beat if _same_tempo(line.ms_per_beat, main.ms_per_beat) else line.ms_per_beat
+        own_beat = main.ms_per_beat if _same_tempo(line.ms_per_beat, main.ms_per_beat) else None
         current = held_share(inside, phase, beat_ms, latency_ms)
         reset_phase = phase_of(inside, beat_ms)
         reset = held_share(inside, reset_phase, beat_ms, latency_ms)
-        if not _same_tempo(own_beat, beat_ms):
+        if own_beat is None and not _same_tempo(line.ms_per_beat, beat_ms):
+            own_beat = stretch_tempo(inside, line.ms_per_beat, calibration, latency_ms)
+        if own_beat is not None and not _same_tempo(own_beat, beat_ms):
             own_phase = phase_of(inside, own_beat)
             if own_beat == main.ms_per_beat and abs(_wrapped(own_phase - main.offset, own_beat)) < RESET_MIN_MS:
                 own_phase = main.offset % own_beat  # back on the main grid
@@ -168,8 +203,15 @@ def segment_red_lines(onsets: Onsets, main: RedLine, end_ms: float, latency_ms: 
         elif abs(_wrapped(reset_phase - phase, beat_ms / 4)) >= RESET_MIN_MS and reset - current >= CHANGE_MARGIN:
             phase = reset_phase
             lines.append(_line_from(start, beat_ms, phase, lines[-1]))
-    if len(lines) > 1 and lines[1].offset <= main.offset + MIN_CHANGE_BEATS * main.ms_per_beat / 2:
-        lines.pop(0)  # the song starts with a change: the main line only stood for a few beats before it
+    if len(lines) == 1:
+        return lines
+    if lines[1].offset <= main.offset + MIN_CHANGE_BEATS * main.ms_per_beat / 2:
+        return lines[1:]  # the song starts with a change: the main line only stood for a few beats before it
+    # the main line was phased on the whole song, other tempos' onsets included: phase it on its own stretch
+    own = _onsets_between(onsets, main.offset + latency_ms - main.ms_per_beat / 2, lines[1].offset + latency_ms)
+    if len(own) >= MIN_CHANGE_ONSETS:
+        lines[0] = _line_from(float(own.times_ms[0]) - latency_ms, main.ms_per_beat, phase_of(own, main.ms_per_beat),
+                              RedLine(-np.inf, main.ms_per_beat))
     return lines
 
 
