@@ -7,17 +7,21 @@ with a live drummer or a tempo change where a fixed grid cannot. Each tracked be
 the strength-weighted mean of the onsets near it, and `models.timing.fit.fit_timing` turns the beats
 into candidate red lines.
 
-A candidate only replaces the song's one grid where the audio says so: over its stretch (at least
-MIN_CHANGE_BEATS beats with MIN_CHANGE_ONSETS onsets, so a short clip or a fill cannot split a song)
-its grid must put a clearly larger share of the onset strength on its beats and sixteenths than the
-main grid does (CHANGE_MARGIN). Tracked beats wander in breaks and rubato and sometimes lock onto the
-off-beat or a sixteenth for a while; a grid that is the main one shifted by a sixteenth holds the same
-onsets, so it wins nothing and no red line comes from it. A real tempo change drifts through the main
-grid's sixteenths within a few beats, so the main grid holds little of it.
+A candidate only replaces the grid in force (the main one, or a change before it) where the audio says
+so. Its stretch must be long enough to decide (MIN_CHANGE_BEATS beats with MIN_CHANGE_ONSETS onsets, so a
+short clip, a fill or a break cannot split a song), and its own grid must put a clearly larger share of
+the stretch's onset strength on its beats and off-beats than the grid in force does, as it is or re-phased
+on the stretch (CHANGE_MARGIN). A tempo within MIN_TEMPO_CHANGE of the one in force is drift or swing, not a
+change: it can only be a phase reset, and a reset must move the grid off the sixteenths of the grid in force
+by RESET_MIN_MS. Tracked beats wander in breaks and rubato and lock onto the off-beat or a sixteenth stream
+for a while; such a path holds no more onsets than the grid in force, or lies on its sixteenths, so no red
+line comes from it. A real tempo change drifts through the old grid within a few beats, so the old grid
+holds little of it. A change's tempo is refined on its stretch's onsets and rounded to a whole or half BPM
+as the main tempo is.
 
-Every stretch's phase, the main tempo's stretches after a change included, is the phase of its own
-onsets folded at its beat length, shifted by what the song's main line (`beat_phase`, with its latency
-and corrections) adds to the same fold of the whole song, so that the main estimator's calibration
+Every stretch's phase, the main tempo's own stretch included once the song changes tempo, is the phase of
+its own onsets folded at its beat length, shifted by what the song's main line (`beat_phase`, with its
+latency and corrections) adds to the same fold of the whole song, so that the main estimator's calibration
 carries over to each stretch.
 """
 
@@ -37,13 +41,13 @@ SNAP_MS = 12.0  # onsets this close to a tracked beat decide its exact time
 FIT_LENIENCY_MS = 15.0  # candidate red lines from tracked beats keep every beat within this
 MIN_CHANGE_BEATS = 16  # a stretch shorter than four bars is no tempo change (fills, rubato, a clip's edges)
 MIN_CHANGE_ONSETS = 12  # ... nor a stretch with this few onsets to decide it (a break)
-HELD_MS = 10.0  # an onset this close to a grid's sixteenth is held by that grid
+HELD_MS = 10.0  # an onset this close to a grid's beat or off-beat is held by that grid
 GRID_DIVISORS = (1, 2)  # beats and off-beats: sixteenth streams (hi-hats) and swing hold no grid's tempo
 CHANGE_MARGIN = 0.25  # a stretch's own grid must hold this much more of its onset strength than the main grid
 MIN_TEMPO_CHANGE = 0.01  # log-ratio: a stretch within 1 % of the main tempo is drift or swing, not a change
 RESET_MIN_MS = 25.0  # a phase reset moves the grid at least this far off the main grid's sixteenths (onsets of
 # soft sounds come 10-20 ms late, and a tracker locks onto a sixteenth stream for a while: neither is a reset)
-MAX_MOVE_BACK_BEATS = 4
+MAX_MOVE_BACK_BEATS = 4  # a change's line is moved back over at most this many beats it already holds
 TEMPO_REFINE_SPAN = 0.01  # a stretch's tempo is looked for within 1 % of the line fitted to its tracked beats
 TEMPO_REFINE_STEP = 0.0002
 ROUNDING_STEPS_BPM = (1.0, 0.5)
@@ -52,7 +56,6 @@ ROUND_DRIFT_MS = 8.0  # ... or when its grid parts from the sharpest one by at m
 PHASE_BIN_MS = 0.5
 PHASE_SMOOTHING_MS = 3.0  # onset times scatter by a few ms
 PHASE_REFINE_MS = 12.0  # onsets this close to the fold's peak decide the exact phase
-SAME_PHASE_MS = 3.0  # a main-tempo stretch whose phase is this close to the main line's continues it
 MAX_CALIBRATION_MS = 40.0  # the main line's shift from the raw fold beyond this is a half-beat choice, not latency
 
 
@@ -149,7 +152,7 @@ def stretch_tempo(onsets: Onsets, beat_ms: float, calibration: float, latency_ms
 
 
 def held_share(onsets: Onsets, offset: float, beat_ms: float, latency_ms: float) -> float:
-    """The share of the onsets' strength within HELD_MS of the sixteenths of the grid (offset, beat_ms)."""
+    """The share of the onsets' strength within HELD_MS of the beats and off-beats of the grid (offset, beat_ms)."""
     total = float(onsets.strengths.sum())
     if total <= 0:
         return 0.0
@@ -210,8 +213,7 @@ def segment_red_lines(onsets: Onsets, main: RedLine, end_ms: float, latency_ms: 
     # the main line was phased on the whole song, other tempos' onsets included: phase it on its own stretch
     own = _onsets_between(onsets, main.offset + latency_ms - main.ms_per_beat / 2, lines[1].offset + latency_ms)
     if len(own) >= MIN_CHANGE_ONSETS:
-        lines[0] = _line_from(float(own.times_ms[0]) - latency_ms, main.ms_per_beat, phase_of(own, main.ms_per_beat),
-                              RedLine(-np.inf, main.ms_per_beat))
+        lines[0] = _line_from(float(own.times_ms[0]) - latency_ms, main.ms_per_beat, phase_of(own, main.ms_per_beat))
     return lines
 
 
@@ -237,10 +239,10 @@ def _same_tempo(beat_ms: float, other_ms: float) -> bool:
     return abs(np.log(beat_ms / other_ms)) < MIN_TEMPO_CHANGE
 
 
-def _line_from(start: float, beat_ms: float, phase: float, previous: RedLine) -> RedLine:
+def _line_from(start: float, beat_ms: float, phase: float, previous: RedLine | None = None) -> RedLine:
     """The red line of the grid (beat_ms, phase) on its beat nearest `start`, after the previous line."""
     first = phase + np.ceil((start - phase) / beat_ms - 0.5) * beat_ms
-    if first <= previous.offset:
+    if previous is not None and first <= previous.offset:
         first += beat_ms * np.ceil((previous.offset - first) / beat_ms + 1e-9)
     return RedLine(offset=float(round(first)), ms_per_beat=beat_ms)
 
