@@ -105,3 +105,27 @@ def test_a_tempo_change_is_one_more_red_line_phased_like_the_main_one():
         errors = [(line.offset - true + line.ms_per_beat / 2) % line.ms_per_beat - line.ms_per_beat / 2
                   for line, true in zip(lines, (500.0, change_ms))]
         assert abs(errors[1] - errors[0]) <= 3.0, errors
+
+
+def test_stretches_take_their_phase_from_the_main_lines_estimator_where_it_is_given():
+    from models.timing.audio_timing import analyse_timing
+    from models.timing.tempo_segments import segment_red_lines
+
+    samples, change_ms = tempo_change(60, seed=60)
+    timing = analyse_timing(samples, RATE)
+    asked = []
+
+    def span_phase(beat_ms: float, start_ms: float, end_ms: float) -> float:
+        asked.append((beat_ms, start_ms, end_ms))
+        return (500.0 if beat_ms > 350.0 else change_ms) % beat_ms  # where the audio's beats are
+
+    # how late this synthetic's onsets are heard against its beats: the latency a perfect estimator knows
+    onsets = timing.onsets.times_ms
+    beats = np.concatenate([500.0 + 400.0 * np.arange(60), change_ms + 60_000.0 / 180.0 * np.arange(60)])
+    lags = onsets[:, None] - beats[None, :]
+    latency_ms = float(np.median(lags[np.abs(lags) <= 30.0]))
+    lines = segment_red_lines(timing.onsets, timing.red_lines[0], len(samples) / RATE * 1000.0, latency_ms,
+                              span_phase)
+    assert [round(line.bpm, 3) for line in lines] == [150.0, 180.0] and asked
+    for line, true in zip(lines, (500.0, change_ms)):
+        assert abs((line.offset - true + line.ms_per_beat / 2) % line.ms_per_beat - line.ms_per_beat / 2) <= 0.5

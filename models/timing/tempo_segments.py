@@ -27,11 +27,15 @@ carries over to each stretch.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from models.audio.onsets import Onsets
 from models.timing.fit import BeatMarker, RedLine, fit_timing
 from models.timing.tempo_search import OFF_BEAT_WEIGHT, fold
+
+SpanPhase = Callable[[float, float, float], float]  # (beat ms, start ms, end ms) -> phase ms, see segment_red_lines
 
 CELL_MS = 2.0  # the path's time resolution
 STRENGTH_SMOOTHING_MS = 6.0
@@ -131,7 +135,7 @@ def fold_phase(onsets: Onsets, beat_ms: float) -> float:
     return phase % beat_ms
 
 
-def stretch_tempo(onsets: Onsets, beat_ms: float, calibration: float, latency_ms: float) -> float:
+def stretch_tempo(onsets: Onsets, beat_ms: float, phase_of: Callable[[float], float], latency_ms: float) -> float:
     """The beat length near `beat_ms` (fitted to tracked beats) whose fold of the stretch's onsets is sharpest,
     or a whole (else a half) BPM where that grid, phased on the stretch, holds as much of its onsets
     (within ROUND_SLACK) or parts from it by at most ROUND_DRIFT_MS over the stretch: hand-timed songs are at whole BPMs, and a fold of a few bars is too noisy to
@@ -140,7 +144,7 @@ def stretch_tempo(onsets: Onsets, beat_ms: float, calibration: float, latency_ms
     best = float(lengths[int(np.argmax(_folded(onsets, lengths).max(axis=1)))])
 
     def held(length: float) -> float:
-        return held_share(onsets, (fold_phase(onsets, length) + calibration) % length, length, latency_ms)
+        return held_share(onsets, phase_of(length), length, latency_ms)
 
     best_held = held(best)
     span_ms = float(onsets.times_ms[-1] - onsets.times_ms[0]) if len(onsets) else 0.0
@@ -162,9 +166,14 @@ def held_share(onsets: Onsets, offset: float, beat_ms: float, latency_ms: float)
     return float(onsets.strengths[held].sum()) / total
 
 
-def segment_red_lines(onsets: Onsets, main: RedLine, end_ms: float, latency_ms: float) -> list[RedLine]:
+def segment_red_lines(onsets: Onsets, main: RedLine, end_ms: float, latency_ms: float,
+                      span_phase: SpanPhase | None = None) -> list[RedLine]:
     """[main] unless stretches of the song hold a grid of their own clearly better than the grid in force
-    before them: then a red line where each such stretch starts, phased on its own onsets."""
+    before them: then a red line where each such stretch starts, phased on its own onsets.
+
+    `span_phase(beat_ms, start_ms, end_ms)`, where given, is the main line's own phase estimator run on the
+    onsets (times as heard) within [start_ms, end_ms): every stretch is then phased exactly as the main line
+    is. Without it, each stretch's fold is calibrated on the main line (see the module's docstring)."""
     if len(onsets) < 2 * MIN_CHANGE_ONSETS or end_ms < 2 * MIN_CHANGE_BEATS * main.ms_per_beat * 0.7:
         return [main]
     beats = snap_to_onsets(track_beats(onsets, main.ms_per_beat, end_ms), onsets) - latency_ms
@@ -176,26 +185,31 @@ def segment_red_lines(onsets: Onsets, main: RedLine, end_ms: float, latency_ms: 
     if abs(calibration + latency_ms) > MAX_CALIBRATION_MS:
         calibration = -latency_ms
 
-    def phase_of(inside: Onsets, beat_ms: float) -> float:
-        return (fold_phase(inside, beat_ms) + calibration) % beat_ms
+    def phase_of(beat_ms: float, start_ms: float, stop_ms: float) -> float:
+        """The grid's phase (ms, as mapped) over the onsets heard within [start_ms, stop_ms)."""
+        if span_phase is not None:
+            return float(span_phase(beat_ms, start_ms, stop_ms)) % beat_ms
+        return (fold_phase(_onsets_between(onsets, start_ms, stop_ms), beat_ms) + calibration) % beat_ms
 
     lines = [main]
     beat_ms, phase = main.ms_per_beat, main.offset % main.ms_per_beat  # the grid in force
     for index, line in enumerate(candidates):
         start = line.offset if index else float(onsets.times_ms[0]) - latency_ms
         stop = candidates[index + 1].offset if index + 1 < len(candidates) else end_ms
-        inside = _onsets_between(onsets, start + latency_ms - HELD_MS, stop + latency_ms)
+        heard = (start + latency_ms - HELD_MS, stop + latency_ms)
+        inside = _onsets_between(onsets, *heard)
         if (stop - start) < MIN_CHANGE_BEATS * line.ms_per_beat or len(inside) < MIN_CHANGE_ONSETS:
             continue  # too little to decide: the grid in force goes on
         # a tempo within MIN_TEMPO_CHANGE of the main one is the main one (the way back from a change)
         own_beat = main.ms_per_beat if _same_tempo(line.ms_per_beat, main.ms_per_beat) else None
         current = held_share(inside, phase, beat_ms, latency_ms)
-        reset_phase = phase_of(inside, beat_ms)
+        reset_phase = phase_of(beat_ms, *heard)
         reset = held_share(inside, reset_phase, beat_ms, latency_ms)
         if own_beat is None and not _same_tempo(line.ms_per_beat, beat_ms):
-            own_beat = stretch_tempo(inside, line.ms_per_beat, calibration, latency_ms)
+            own_beat = stretch_tempo(inside, line.ms_per_beat, lambda length, span=heard: phase_of(length, *span),
+                                     latency_ms)
         if own_beat is not None and not _same_tempo(own_beat, beat_ms):
-            own_phase = phase_of(inside, own_beat)
+            own_phase = phase_of(own_beat, *heard)
             if own_beat == main.ms_per_beat and abs(_wrapped(own_phase - main.offset, own_beat)) < RESET_MIN_MS:
                 own_phase = main.offset % own_beat  # back on the main grid
             if held_share(inside, own_phase, own_beat, latency_ms) - max(current, reset) >= CHANGE_MARGIN:
@@ -211,9 +225,10 @@ def segment_red_lines(onsets: Onsets, main: RedLine, end_ms: float, latency_ms: 
     if lines[1].offset <= main.offset + MIN_CHANGE_BEATS * main.ms_per_beat / 2:
         return lines[1:]  # the song starts with a change: the main line only stood for a few beats before it
     # the main line was phased on the whole song, other tempos' onsets included: phase it on its own stretch
-    own = _onsets_between(onsets, main.offset + latency_ms - main.ms_per_beat / 2, lines[1].offset + latency_ms)
+    heard = (main.offset + latency_ms - main.ms_per_beat / 2, lines[1].offset + latency_ms)
+    own = _onsets_between(onsets, *heard)
     if len(own) >= MIN_CHANGE_ONSETS:
-        lines[0] = _line_from(float(own.times_ms[0]) - latency_ms, main.ms_per_beat, phase_of(own, main.ms_per_beat))
+        lines[0] = _line_from(float(own.times_ms[0]) - latency_ms, main.ms_per_beat, phase_of(main.ms_per_beat, *heard))
     return lines
 
 
