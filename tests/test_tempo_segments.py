@@ -129,3 +129,42 @@ def test_stretches_take_their_phase_from_the_main_lines_estimator_where_it_is_gi
     assert [round(line.bpm, 3) for line in lines] == [150.0, 180.0] and asked
     for line, true in zip(lines, (500.0, change_ms)):
         assert abs((line.offset - true + line.ms_per_beat / 2) % line.ms_per_beat - line.ms_per_beat / 2) <= 0.5
+
+
+def sections_track(sections: list[tuple[float, float, float]], seed: int = 0) -> np.ndarray:
+    """(start ms, BPM, seconds) sections of kick and snare on the beats, a quiet hi-hat on the off-beats."""
+    rng = np.random.default_rng(seed)
+    out = np.zeros(int((max(start / 1000 + seconds for start, _, seconds in sections) + 1) * RATE))
+    kick, hat, snare = _hit(rng, 60.0, 0.03, 0.1), 0.1 * _hit(rng, 0.0, 0.01, 1.0), 0.6 * _hit(rng, 0.0, 0.05, 1.0)
+    for start, bpm, seconds in sections:
+        beat_ms = 60_000.0 / bpm
+        for k in range(int(seconds * 1000 / beat_ms)):
+            for sound, at in ((kick + (snare if k % 2 else 0.0), start + k * beat_ms), (hat, start + (k + 0.5) * beat_ms)):
+                index = int(round((at + rng.uniform(-2.0, 2.0)) * RATE / 1000))
+                out[index:index + len(sound)] += sound[:len(out) - index]
+    out += 0.02 * rng.standard_normal(len(out))
+    return (out / np.abs(out).max()).astype(np.float32)
+
+
+def test_a_cut_that_moves_the_grid_for_good_is_a_phase_reset_and_a_few_rushed_bars_are_not():
+    from models.timing.audio_timing import analyse_timing
+
+    # at 20.4 s the grid moves a third of a beat later (an edit's cut) and stays there
+    cut = analyse_timing(sections_track([(400.0, 150.0, 20.0), (20_533.0, 150.0, 30.0)]), RATE).red_lines
+    assert [round(line.bpm, 3) for line in cut] == [150.0, 150.0], cut
+    assert abs(cut[1].offset - 20_533.0) <= 400.0
+    shift = (cut[1].offset - cut[0].offset + 200.0) % 400.0 - 200.0
+    assert abs(shift - 133.0) <= 3.0, shift
+    # six seconds played 30 ms early, then back on the grid: one red line
+    rushed = sections_track([(400.0, 150.0, 20.0), (20_370.0, 150.0, 6.0), (26_400.0, 150.0, 24.0)])
+    assert len(analyse_timing(rushed, RATE).red_lines) == 1
+
+
+def test_a_tempo_change_and_back_returns_to_the_main_grid():
+    from models.timing.audio_timing import analyse_timing
+
+    lines = analyse_timing(sections_track([(400.0, 150.0, 20.0), (20_400.0, 180.0, 12.0),
+                                           (32_400.0, 150.0, 20.0)]), RATE).red_lines
+    assert [round(line.bpm, 3) for line in lines] == [150.0, 180.0, 150.0], lines
+    assert abs(lines[2].offset - 32_400.0) <= 400.0
+    assert abs((lines[2].offset - lines[0].offset + 200.0) % 400.0 - 200.0) <= 3.0  # the first grid's phase

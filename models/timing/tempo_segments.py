@@ -7,22 +7,22 @@ with a live drummer or a tempo change where a fixed grid cannot. Each tracked be
 the strength-weighted mean of the onsets near it, and `models.timing.fit.fit_timing` turns the beats
 into candidate red lines.
 
-A candidate only replaces the grid in force (the main one, or a change before it) where the audio says
-so. Its stretch must be long enough to decide (MIN_CHANGE_BEATS beats with MIN_CHANGE_ONSETS onsets, so a
-short clip, a fill or a break cannot split a song), and its own grid must put a clearly larger share of
-the stretch's onset strength on its beats and off-beats than the grid in force does, as it is or re-phased
-on the stretch (CHANGE_MARGIN). A tempo within MIN_TEMPO_CHANGE of the one in force is drift or swing, not a
+A candidate only replaces the grid in force (the main one, or a change before it) where the audio says so.
+Its stretch must be long enough to decide (MIN_CHANGE_BEATS beats with MIN_CHANGE_ONSETS onsets, so a short
+clip, a fill or a break cannot split a song), and its own grid must put a clearly larger share of the
+stretch's onset strength on its beats and off-beats than the grid in force does, as it is or re-phased on
+the stretch (CHANGE_MARGIN). A tempo within MIN_TEMPO_CHANGE of the one in force is drift or swing, not a
 change: it can only be a phase reset, and a reset must move the grid off the sixteenths of the grid in force
-by RESET_MIN_MS. Tracked beats wander in breaks and rubato and lock onto the off-beat or a sixteenth stream
-for a while; such a path holds no more onsets than the grid in force, or lies on its sixteenths, so no red
-line comes from it. A real tempo change drifts through the old grid within a few beats, so the old grid
-holds little of it. A change's tempo is refined on its stretch's onsets and rounded to a whole or half BPM
-as the main tempo is.
+by RESET_MIN_MS and hold for MIN_RESET_BEATS. From a change, a stretch (or a run of stretches too short to
+decide, pooled) that the main grid holds clearly better leads back to the main grid. Tracked beats wander in
+breaks and rubato and lock onto the off-beat or a sixteenth stream for a while; such a path holds no more
+onsets than the grid in force, or lies on its sixteenths, so no red line comes from it. A real tempo change
+drifts through the old grid within a few beats, so the old grid holds little of it. A change's tempo is
+refined on its stretch's onsets and rounded to a whole or half BPM as the main tempo is.
 
-Every stretch's phase, the main tempo's own stretch included once the song changes tempo, is the phase of
-its own onsets folded at its beat length, shifted by what the song's main line (`beat_phase`, with its
-latency and corrections) adds to the same fold of the whole song, so that the main estimator's calibration
-carries over to each stretch.
+Every stretch's phase (the main tempo's own stretch too, once the song changes tempo) is the main line's own
+estimator run on the stretch where the caller passes it (`span_phase`), else the stretch's onsets folded at
+its beat length, shifted by what the main line's estimator adds to the same fold of the whole song.
 """
 
 from __future__ import annotations
@@ -48,6 +48,8 @@ MIN_CHANGE_ONSETS = 12  # ... nor a stretch with this few onsets to decide it (a
 HELD_MS = 10.0  # an onset this close to a grid's beat or off-beat is held by that grid
 GRID_DIVISORS = (1, 2)  # beats and off-beats: sixteenth streams (hi-hats) and swing hold no grid's tempo
 CHANGE_MARGIN = 0.25  # a stretch's own grid must hold this much more of its onset strength than the main grid
+MIN_RESET_BEATS = 32  # a phase reset holds for at least eight bars (a cut in an edit does; a band rushing a few
+# bars, or a section of soft attacks, is no new grid)
 MIN_TEMPO_CHANGE = 0.01  # log-ratio: a stretch within 1 % of the main tempo is drift or swing, not a change
 RESET_MIN_MS = 25.0  # a phase reset moves the grid at least this far off the main grid's sixteenths (onsets of
 # soft sounds come 10-20 ms late, and a tracker locks onto a sixteenth stream for a while: neither is a reset)
@@ -193,31 +195,38 @@ def segment_red_lines(onsets: Onsets, main: RedLine, end_ms: float, latency_ms: 
 
     lines = [main]
     beat_ms, phase = main.ms_per_beat, main.offset % main.ms_per_beat  # the grid in force
-    for index, line in enumerate(candidates):
-        start = line.offset if index else float(onsets.times_ms[0]) - latency_ms
-        stop = candidates[index + 1].offset if index + 1 < len(candidates) else end_ms
+    on_main = (main.ms_per_beat, main.offset % main.ms_per_beat)
+    for start, stop, fitted_ms in _stretches(candidates, onsets, end_ms, latency_ms):
         heard = (start + latency_ms - HELD_MS, stop + latency_ms)
         inside = _onsets_between(onsets, *heard)
-        if (stop - start) < MIN_CHANGE_BEATS * line.ms_per_beat or len(inside) < MIN_CHANGE_ONSETS:
+        if (stop - start) < MIN_CHANGE_BEATS * (fitted_ms or beat_ms) or len(inside) < MIN_CHANGE_ONSETS:
             continue  # too little to decide: the grid in force goes on
-        # a tempo within MIN_TEMPO_CHANGE of the main one is the main one (the way back from a change)
-        own_beat = main.ms_per_beat if _same_tempo(line.ms_per_beat, main.ms_per_beat) else None
         current = held_share(inside, phase, beat_ms, latency_ms)
+        back = held_share(inside, on_main[1], on_main[0], latency_ms)
+        if (beat_ms, phase) != on_main and back - current >= CHANGE_MARGIN:
+            # back on the main grid (a stretch of its own or pooled from stretches too short to decide)
+            lines.append(_line_from(start, *on_main, lines[-1]))
+            beat_ms, phase = on_main
+            continue
+        if fitted_ms is None:
+            continue  # pooled short stretches may only lead back to the main grid
+        # a tempo within MIN_TEMPO_CHANGE of the main one is the main one (the way back from a change)
+        own_beat = main.ms_per_beat if _same_tempo(fitted_ms, main.ms_per_beat) else None
         reset_phase = phase_of(beat_ms, *heard)
         reset = held_share(inside, reset_phase, beat_ms, latency_ms)
-        if own_beat is None and not _same_tempo(line.ms_per_beat, beat_ms):
-            own_beat = stretch_tempo(inside, line.ms_per_beat, lambda length, span=heard: phase_of(length, *span),
-                                     latency_ms)
+        if own_beat is None and not _same_tempo(fitted_ms, beat_ms):
+            own_beat = stretch_tempo(inside, fitted_ms, lambda length, span=heard: phase_of(length, *span), latency_ms)
         if own_beat is not None and not _same_tempo(own_beat, beat_ms):
             own_phase = phase_of(own_beat, *heard)
             if own_beat == main.ms_per_beat and abs(_wrapped(own_phase - main.offset, own_beat)) < RESET_MIN_MS:
-                own_phase = main.offset % own_beat  # back on the main grid
+                own_phase = on_main[1]  # back on the main grid
             if held_share(inside, own_phase, own_beat, latency_ms) - max(current, reset) >= CHANGE_MARGIN:
                 change = _line_from(start, own_beat, own_phase, lines[-1])
                 lines.append(_moved_back(change, onsets, (beat_ms, phase), lines[-1], latency_ms))
                 beat_ms, phase = own_beat, own_phase
-        # the same tempo: a phase reset, where the grid moves off the sixteenths of the grid in force
-        elif abs(_wrapped(reset_phase - phase, beat_ms / 4)) >= RESET_MIN_MS and reset - current >= CHANGE_MARGIN:
+        # the same tempo: a phase reset, where the grid moves off the sixteenths of the grid in force for long
+        elif (abs(_wrapped(reset_phase - phase, beat_ms / 4)) >= RESET_MIN_MS and reset - current >= CHANGE_MARGIN
+              and stop - start >= MIN_RESET_BEATS * beat_ms):
             phase = reset_phase
             lines.append(_line_from(start, beat_ms, phase, lines[-1]))
     if len(lines) == 1:
@@ -230,6 +239,23 @@ def segment_red_lines(onsets: Onsets, main: RedLine, end_ms: float, latency_ms: 
     if len(own) >= MIN_CHANGE_ONSETS:
         lines[0] = _line_from(float(own.times_ms[0]) - latency_ms, main.ms_per_beat, phase_of(main.ms_per_beat, *heard))
     return lines
+
+
+def _stretches(candidates: list[RedLine], onsets: Onsets, end_ms: float,
+               latency_ms: float) -> list[tuple[float, float, float | None]]:
+    """(start, stop, fitted beat ms) of each candidate line's stretch, runs of stretches too short to decide
+    (under MIN_CHANGE_BEATS beats) pooled into one with no fitted beat."""
+    out: list[tuple[float, float, float | None]] = []
+    for index, line in enumerate(candidates):
+        start = line.offset if index else float(onsets.times_ms[0]) - latency_ms
+        stop = candidates[index + 1].offset if index + 1 < len(candidates) else end_ms
+        if stop - start >= MIN_CHANGE_BEATS * line.ms_per_beat:
+            out.append((start, stop, line.ms_per_beat))
+        elif out and out[-1][2] is None:
+            out[-1] = (out[-1][0], stop, None)
+        else:
+            out.append((start, stop, None))
+    return out
 
 
 def _moved_back(change: RedLine, onsets: Onsets, before: tuple[float, float], previous: RedLine,
