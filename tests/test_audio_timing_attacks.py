@@ -92,3 +92,25 @@ def test_offset_phase_of_a_span_follows_that_span():
     late = offset_phase(samples, RATE, onsets, BEAT_MS, start_ms=half_ms + 500.0)
     assert abs(error_ms(early + ATTACK_LATENCY_MS, FIRST_MS)) <= 4.0, early
     assert abs(error_ms(late + ATTACK_LATENCY_MS, FIRST_MS + 37.0)) <= 4.0, late
+
+
+@pytest.mark.parametrize("name", ["swell", "soft kick"])
+def test_rhythm_candidates_of_slow_attacks_stay_on_the_beat(name):
+    # a slow attack's flux peak lies 20-30 ms after the beat the map (and our offset) puts it on: that lag is
+    # taken off before snapping, so the onsets land on the beats and not on the 1/8 tick after them (31 ms at
+    # 240 BPM), whether the timing was heard or given
+    from dataclasses import replace
+
+    from models.timing.audio_timing import analyse_timing
+    from models.timing.fit import RedLine
+    from models.timing.rhythm_candidates import rhythm_candidates
+
+    samples = recording(SOUNDS[name])
+    timing = analyse_timing(samples, RATE)
+    given = replace(timing, red_lines=[RedLine(offset=FIRST_MS, ms_per_beat=BEAT_MS)], onsets=None,
+                    flux_lag_ms=None)
+    for source in (timing, given):
+        found = rhythm_candidates(samples, RATE, source)
+        strongest = sorted(found, key=lambda c: -c.strength)[:int(SECONDS * 1000 / BEAT_MS) - 4]
+        on_beat = [c for c in strongest if c.divisor == 1]
+        assert len(on_beat) >= 0.9 * len(strongest), (name, source is given, len(on_beat), len(strongest))

@@ -81,6 +81,9 @@ class AudioTiming:
     offset_ms: float  # the main red line's first beat
     candidates: list[TempoCandidate]  # best first, scores relative to the best
     onsets: Onsets
+    # how much later than the beat this song's flux onsets peak (ms): None where the red lines were given,
+    # not heard (then `flux_lag` measures it against them)
+    flux_lag_ms: float | None = None
 
 
 def analyse_timing(samples: np.ndarray, sample_rate: int) -> AudioTiming | None:
@@ -98,12 +101,19 @@ def analyse_timing(samples: np.ndarray, sample_rate: int) -> AudioTiming | None:
     main = RedLine(offset=float(round(first)), ms_per_beat=beat_ms)
     end_ms = len(samples) / sample_rate * 1000.0
     # the beats followed through the song are flux onsets: in this song they lie this much after the beat
-    flux_phase_ms = beat_phase(onsets, beat_ms) + LATENCY_MS
-    flux_lag_ms = (flux_phase_ms - phase_ms + beat_ms / 2) % beat_ms - beat_ms / 2
-    red_lines = segment_red_lines(onsets, main, end_ms, flux_lag_ms)
+    flux_lag_ms = flux_lag(onsets, RedLine(offset=phase_ms, ms_per_beat=beat_ms))
+    red_lines = segment_red_lines(
+        onsets, main, end_ms, flux_lag_ms,
+        lambda beat, start, stop: offset_phase(samples, sample_rate, onsets, beat, start, stop))
     longest = max(red_lines, key=lambda line: _span(red_lines, line, end_ms))
     return AudioTiming(red_lines=red_lines, bpm=longest.bpm, offset_ms=longest.offset, candidates=candidates,
-                       onsets=onsets)
+                       onsets=onsets, flux_lag_ms=float(flux_lag_ms))
+
+
+def flux_lag(onsets: Onsets, line: RedLine) -> float:
+    """How much later (ms, within +-half a beat) than `line`'s beats the onsets' flux peaks fold."""
+    flux_phase_ms = beat_phase(onsets, line.ms_per_beat) + LATENCY_MS
+    return (flux_phase_ms - line.offset + line.ms_per_beat / 2) % line.ms_per_beat - line.ms_per_beat / 2
 
 
 def _span(lines: list[RedLine], line: RedLine, end_ms: float) -> float:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from models.timing.audio_timing import AudioTiming
+from models.timing.audio_timing import AudioTiming, flux_lag
 from models.timing.fit import RedLine
 
 DEFAULT_DIVISORS = (1, 2, 3, 4, 6, 8)  # beat divisors of real maps, in the order a snap prefers them
@@ -47,8 +47,13 @@ def rhythm_candidates(samples: np.ndarray, sample_rate: int, timing: AudioTiming
         onsets = detect_onsets(samples, sample_rate)
     lines = sorted(timing.red_lines, key=lambda line: line.offset)
     starts = [line.offset for line in lines]
+    # flux onsets peak some ms after the attack a map puts its object on, by an amount each song's sounds
+    # set: taken off before snapping, so an onset on the beat snaps to the beat, not to a tick after it
+    lag_ms = timing.flux_lag_ms
+    if lag_ms is None:
+        lag_ms = flux_lag(onsets, lines[0])
     by_time: dict[float, RhythmCandidate] = {}
-    for time, strength in zip(onsets.times_ms, onsets.strengths):
+    for time, strength in zip(onsets.times_ms - lag_ms, onsets.strengths):
         line = lines[max(bisect.bisect_right(starts, time) - 1, 0)]
         snapped = _snap(float(time), line, divisors)
         key = round(snapped, 3)
