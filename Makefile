@@ -30,7 +30,7 @@ bench: install
 # command re-makes v2 from the same start. The bundled model is this recipe's run as it stands; its card
 # (models/starter/card.json, "training") records the command, steps and time.
 STARTER_DATA ?= runs/starter-data
-STARTER_STEPS ?= 2000
+STARTER_STEPS ?= 1000
 STARTER_V1 ?= 9f19ed7
 STARTER_V1_FILES = config.json model.safetensors tokenizer.json profile.json
 starter-model: install
