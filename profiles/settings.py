@@ -60,6 +60,9 @@ class ContextTemplate:
     inputs: tuple[str, ...] = ("none",)
     outputs: tuple[str, ...] = ("map",)
     weight: float = 1.0  # how often training draws this recipe, relative to the others
+    # outputs given whole rather than learned: their tokens stay in the sequence, in their place among the
+    # outputs, but carry no loss, as generation gives a finished context (timing heard in the audio, --bpm)
+    given: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -257,6 +260,9 @@ def profile_from_dict(data: dict, source: str = "profile") -> Profile:
         for name in template.inputs + template.outputs:
             if name not in CONTEXT_NAMES:
                 raise MapperInputError(f"{source}: templates[{i}]: unknown context {name!r}")
+        for name in template.given:
+            if name not in template.outputs:
+                raise MapperInputError(f"{source}: templates[{i}]: given context {name!r} is not one of its outputs")
     for key in ("in_context", "output_type"):
         for name in getattr(profile.inference, key):
             if name not in CONTEXT_NAMES:

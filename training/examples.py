@@ -161,27 +161,33 @@ class ExampleMaker:
                     ids = self.tokenizer.encode(self.tokenizer.window(streams[c], start_ms, self.window_ms).events)
                     in_blocks.append(ContextBlock(ContextType(c), ids, gd_classes if c == "gd" else []))
             yield self._example(frames, start_ms, song_ms, conditioning, in_blocks, outputs, streams, rng,
-                                song.record, "+".join(inputs) or "none")
+                                song.record, "+".join(inputs) or "none", given=recipe.given)
 
-    def _example(self, frames, start_ms, song_ms, conditioning, in_blocks, outputs, streams, rng, record, recipe):
+    def _example(self, frames, start_ms, song_ms, conditioning, in_blocks, outputs, streams, rng, record, recipe,
+                 given: tuple[str, ...] = ()):
+        """One window's example. Outputs named in `given` (the template's) are context: their whole block,
+        SOS and EOS included, is in the sequence without a loss, as generation gives a finished context."""
         t = self.profile.training
         end_ms = start_ms + self.window_ms * (1 - t.lookahead)
         lookback_ms = start_ms + self.window_ms * t.lookback if (
             self.train and t.lookback > 0 and rng.random() < t.lookback_probability) else start_ms
-        out_blocks, given = [], []
+        out_blocks, in_lookback = [], []
         for c in outputs:
             window = self.tokenizer.window(streams[c], start_ms, end_ms - start_ms)
             out_blocks.append(ContextBlock(ContextType(c), self.tokenizer.encode(window.events)))
-            given.append(sum(1 for time in window.times if time < lookback_ms))
+            in_lookback.append(sum(1 for time in window.times if time < lookback_ms))
         dropped = self._drop_metadata(conditioning, rng)
         prompt = build_prompt(self.vocab, dropped, window_start_ms=start_ms, in_contexts=in_blocks, out_contexts=[],
                               last_kiai=_last_value(streams.get("kiai"), start_ms, EventType.KIAI, 0),
                               last_sv=_last_value(streams.get("map"), start_ms, EventType.SCROLL_SPEED, 100))
         out_ids, out_given = [], []
-        for block, n_given in zip(out_blocks, given):
+        for block, n_given in zip(out_blocks, in_lookback):
             sos = [self.vocab.context_sos[block.context]] if block.context in self.vocab.context_sos else []
             eos = [self.vocab.context_eos[block.context]] if block.context in self.vocab.context_eos else []
-            out_given.append((len(out_ids) + len(sos), n_given))
+            if block.context.value in given:  # the whole block is context
+                out_given.append((len(out_ids), len(sos) + len(block.token_ids) + len(eos)))
+            else:
+                out_given.append((len(out_ids) + len(sos), n_given))
             out_ids += sos + block.token_ids + eos
         prompt, out_ids = self._fit(prompt, out_ids)
         sequence = prompt + out_ids + [EOS_ID]

@@ -81,7 +81,7 @@ def write_card(run_dir: Path, recipe: dict, model_eval: dict, baseline_eval: dic
         parameters = sum(int(np.prod(weights.get_slice(k).get_shape())) for k in weights.keys())
     songs = sorted({_corpus_relative(s["reference"]) for s in model_eval["songs"]})
     card = {
-        "name": "mapper starter",
+        "name": recipe.get("name", "mapper starter"),
         "parameters": parameters,
         "weights": {"file": "model.safetensors", "dtype": "float16",
                     "bytes": (out_dir / "model.safetensors").stat().st_size},
