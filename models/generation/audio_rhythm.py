@@ -16,7 +16,7 @@ rating mostly follows.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 RHYTHM_AUDIO, RHYTHM_MODEL = "audio", "model"
 # Profiles whose models are not trained to hear timing and rhythm in a real recording.
@@ -66,7 +66,7 @@ def audio_rhythm(options: RhythmOptions, profile, vocab, audio, song_ms: float, 
     from models.generation.given_contexts import give_timing
     from models.timing.audio_timing import AudioTiming, analyse_timing
     from models.timing.fit import RedLine
-    from models.timing.rhythm_candidates import rhythm_candidates
+    from models.timing.rhythm_candidates import rhythm_candidates, written_red_lines
 
     if sources.reference_timing:
         lines = [RedLine(offset=tp.time, ms_per_beat=tp.beat_length, meter=tp.meter)
@@ -79,6 +79,8 @@ def audio_rhythm(options: RhythmOptions, profile, vocab, audio, song_ms: float, 
         timing = analyse_timing(audio, SAMPLE_RATE_HZ)
         if timing is None or not timing.red_lines:
             return None  # no beat heard (silence): the model's own timing, as before
+        # the red lines as the map will keep them (whole ms): the candidates are snapped to this very grid
+        timing = replace(timing, red_lines=written_red_lines(timing.red_lines))
         give_timing(sources, [line.to_timing_point() for line in timing.red_lines], profile, vocab, song_ms)
     found = rhythm_candidates(audio, SAMPLE_RATE_HZ, timing)
     candidates = [TimedCandidate(c.time_ms, c.strength) for c in found
