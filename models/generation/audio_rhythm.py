@@ -6,8 +6,11 @@ decoding; the `RhythmCandidates` decoding rule then holds the model's objects to
 How many candidates: as many of the strongest as make the requested star rating. The star rating of a
 set of times is measured with rosu-pp (the ranked calculator) on a stand-in map of those times, laid out
 as a plain map of that mode would be (osu!: circles jumping by the starter's mean jump, turning as they go,
-mania: columns in turn, taiko: alternating don and kat, catch: fruit across the plate), and the
-count is found by bisection: stars grow with the number of objects kept. So the stars -> density relation
+mania: chords on the strongest onsets, columns in turn, taiko: alternating don and kat, catch: fruit
+across the plate), and the count is found by bisection: stars grow with the number of objects kept.
+In mania a chord's further notes are ranked with the single notes (`ranked_notes`): the k-th note of a
+chord counts as a note on an onset CHORD_DECAY**k as strong, so the strongest onsets get chords first,
+as mania maps do, and the times come back once per note (a time twice: a chord of two). So the stars -> density relation
 is rosu-pp's own, measured on each song's candidates; no map of any corpus is used. The model then places
 the objects, which moves the final rating somewhat (its positions, sliders), but the density is what the
 rating mostly follows.
@@ -27,6 +30,9 @@ DEFAULT_STARS = 5.0  # asked when no star rating is given (the embedding's defau
 STARTER_JUMP_PX = 160.0
 PLAYFIELD = (512, 384)
 WALK_TURN = 2.0  # radians between a stand-in osu! map's steps: a zigzag that wanders over the playfield
+# A mania chord's k-th further note ranks as a single note on an onset CHORD_DECAY**k as strong: a chord of
+# two on an onset at least twice as strong as the weakest single note kept (a round value, not fitted).
+CHORD_DECAY = 0.5
 
 
 @dataclass(frozen=True)
@@ -35,6 +41,15 @@ class TimedCandidate:
 
     time_ms: float
     strength: float
+
+
+@dataclass(frozen=True)
+class HeardRhythm:
+    """The object times chosen, and every candidate's strength (for `models.postprocess.star_fit`, which
+    drops the weakest when the finished map rates above the ask)."""
+
+    times: list[float]  # absolute ms, sorted; in mania a time once per note of its chord
+    strengths: dict[float, float]  # candidate time (ms) -> strength
 
 
 @dataclass(frozen=True)
@@ -57,9 +72,9 @@ def uses_audio_rhythm(rhythm: str | None, profile) -> bool:
 
 
 def audio_rhythm(options: RhythmOptions, profile, vocab, audio, song_ms: float, sources, *, circle_size: float,
-                 slider_multiplier: float) -> list[float] | None:
-    """The object times for the map pass (absolute ms, sorted), or None when the model keeps its own rhythm.
-    Gives `sources` the audio timing first when nothing else gave one."""
+                 slider_multiplier: float) -> HeardRhythm | None:
+    """The object times for the map pass, or None when the model keeps its own rhythm. Gives `sources` the
+    audio timing first when nothing else gave one."""
     if not uses_audio_rhythm(options.rhythm, profile):
         return None
     from models.audio.loading import SAMPLE_RATE_HZ
@@ -87,15 +102,17 @@ def audio_rhythm(options: RhythmOptions, profile, vocab, audio, song_ms: float, 
                   if (options.start_ms is None or c.time_ms >= options.start_ms)
                   and (options.end_ms is None or c.time_ms <= options.end_ms)]
     stars = options.stars if options.stars is not None else DEFAULT_STARS
-    return keep_for_stars(candidates, stars, gamemode=options.gamemode, keycount=options.keycount,
-                          circle_size=circle_size, slider_multiplier=slider_multiplier,
-                          ms_per_beat=timing.red_lines[0].ms_per_beat if timing.red_lines else 500.0)
+    times = keep_for_stars(candidates, stars, gamemode=options.gamemode, keycount=options.keycount,
+                           circle_size=circle_size, slider_multiplier=slider_multiplier,
+                           ms_per_beat=timing.red_lines[0].ms_per_beat if timing.red_lines else 500.0)
+    return HeardRhythm(times=times, strengths={c.time_ms: c.strength for c in candidates})
 
 
 def keep_for_stars(candidates: list[TimedCandidate], stars: float, *, gamemode: int = 0, keycount: int = 4,
                    circle_size: float = 4.0, slider_multiplier: float = 1.4, ms_per_beat: float = 500.0) -> list[float]:
-    """The times of the strongest candidates, as many as make a map of about `stars` (sorted by time)."""
-    ranked = sorted(candidates, key=lambda c: (-c.strength, c.time_ms))
+    """The times of the strongest candidates, as many as make a map of about `stars` (sorted by time; in mania a
+    time comes once per note of its chord)."""
+    ranked = ranked_notes(candidates, gamemode=gamemode, keycount=keycount)
     if not ranked:
         return []
 
@@ -115,6 +132,20 @@ def keep_for_stars(candidates: list[TimedCandidate], stars: float, *, gamemode: 
             high = middle
     count = low if abs(rating(low) - stars) <= abs(rating(high) - stars) else high
     return sorted(c.time_ms for c in ranked[:count])
+
+
+def chord_size_limit(keycount: int) -> int:
+    """The most notes a stand-in chord holds: half the keys (two in 4K, three in 7K), so a chord never
+    covers every column."""
+    return max(1, keycount // 2)
+
+
+def ranked_notes(candidates: list[TimedCandidate], *, gamemode: int = 0, keycount: int = 4) -> list[TimedCandidate]:
+    """Every object a stand-in map may hold, strongest first: one per candidate, and in mania each chord's
+    further notes at CHORD_DECAY**k of its onset's strength."""
+    chord = chord_size_limit(keycount) if gamemode == 3 else 1
+    notes = [TimedCandidate(c.time_ms, c.strength * CHORD_DECAY ** k) for c in candidates for k in range(chord)]
+    return sorted(notes, key=lambda n: (-n.strength, n.time_ms))
 
 
 def stand_in_stars(times: list[float], *, gamemode: int = 0, keycount: int = 4, circle_size: float = 4.0,
@@ -145,7 +176,7 @@ def stand_in_objects(times: list[float], *, gamemode: int = 0, keycount: int = 4
     objects = []
     x, y, direction = 256.0, 192.0, 0.0
     for number, time in enumerate(times):
-        if gamemode == 3:
+        if gamemode == 3:  # columns in turn: a chord's notes (the same time again) take the next columns
             keys = max(1, keycount)
             circle = Circle(int((number % keys + 0.5) * PLAYFIELD[0] / keys), 192, int(round(time)))
         elif gamemode == 1:

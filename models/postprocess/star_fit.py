@@ -1,0 +1,164 @@
+"""A written map's star rating brought to the one asked for, as a mapper adjusts a finished map: for a model
+that places objects on times heard in the audio (`models.generation.audio_rhythm`), whose density was
+chosen on a stand-in map before the model chose the types, positions and chords that also move the rating.
+
+- osu!: the distance spacing. Every jump (from where one object ends to where the next one starts) is
+  scaled by one factor, found by bisection on rosu-pp's rating between SPACING_SCALES, as a mapper turns
+  the editor's distance spacing; a step that would leave the playfield is mirrored back into it (its
+  length kept), sliders move whole.
+- any mode still rated above the ask (mania chords, a dense taiko or catch map): the objects on the
+  weakest onsets go first (in mania a chord's further notes before its first, as the stand-in ranked
+  them), as many as bring the rating down to the ask, again by bisection.
+
+A map rated within STAR_TOLERANCE of the ask is left as it is; one rated below it with nothing left to
+scale stays below (no objects are invented).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections import Counter
+
+from tokenization.beatmap import Beatmap, GameMode, Slider, Spinner
+
+STAR_TOLERANCE = 0.25  # stars: closer than this is on target, nothing is changed
+SPACING_SCALES = (0.4, 3.0)  # the factors a distance spacing is searched between
+BISECTION_STEPS = 12
+PLAYFIELD = (512.0, 384.0)
+
+
+def beatmap_stars(beatmap: Beatmap) -> float:
+    """rosu-pp's star rating of `beatmap` as it would be written; 0 for a map rosu-pp cannot rate."""
+    import rosu_pp_py as rosu
+
+    from tokenization.osu_writer import format_beatmap
+
+    try:
+        return float(rosu.Difficulty().calculate(rosu.Beatmap(content=format_beatmap(beatmap))).stars)
+    except Exception:  # noqa: BLE001 - rosu-pp's own errors: an unrated map counts as no stars
+        return 0.0
+
+
+def fit_to_stars(beatmap: Beatmap, stars: float, strengths: dict[float, float]) -> float:
+    """Bring `beatmap` (changed in place) to about `stars`; `strengths` gives each object time's onset
+    strength (ms -> strength). Returns the rating it ends at."""
+    rating = beatmap_stars(beatmap)
+    if not beatmap.hit_objects or abs(rating - stars) <= STAR_TOLERANCE:
+        return rating
+    if beatmap.general.mode is GameMode.OSU:
+        rating = _fit_spacing(beatmap, stars)
+    if rating > stars + STAR_TOLERANCE:
+        rating = _thin(beatmap, stars, strengths)
+    return rating
+
+
+def _fit_spacing(beatmap: Beatmap, stars: float) -> float:
+    """Scale the jumps by the factor whose rating is nearest `stars`; returns that rating."""
+    original = beatmap.hit_objects
+
+    def rating(scale: float) -> float:
+        beatmap.hit_objects = scaled_spacing(original, scale)
+        return beatmap_stars(beatmap)
+
+    low, high = SPACING_SCALES
+    if rating(low) >= stars:
+        high = low
+    elif rating(high) <= stars:
+        low = high
+    else:
+        for _ in range(BISECTION_STEPS):  # rating(low) < stars < rating(high)
+            middle = (low + high) / 2
+            if rating(middle) < stars:
+                low = middle
+            else:
+                high = middle
+    best = min((low, high, 1.0), key=lambda scale: abs(rating(scale) - stars))
+    return rating(best)
+
+
+def scaled_spacing(objects: list, scale: float) -> list:
+    """Copies of `objects` with every jump (previous end -> next start) times `scale`, on the playfield."""
+    out = []
+    end_before = end_after = None  # the previous object's end, as written and as moved
+    for obj in objects:
+        moved = copy.deepcopy(obj)
+        if not isinstance(obj, Spinner):  # a spinner's position means nothing; the next jump starts where the last ended
+            if end_before is not None:
+                step = ((obj.x - end_before[0]) * scale, (obj.y - end_before[1]) * scale)
+                _translate(moved, _inside_shift(obj, end_after, step))
+            end_before, end_after = _end(obj), _end(moved)
+        out.append(moved)
+    return out
+
+
+def _inside_shift(obj, start: tuple[float, float], step: tuple[float, float]) -> tuple[float, float]:
+    """How far to move `obj` so that its head is `step` from `start`, the step mirrored (then clamped)
+    so that the whole object stays on the playfield."""
+    for sx, sy in ((1, 1), (-1, 1), (1, -1), (-1, -1)):
+        head = (start[0] + sx * step[0], start[1] + sy * step[1])
+        shift = (head[0] - obj.x, head[1] - obj.y)
+        if _fits(obj, shift):
+            return shift
+    low_x, high_x, low_y, high_y = _extent(obj)
+    head = (start[0] + step[0], start[1] + step[1])
+    dx = min(max(head[0] - obj.x, -low_x), PLAYFIELD[0] - high_x)
+    dy = min(max(head[1] - obj.y, -low_y), PLAYFIELD[1] - high_y)
+    return dx, dy
+
+
+def _extent(obj) -> tuple[float, float, float, float]:
+    points = [(p.x, p.y) for p in obj.path] if isinstance(obj, Slider) and obj.path else [(obj.x, obj.y)]
+    xs, ys = [p[0] for p in points], [p[1] for p in points]
+    return min(xs), max(xs), min(ys), max(ys)
+
+
+def _fits(obj, shift: tuple[float, float]) -> bool:
+    low_x, high_x, low_y, high_y = _extent(obj)
+    return (0 <= low_x + shift[0] and high_x + shift[0] <= PLAYFIELD[0]
+            and 0 <= low_y + shift[1] and high_y + shift[1] <= PLAYFIELD[1])
+
+
+def _translate(obj, shift: tuple[float, float]) -> None:
+    dx, dy = shift
+    obj.x, obj.y = round(obj.x + dx), round(obj.y + dy)
+    if isinstance(obj, Slider):
+        for point in obj.path:
+            point.x, point.y = round(point.x + dx), round(point.y + dy)
+        if obj.path:
+            obj.path[0].x, obj.path[0].y = obj.x, obj.y
+
+
+def _end(obj) -> tuple[float, float]:
+    """Where an object ends (a slider: its path's last point after an odd number of slides)."""
+    if isinstance(obj, Slider) and obj.path and obj.slides % 2 == 1:
+        return obj.path[-1].x, obj.path[-1].y
+    return obj.x, obj.y
+
+
+def _thin(beatmap: Beatmap, stars: float, strengths: dict[float, float]) -> float:
+    """Keep the strongest objects, as many as rate nearest `stars`; returns that rating."""
+    from models.generation.audio_rhythm import CHORD_DECAY
+
+    seen: Counter = Counter()
+    priority = []
+    for index, obj in enumerate(beatmap.hit_objects):
+        key = round(obj.time)
+        priority.append((strengths.get(key, 0.0) * CHORD_DECAY ** seen[key], -index))
+        seen[key] += 1
+    order = sorted(range(len(priority)), key=lambda i: priority[i], reverse=True)
+    original = beatmap.hit_objects
+
+    def rating(count: int) -> float:
+        kept = sorted(order[:count])
+        beatmap.hit_objects = [original[i] for i in kept]
+        return beatmap_stars(beatmap)
+
+    low, high = 1, len(original)
+    while high - low > 1:  # rating(high) > stars
+        middle = (low + high) // 2
+        if rating(middle) < stars:
+            low = middle
+        else:
+            high = middle
+    best = low if abs(rating(low) - stars) <= abs(rating(high) - stars) else high
+    return rating(best)
