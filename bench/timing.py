@@ -6,9 +6,10 @@ level; x2, x1/2, x3/2, x2/3 = a relative), the offset error modulo the beat (ms:
 line falls against the found grid, folded into +-half of the finer beat), seconds to analyse per minute
 of audio; for songs with a variable tempo, the share of the map's beats (over its objects' span) that
 have a found beat within 10 ms. Then the latency calibration leave-one-out: for each constant-tempo
-song, the median offset bias of the others (what LATENCY_MS would be without it) and its offset error
-with that latency instead of the shipped one. Then the rhythm candidates: F1 at +-20 ms against each
-map with objects, keeping as many of the strongest candidates as the map has objects.
+song, the median offset bias of the others (what ATTACK_LATENCY_MS, the one constant the offset is
+calibrated with, would be without it) and its offset error with that latency instead of the shipped
+one. Then the rhythm candidates: F1 at +-20 ms against each map with objects, keeping as many of the
+strongest candidates as the map has objects.
 
 Run: `python bench/timing.py` (needs ../shared/corpus; 1-3 minutes on one core).
 """
@@ -186,13 +187,13 @@ def _timing_table(rows) -> None:
 
 
 def _latency_leave_one_out(rows) -> None:
-    from models.timing.audio_timing import LATENCY_MS
+    from models.timing.audio_timing import ATTACK_LATENCY_MS as LATENCY_MS
 
     usable = [r for r in rows if not r["variable"] and r["ours"] and r["ours"]["relation"] != "-"]
     if len(usable) < 3:
         return
     raw = np.array([r["ours"]["offset_err"] + LATENCY_MS for r in usable])  # the error with no latency at all
-    print(f"\nlatency: shipped LATENCY_MS = {LATENCY_MS:+.1f} ms; median raw bias over these songs "
+    print(f"\nlatency: shipped ATTACK_LATENCY_MS = {LATENCY_MS:+.1f} ms; median raw bias over these songs "
           f"{np.median(raw):+.1f} ms")
     held_out = []
     for index, row in enumerate(usable):

@@ -6,7 +6,13 @@
    whole BPM (else a half BPM) replaces it when its fold is as sharp within ROUND_TOLERANCE, or when
    the two grids part by at most ROUND_DRIFT_MS over the song.
 4. Offset: the phase of that fold (the stronger of beat and off-beat wins, so a half-beat flip is
-   checked), refined to the strength-weighted mean of the onsets near it, less LATENCY_MS.
+   checked) places the beat to about a flux frame; `attack_phase` then puts it where the attacks start.
+   The flux peak lands somewhere inside an attack, later for a soft attack or a long one than for a
+   click, so it moves with the song's sounds. The start does not: the waveform's energy in short windows
+   (ATTACK_WINDOW_MS, one a millisecond), as a log, rises fastest where a sound starts out of what was
+   sounding before, whatever its shape. Those rises are folded onto the beat over the whole song (every
+   beat votes, loud or not, so no single sound decides) and the phase of the steepest mean rise within
+   ATTACK_SEARCH_MS of the flux phase is the beat, less ATTACK_LATENCY_MS (calibrated on hand-timed maps).
 5. Tempo changes: models.timing.tempo_segments follows the beat through the song and, where the one
    grid stops fitting, gives those stretches their own red lines.
 Deterministic: the same samples give the same timing.
@@ -37,6 +43,18 @@ PHASE_REFINE_MS = 12.0  # onsets this close to the fold's peak decide the exact 
 # Onset peaks of this envelope come out this much later (ms) than the times mappers put beats at,
 # measured on hand-timed maps (bench/timing.py reports it leave-one-out).
 LATENCY_MS = 11.0
+ATTACK_WINDOW_MS = 8.0  # energy in windows this long: short beside an attack, long beside a 60 Hz cycle
+ATTACK_HOP_MS = 1.0
+ATTACK_SEARCH_MS = 25.0  # the attacks' start is looked for this close to the flux phase: the flux peak lies
+# within an attack (from ~15 ms before a click's start, its 64 ms window reaching ahead, to ~20 ms after a
+# sound that swells over 30 ms), not a beat away
+ATTACK_BIN_MS = 0.25
+ATTACK_SMOOTHING_MS = 1.0  # the folded rise is averaged over this either side (hop and window jitter)
+ATTACK_FLOOR = 1e-4  # energies below this share of the song's mean energy count as silence (log of zero)
+# The attacks' start as `attack_phase` hears it lies this much later (ms) than where mappers put the beat,
+# measured on hand-timed maps (bench/timing.py reports it leave-one-out). A synthetic click is heard within
+# about a millisecond of its start, so this is the maps' habit and the audio chain's, not the detector's.
+ATTACK_LATENCY_MS = 16.0
 
 
 @dataclass(frozen=True)
@@ -58,11 +76,15 @@ def analyse_timing(samples: np.ndarray, sample_rate: int) -> AudioTiming | None:
     if level is None:
         return None
     beat_ms = refine_beat_length(onsets, 60_000.0 / level.bpm)
-    phase_ms = beat_phase(onsets, beat_ms)
+    flux_phase_ms = (beat_phase(onsets, beat_ms) + LATENCY_MS) % beat_ms
+    attack_ms = attack_phase(samples, sample_rate, beat_ms, flux_phase_ms)
+    phase_ms = (attack_ms - ATTACK_LATENCY_MS) % beat_ms
     first = phase_ms + np.floor((onsets.times_ms[0] - phase_ms) / beat_ms + 0.5) * beat_ms
     main = RedLine(offset=float(round(first)), ms_per_beat=beat_ms)
     end_ms = len(samples) / sample_rate * 1000.0
-    red_lines = segment_red_lines(onsets, main, end_ms, LATENCY_MS)
+    # the beats followed through the song are flux onsets: in this song they lie this much after the beat
+    flux_lag_ms = (flux_phase_ms - attack_ms + beat_ms / 2) % beat_ms - beat_ms / 2 + ATTACK_LATENCY_MS
+    red_lines = segment_red_lines(onsets, main, end_ms, flux_lag_ms)
     longest = max(red_lines, key=lambda line: _span(red_lines, line, end_ms))
     return AudioTiming(red_lines=red_lines, bpm=longest.bpm, offset_ms=longest.offset, candidates=candidates,
                        onsets=onsets)
@@ -108,6 +130,57 @@ def refine_beat_length(onsets: Onsets, beat_ms: float) -> float:
         if score[0] >= ROUND_TOLERANCE * best_score or drift_ms <= ROUND_DRIFT_MS:
             return rounded
     return best
+
+
+def attack_phase(samples: np.ndarray, sample_rate: int, beat_ms: float, near_ms: float,
+                 start_ms: float | None = None, end_ms: float | None = None) -> float:
+    """Where the attacks on the beat start (ms, in [0, beat_ms)), within ATTACK_SEARCH_MS of the phase `near_ms`.
+
+    The samples' log energy in ATTACK_WINDOW_MS windows, one every ATTACK_HOP_MS, rises fastest where a
+    sound starts; its rises over [start_ms, end_ms] (the whole song by default: a segment of one red line
+    may ask for its own) are averaged by phase within the beat, and the phase of the steepest mean rise
+    is returned. As heard in the samples: no latency is taken off (the caller takes off ATTACK_LATENCY_MS).
+    `near_ms` is kept where the span holds no sound."""
+    rise, times_ms = _energy_rise(samples, sample_rate)
+    inside = np.ones(len(times_ms), dtype=bool)
+    if start_ms is not None:
+        inside &= times_ms >= start_ms
+    if end_ms is not None:
+        inside &= times_ms <= end_ms
+    deviation = (times_ms[inside] - near_ms + beat_ms / 2) % beat_ms - beat_ms / 2
+    reach = ATTACK_SEARCH_MS + ATTACK_SMOOTHING_MS + ATTACK_BIN_MS
+    near = np.abs(deviation) <= reach
+    if not near.any() or not rise[inside][near].any():
+        return near_ms % beat_ms
+    bins = int(np.ceil(2 * reach / ATTACK_BIN_MS))
+    index = np.minimum(((deviation[near] + reach) / ATTACK_BIN_MS).astype(np.int64), bins - 1)
+    counts = np.bincount(index, minlength=bins)
+    mean_rise = np.bincount(index, weights=rise[inside][near], minlength=bins) / np.maximum(counts, 1)
+    width = int(round(ATTACK_SMOOTHING_MS / ATTACK_BIN_MS))
+    mean_rise = np.convolve(mean_rise, np.ones(2 * width + 1) / (2 * width + 1), mode="same")
+    centres = -reach + (np.arange(bins) + 0.5) * ATTACK_BIN_MS
+    searched = np.abs(centres) <= ATTACK_SEARCH_MS
+    best = centres[searched][int(np.argmax(mean_rise[searched]))]
+    return float((near_ms + best) % beat_ms)
+
+
+def _energy_rise(samples: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
+    """(rise of the log energy per hop, >= 0; the time in ms each rise stands for), ATTACK_HOP_MS apart."""
+    power = np.square(np.asarray(samples, dtype=np.float64))
+    window = max(1, int(round(ATTACK_WINDOW_MS * sample_rate / 1000.0)))
+    hop = max(1, int(round(ATTACK_HOP_MS * sample_rate / 1000.0)))
+    if len(power) < window + hop:
+        return np.zeros(0), np.zeros(0)
+    cumulative = np.concatenate([[0.0], np.cumsum(power)])
+    starts = np.arange(0, len(power) - window + 1, hop)
+    energy = (cumulative[starts + window] - cumulative[starts]) / window
+    log_energy = np.log(energy + ATTACK_FLOOR * max(float(power.mean()), 1e-30))
+    rise = np.maximum(np.diff(log_energy), 0.0)
+    # window k covers [starts[k], starts[k] + window): from window k to k + 1 the hop after window k comes in
+    # (and the hop at its start goes out). A sound starting out of quieter ones raises the log energy most
+    # as it comes in, so the rise stands for the time of the incoming hop: the windows' leading edge.
+    incoming_ms = (starts[:-1] + window + hop / 2.0) * 1000.0 / sample_rate
+    return rise, incoming_ms
 
 
 def beat_phase(onsets: Onsets, beat_ms: float) -> float:

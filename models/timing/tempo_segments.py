@@ -5,12 +5,20 @@ dynamic programming"): every beat is an onset-strong instant about one beat leng
 one, and a step that differs from the beat length costs the square of its log-ratio. That path bends
 with a live drummer or a tempo change where a fixed grid cannot. Each tracked beat is then moved onto
 the strength-weighted mean of the onsets near it, and `models.timing.fit.fit_timing` turns the beats
-into the fewest red lines that hold them all (splitting where one line stops fitting, rounding BPMs).
-The song keeps its one grid unless the fitted lines show a tempo change: a line at another tempo (not the
-main one or its double or half) that holds for at least TEMPO_CHANGE_MIN_MS, or a one grid that holds
-fewer than FITS_GRID_SHARE of the tracked beats. Tracked beats wander in breaks and rubato, but on the
-corpus's constant-tempo songs no such off-tempo line lasts longer than about 4 s; a real tempo change
-holds its new tempo for many bars.
+into candidate red lines.
+
+A candidate only replaces the song's one grid where the audio says so: over its stretch (at least
+MIN_CHANGE_BEATS beats with MIN_CHANGE_ONSETS onsets, so a short clip or a fill cannot split a song)
+its grid must put a clearly larger share of the onset strength on its beats and sixteenths than the
+main grid does (CHANGE_MARGIN). Tracked beats wander in breaks and rubato and sometimes lock onto the
+off-beat or a sixteenth for a while; a grid that is the main one shifted by a sixteenth holds the same
+onsets, so it wins nothing and no red line comes from it. A real tempo change drifts through the main
+grid's sixteenths within a few beats, so the main grid holds little of it.
+
+Every stretch's phase, the main tempo's stretches after a change included, is the phase of its own
+onsets folded at its beat length, shifted by what the song's main line (`beat_phase`, with its latency
+and corrections) adds to the same fold of the whole song, so that the main estimator's calibration
+carries over to each stretch.
 """
 
 from __future__ import annotations
@@ -19,18 +27,27 @@ import numpy as np
 
 from models.audio.onsets import Onsets
 from models.timing.fit import BeatMarker, RedLine, fit_timing
+from models.timing.tempo_search import fold
 
 CELL_MS = 2.0  # the path's time resolution
 STRENGTH_SMOOTHING_MS = 6.0
 STEP_RANGE = (0.7, 1.4)  # a step between beats may be this share of the beat length
 STEP_PENALTY = 50.0  # cost of a step per squared log-ratio to the beat length (in units of the strength's std)
 SNAP_MS = 12.0  # onsets this close to a tracked beat decide its exact time
-FITS_GRID_MS = 15.0  # a tracked beat this close to the one grid is held by it
-FITS_GRID_SHARE = 0.6  # ... and a song whose beats are this often held keeps the one line (tracked beats wander
-# in breaks, so constant-tempo songs measure 0.75-0.99 here; a clear tempo change halfway measures ~0.5)
-FIT_LENIENCY_MS = 15.0  # red lines from tracked beats keep every beat within this
-TEMPO_CHANGE_MIN_MS = 8_000.0  # a fitted line this long at another tempo is a tempo change
-SAME_TEMPO_LOG_RATIO = 0.015  # lines within 1.5 % of the main tempo (or its double or half) are the main tempo
+FIT_LENIENCY_MS = 15.0  # candidate red lines from tracked beats keep every beat within this
+MIN_CHANGE_BEATS = 16  # a stretch shorter than four bars is no tempo change (fills, rubato, a clip's edges)
+MIN_CHANGE_ONSETS = 12  # ... nor a stretch with this few onsets to decide it (a break)
+HELD_MS = 10.0  # an onset this close to a grid's sixteenth is held by that grid
+GRID_DIVISORS = (1, 2)  # beats and off-beats: sixteenth streams (hi-hats) and swing hold no grid's tempo
+CHANGE_MARGIN = 0.25  # a stretch's own grid must hold this much more of its onset strength than the main grid
+MIN_TEMPO_CHANGE = 0.01  # log-ratio: a stretch within 1 % of the main tempo is drift or swing, not a change
+RESET_MIN_MS = 25.0  # a phase reset moves the grid at least this far off the main grid's sixteenths (onsets of
+# soft sounds come 10-20 ms late, and a tracker locks onto a sixteenth stream for a while: neither is a reset)
+PHASE_BIN_MS = 0.5
+PHASE_SMOOTHING_MS = 3.0  # onset times scatter by a few ms
+PHASE_REFINE_MS = 12.0  # onsets this close to the fold's peak decide the exact phase
+SAME_PHASE_MS = 3.0  # a main-tempo stretch whose phase is this close to the main line's continues it
+MAX_CALIBRATION_MS = 40.0  # the main line's shift from the raw fold beyond this is a half-beat choice, not latency
 
 
 def track_beats(onsets: Onsets, beat_ms: float, end_ms: float) -> np.ndarray:
@@ -80,32 +97,115 @@ def snap_to_onsets(beats: np.ndarray, onsets: Onsets) -> np.ndarray:
     return out
 
 
-def share_on_grid(beats: np.ndarray, line: RedLine) -> float:
-    if len(beats) == 0:
-        return 1.0
-    deviation = (beats - line.offset + line.ms_per_beat / 2) % line.ms_per_beat - line.ms_per_beat / 2
-    return float(np.mean(np.abs(deviation) <= FITS_GRID_MS))
+def fold_phase(onsets: Onsets, beat_ms: float) -> float:
+    """The raw phase (ms, in [0, beat_ms)) where the onsets pile up when folded at `beat_ms`: the smoothed
+    fold's peak, refined by the onsets near it. No latency: `segment_red_lines` calibrates it on the main line."""
+    bins = max(8, int(round(beat_ms / PHASE_BIN_MS)))
+    histogram = fold(onsets.times_ms, onsets.strengths, np.array([beat_ms]), bins)[0]
+    distance = np.arange(bins)
+    distance = np.minimum(distance, bins - distance) * (beat_ms / bins)
+    kernel = np.exp(-0.5 * (distance / PHASE_SMOOTHING_MS) ** 2)
+    smooth = np.fft.irfft(np.fft.rfft(histogram) * np.fft.rfft(kernel), n=bins)
+    phase = float(np.argmax(smooth)) / bins * beat_ms
+    deviation = _wrapped(onsets.times_ms - phase, beat_ms)
+    near = np.abs(deviation) <= PHASE_REFINE_MS
+    if near.any():
+        phase += float(np.average(deviation[near], weights=onsets.strengths[near]))
+    return phase % beat_ms
+
+
+def held_share(onsets: Onsets, offset: float, beat_ms: float, latency_ms: float) -> float:
+    """The share of the onsets' strength within HELD_MS of the sixteenths of the grid (offset, beat_ms)."""
+    total = float(onsets.strengths.sum())
+    if total <= 0:
+        return 0.0
+    held = np.zeros(len(onsets), dtype=bool)
+    for divisor in GRID_DIVISORS:
+        held |= np.abs(_wrapped(onsets.times_ms - latency_ms - offset, beat_ms / divisor)) <= HELD_MS
+    return float(onsets.strengths[held].sum()) / total
 
 
 def segment_red_lines(onsets: Onsets, main: RedLine, end_ms: float, latency_ms: float) -> list[RedLine]:
-    """[main] when its grid holds the song's tracked beats, else red lines fitted to those beats."""
+    """[main] unless stretches of the song hold a grid of their own clearly better: then red lines for
+    those stretches and for the main tempo between them, each phased on its own onsets."""
+    if len(onsets) < 2 * MIN_CHANGE_ONSETS or end_ms < 2 * MIN_CHANGE_BEATS * main.ms_per_beat * 0.7:
+        return [main]
     beats = snap_to_onsets(track_beats(onsets, main.ms_per_beat, end_ms), onsets) - latency_ms
-    if len(beats) < 8:
+    if len(beats) < 2 * MIN_CHANGE_BEATS:
         return [main]
-    lines = fit_timing([BeatMarker(float(t)) for t in beats], leniency_ms=FIT_LENIENCY_MS)
-    if not lines:
+    candidates = fit_timing([BeatMarker(float(t)) for t in beats], leniency_ms=FIT_LENIENCY_MS)
+    # what the main line's estimator adds to the raw fold of the whole song (latency, corrections)
+    calibration = _wrapped(main.offset - fold_phase(onsets, main.ms_per_beat), main.ms_per_beat)
+    if abs(calibration + latency_ms) > MAX_CALIBRATION_MS:
+        calibration = -latency_ms
+    changes: list[tuple[float, float, float, float]] = []  # (start, stop, beat ms, phase ms) of stretches
+    for index, line in enumerate(candidates):
+        start = line.offset if index else 0.0
+        stop = candidates[index + 1].offset if index + 1 < len(candidates) else end_ms
+        inside = _onsets_between(onsets, start + latency_ms, stop + latency_ms)
+        if (stop - start) < MIN_CHANGE_BEATS * line.ms_per_beat or len(inside) < MIN_CHANGE_ONSETS:
+            continue
+        as_main = held_share(inside, main.offset, main.ms_per_beat, latency_ms)
+        main_phase = (fold_phase(inside, main.ms_per_beat) + calibration) % main.ms_per_beat
+        rephased = held_share(inside, main_phase, main.ms_per_beat, latency_ms)
+        if abs(np.log(line.ms_per_beat / main.ms_per_beat)) >= MIN_TEMPO_CHANGE:
+            phase = (fold_phase(inside, line.ms_per_beat) + calibration) % line.ms_per_beat
+            own = held_share(inside, phase, line.ms_per_beat, latency_ms)
+            if own - max(as_main, rephased) >= CHANGE_MARGIN:
+                changes.append((start, stop, line.ms_per_beat, phase))
+        else:  # the main tempo: a phase reset, where the grid moves off the main grid's sixteenths
+            shift = _wrapped(main_phase - main.offset, main.ms_per_beat / 4)
+            if abs(shift) >= RESET_MIN_MS and rephased - as_main >= CHANGE_MARGIN:
+                changes.append((start, stop, main.ms_per_beat, main_phase))
+    if not changes:
         return [main]
-    if share_on_grid(beats, main) >= FITS_GRID_SHARE and longest_other_tempo_ms(lines, main, beats[-1]) < TEMPO_CHANGE_MIN_MS:
-        return [main]
-    return lines
+    return _assemble(onsets, main, changes, end_ms, latency_ms, calibration)
 
 
-def longest_other_tempo_ms(lines: list[RedLine], main: RedLine, end_ms: float) -> float:
-    """How long (ms) the longest of `lines` at a tempo other than `main`'s (or its double or half) lasts."""
-    longest = 0.0
-    for index, line in enumerate(lines):
-        stop = lines[index + 1].offset if index + 1 < len(lines) else end_ms
-        ratio = line.ms_per_beat / main.ms_per_beat
-        if min(abs(np.log(ratio * octave)) for octave in (1.0, 2.0, 0.5)) > SAME_TEMPO_LOG_RATIO:
-            longest = max(longest, stop - line.offset)
-    return longest
+def _assemble(onsets: Onsets, main: RedLine, changes: list[tuple[float, float, float, float]], end_ms: float,
+              latency_ms: float, calibration: float) -> list[RedLine]:
+    """Red lines for the changes and for the main tempo in the stretches between them."""
+    stretches: list[tuple[float, float, float, float | None]] = []
+    cursor = 0.0
+    for start, stop, beat_ms, phase in changes:
+        if start > cursor:
+            stretches.append((cursor, start, main.ms_per_beat, None))
+        stretches.append((start, stop, beat_ms, phase))
+        cursor = stop
+    if cursor < end_ms:
+        stretches.append((cursor, end_ms, main.ms_per_beat, None))
+    lines: list[RedLine] = []
+    for start, stop, beat_ms, phase in stretches:
+        if phase is None:  # the main tempo between changes: the main grid, unless its own onsets moved off it
+            if not lines:
+                lines.append(main)  # the song's start keeps the main line as found
+                continue
+            phase = main.offset % beat_ms
+            inside = _onsets_between(onsets, start + latency_ms, stop + latency_ms)
+            if len(inside) >= MIN_CHANGE_ONSETS:
+                found = (fold_phase(inside, beat_ms) + calibration) % beat_ms
+                if abs(_wrapped(found - phase, beat_ms)) >= RESET_MIN_MS:
+                    phase = found
+        first = phase + np.ceil((start - phase) / beat_ms - 0.5) * beat_ms  # the grid's beat nearest the start
+        if lines and first <= lines[-1].offset:
+            first += beat_ms * np.ceil((lines[-1].offset - first) / beat_ms + 1e-9)
+        lines.append(RedLine(offset=float(round(first)), ms_per_beat=beat_ms))
+    # a stretch that continues the grid before it needs no red line of its own
+    kept = [lines[0]]
+    for line in lines[1:]:
+        previous = kept[-1]
+        steps = (line.offset - previous.offset) / previous.ms_per_beat
+        if line.ms_per_beat == previous.ms_per_beat and abs(steps - round(steps)) * previous.ms_per_beat <= 1.0:
+            continue
+        kept.append(line)
+    return kept
+
+
+def _onsets_between(onsets: Onsets, start: float, stop: float) -> Onsets:
+    inside = (onsets.times_ms >= start) & (onsets.times_ms < stop)
+    return Onsets(onsets.times_ms[inside], onsets.strengths[inside])
+
+
+def _wrapped(values, period: float):
+    """`values` folded into [-period / 2, period / 2)."""
+    return (values + period / 2) % period - period / 2
