@@ -10,7 +10,8 @@ mania: chords on the strongest onsets, columns in turn, taiko: alternating don a
 across the plate), and the count is found by bisection: stars grow with the number of objects kept.
 In mania a chord's further notes are ranked with the single notes (`ranked_notes`): the k-th note of a
 chord counts as a note on an onset CHORD_DECAY**k as strong, so the strongest onsets get chords first,
-as mania maps do, and the times come back once per note (a time twice: a chord of two). So the stars -> density relation
+as mania maps do (bigger chords only once every onset has its regular one), and the times come back once
+per note (a time twice: a chord of two). So the stars -> density relation
 is rosu-pp's own, measured on each song's candidates; no map of any corpus is used. The model then places
 the objects, which moves the final rating somewhat (its positions, sliders), but the density is what the
 rating mostly follows.
@@ -134,18 +135,27 @@ def keep_for_stars(candidates: list[TimedCandidate], stars: float, *, gamemode: 
     return sorted(c.time_ms for c in ranked[:count])
 
 
-def chord_size_limit(keycount: int) -> int:
-    """The most notes a stand-in chord holds: half the keys (two in 4K, three in 7K), so a chord never
-    covers every column."""
-    return max(1, keycount // 2)
+def chord_sizes(keycount: int) -> tuple[int, int]:
+    """(regular, most) notes a stand-in chord holds: up to half the keys (two in 4K, three in 7K) in turn with
+    the single notes, and up to three quarters of them (three in 4K, five in 7K) only once every onset has
+    its regular chord, for a song whose onsets are too few for the asked rating (never every column)."""
+    return max(1, keycount // 2), max(1, (3 * keycount) // 4)
+
+
+def note_priority(strength: float, note: int, *, gamemode: int = 0, keycount: int = 4) -> tuple[bool, float]:
+    """How early the `note`-th object (0: the first) on an onset of `strength` is kept; larger is earlier."""
+    regular, _ = chord_sizes(keycount) if gamemode == 3 else (1, 1)
+    return note < regular, strength * CHORD_DECAY ** note
 
 
 def ranked_notes(candidates: list[TimedCandidate], *, gamemode: int = 0, keycount: int = 4) -> list[TimedCandidate]:
-    """Every object a stand-in map may hold, strongest first: one per candidate, and in mania each chord's
-    further notes at CHORD_DECAY**k of its onset's strength."""
-    chord = chord_size_limit(keycount) if gamemode == 3 else 1
-    notes = [TimedCandidate(c.time_ms, c.strength * CHORD_DECAY ** k) for c in candidates for k in range(chord)]
-    return sorted(notes, key=lambda n: (-n.strength, n.time_ms))
+    """Every object a stand-in map may hold, first kept first: one per candidate, and in mania each chord's
+    further notes (`note_priority`)."""
+    most = chord_sizes(keycount)[1] if gamemode == 3 else 1
+    notes = [(note_priority(c.strength, k, gamemode=gamemode, keycount=keycount), c.time_ms)
+             for c in candidates for k in range(most)]
+    notes.sort(key=lambda n: (not n[0][0], -n[0][1], n[1]))
+    return [TimedCandidate(time, priority[1]) for priority, time in notes]
 
 
 def stand_in_stars(times: list[float], *, gamemode: int = 0, keycount: int = 4, circle_size: float = 4.0,

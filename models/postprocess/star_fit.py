@@ -137,13 +137,14 @@ def _end(obj) -> tuple[float, float]:
 
 def _thin(beatmap: Beatmap, stars: float, strengths: dict[float, float]) -> float:
     """Keep the strongest objects, as many as rate nearest `stars`; returns that rating."""
-    from models.generation.audio_rhythm import CHORD_DECAY
+    from models.generation.audio_rhythm import note_priority
 
+    mode, keys = int(beatmap.general.mode), max(1, int(beatmap.difficulty.circle_size))
     seen: Counter = Counter()
     priority = []
     for index, obj in enumerate(beatmap.hit_objects):
         key = round(obj.time)
-        priority.append((strengths.get(key, 0.0) * CHORD_DECAY ** seen[key], -index))
+        priority.append((note_priority(strengths.get(key, 0.0), seen[key], gamemode=mode, keycount=keys), -index))
         seen[key] += 1
     order = sorted(range(len(priority)), key=lambda i: priority[i], reverse=True)
     original = beatmap.hit_objects
