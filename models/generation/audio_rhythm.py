@@ -11,10 +11,10 @@ across the plate), and the count is found by bisection: stars grow with the numb
 In mania a chord's further notes are ranked with the single notes (`ranked_notes`): the k-th note of a
 chord counts as a note on an onset CHORD_DECAY**k as strong, so the strongest onsets get chords first,
 as mania maps do (bigger chords only once every onset has its regular one), and the times come back once
-per note (a time twice: a chord of two). So the stars -> density relation
-is rosu-pp's own, measured on each song's candidates; no map of any corpus is used. The model then places
-the objects, which moves the final rating somewhat (its positions, sliders), but the density is what the
-rating mostly follows.
+per note (a time twice: a chord of two). So the stars -> density relation is rosu-pp's own, measured on
+each song's candidates; no map of any corpus is used. The model then places the objects, which moves the
+final rating (its positions, sliders, chords): `models.postprocess.star_fit` brings the finished map back
+to the ask.
 """
 
 from __future__ import annotations
