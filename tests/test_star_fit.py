@@ -83,3 +83,12 @@ def test_a_mania_map_rated_above_the_ask_loses_its_weakest_notes_first():
     weak = [t for t in sizes if strengths[t] == 1.0]
     strong = [t for t in sizes if strengths[t] == 3.0]
     assert min(sizes[t] for t in strong) >= max(sizes[t] for t in weak)
+
+
+def test_an_osu_map_on_one_spot_is_spread_before_its_spacing_is_fitted():
+    stacked = beatmap(GameMode.OSU, [Circle(256, 192, int(1000 + i * BEAT_MS / 2)) for i in range(240)])
+    assert beatmap_stars(stacked) < 3.0
+    after = fit_to_stars(stacked, 4.5, {})
+    assert abs(after - 4.5) <= STAR_TOLERANCE
+    spots = {(o.x, o.y) for o in stacked.hit_objects}
+    assert len(spots) > 20 and all(0 <= x <= 512 and 0 <= y <= 384 for x, y in spots)

@@ -5,7 +5,8 @@ chosen on a stand-in map before the model chose the types, positions and chords 
 - osu!: the distance spacing. Every jump (from where one object ends to where the next one starts) is
   scaled by one factor, found by bisection on rosu-pp's rating between SPACING_SCALES, as a mapper turns
   the editor's distance spacing; a step that would leave the playfield is mirrored back into it (its
-  length kept), sliders move whole.
+  length kept), sliders move whole. A map with nearly every object on one spot (nothing to scale) is
+  first laid out on the stand-in map's walk.
 - any mode still rated above the ask (mania chords, a dense taiko or catch map): the objects on the
   weakest onsets go first (in mania a chord's further notes before its first, as the stand-in ranked
   them), as many as bring the rating down to the ask, again by bisection.
@@ -25,6 +26,9 @@ STAR_TOLERANCE = 0.25  # stars: closer than this is on target, nothing is change
 SPACING_SCALES = (0.4, 3.0)  # the factors a distance spacing is searched between
 BISECTION_STEPS = 12
 PLAYFIELD = (512.0, 384.0)
+# A map whose jumps are mostly nothing (the model put its objects on one spot) has no spacing to scale: its
+# objects are first laid out on the stand-in map's walk, the layout the density was chosen on.
+MOST_STACKED = 0.5
 
 
 def beatmap_stars(beatmap: Beatmap) -> float:
@@ -55,6 +59,8 @@ def fit_to_stars(beatmap: Beatmap, stars: float, strengths: dict[float, float]) 
 def _fit_spacing(beatmap: Beatmap, stars: float) -> float:
     """Scale the jumps by the factor whose rating is nearest `stars`; returns that rating."""
     original = beatmap.hit_objects
+    if _stacked_share(original) > MOST_STACKED:  # no spacing to scale: the stand-in's walk first
+        original = walked(original)
 
     def rating(scale: float) -> float:
         beatmap.hit_objects = scaled_spacing(original, scale)
@@ -87,6 +93,34 @@ def scaled_spacing(objects: list, scale: float) -> list:
                 step = ((obj.x - end_before[0]) * scale, (obj.y - end_before[1]) * scale)
                 _translate(moved, _inside_shift(obj, end_after, step))
             end_before, end_after = _end(obj), _end(moved)
+        out.append(moved)
+    return out
+
+
+def _stacked_share(objects: list) -> float:
+    """Share of the jumps between consecutive objects (spinners aside) under one osu! pixel."""
+    placed = [obj for obj in objects if not isinstance(obj, Spinner)]
+    if len(placed) < 2:
+        return 0.0
+    jumps = [abs(b.x - _end(a)[0]) + abs(b.y - _end(a)[1]) for a, b in zip(placed, placed[1:])]
+    return sum(jump < 1 for jump in jumps) / len(jumps)
+
+
+def walked(objects: list) -> list:
+    """Copies of `objects` moved, whole, onto the stand-in map's walk (`audio_rhythm.stand_in_objects`)."""
+    from models.generation.audio_rhythm import stand_in_objects
+
+    placed = [obj for obj in objects if not isinstance(obj, Spinner)]
+    walk = iter(stand_in_objects([obj.time for obj in placed]))
+    out = []
+    for obj in objects:
+        moved = copy.deepcopy(obj)
+        if not isinstance(obj, Spinner):
+            spot = next(walk)
+            shift = (spot.x - obj.x, spot.y - obj.y)
+            if not _fits(obj, shift):  # a slider whose body would leave the playfield: as near as fits
+                shift = _inside_shift(obj, (obj.x, obj.y), shift)
+            _translate(moved, shift)
         out.append(moved)
     return out
 
