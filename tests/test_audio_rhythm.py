@@ -37,11 +37,11 @@ def test_an_object_goes_to_the_next_unused_candidate():
     assert allowed_steps(after) == [25]
     # the window may not end while a candidate of its committed span is unused
     assert not torch.isfinite(after[0, 2])
-    # mania's chords: another note at the time just used while fewer notes stand there than the times it is
-    # given (1100 twice: a chord of two at most), or the next candidate
+    # mania's chords: the next note completes the chord of the time just used while fewer notes stand there
+    # than the times it is given (1100 twice: a chord of two), then the next candidate
     chord_rule = rule([1100.0, *candidates], chords=True)
     chord = chord_rule(torch.tensor([[1, CIRCLE, 10 + 10, OTHER, CIRCLE]]), scores)
-    assert allowed_steps(chord) == [10, 25]
+    assert allowed_steps(chord) == [10]
     full = chord_rule(torch.tensor([[1, CIRCLE, 10 + 10, OTHER, CIRCLE, 10 + 10, OTHER, CIRCLE]]), scores)
     assert allowed_steps(full) == [25]
     assert allowed_steps(rule(candidates, chords=True)(torch.tensor([[1, CIRCLE, 10 + 10, OTHER, CIRCLE]]),

@@ -92,3 +92,17 @@ def test_an_osu_map_on_one_spot_is_spread_before_its_spacing_is_fitted():
     assert abs(after - 4.5) <= STAR_TOLERANCE
     spots = {(o.x, o.y) for o in stacked.hit_objects}
     assert len(spots) > 20 and all(0 <= x <= 512 and 0 <= y <= 384 for x, y in spots)
+
+
+def test_a_mania_map_piled_into_one_column_is_laid_out_in_turn():
+    times = [int(1000 + i * BEAT_MS / 2) for i in range(240)]
+    piled = [Circle(320, 192, t) for t in times] + [Circle(320, 192, t) for t in times[::4]]  # chords in one column
+    written = beatmap(GameMode.MANIA, sorted(piled, key=lambda o: o.time), circle_size=4)
+    before = beatmap_stars(written)
+    fit_to_stars(written, 2.0, {float(t): 1.0 for t in times})
+    columns = {}
+    for obj in written.hit_objects:
+        columns.setdefault(obj.time, []).append(obj.x)
+    assert all(len(set(xs)) == len(xs) for xs in columns.values())  # no chord doubles a column
+    assert len({x for xs in columns.values() for x in xs}) == 4  # every column used
+    assert len(written.hit_objects) == len(piled) and beatmap_stars(written) < before

@@ -28,3 +28,14 @@ def test_objects_follow_a_red_line_moved_back_by_measures():
     assert [p for p in find_problems(beatmap) if p.check == "unsnapped"] == []
     assert all(abs(o.time - t) <= 1 for o, t in zip(beatmap.hit_objects, before))
     assert snap_to_written_grid(beatmap) == 0  # on the grid already: nothing moves
+
+
+def test_objects_are_held_to_the_heard_times():
+    from models.postprocess.written_grid import on_heard_times
+
+    heard = [1000.0, 1250.0, 1500.0]
+    beatmap = Beatmap(general=General(mode=GameMode.MANIA), timing_points=[TimingPoint(1000, 250.0, 4)],
+                      hit_objects=[Circle(64, 192, 1000), Circle(192, 192, 1243), HoldNote(320, 192, 1500, hold_end=1750),
+                                   Circle(448, 192, 1590)])
+    assert on_heard_times(beatmap, heard) == 1  # 1590 is off every heard time: it goes
+    assert [o.time for o in beatmap.hit_objects] == [1000, 1250, 1500] and beatmap.hit_objects[2].hold_end == 1750

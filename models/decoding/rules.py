@@ -173,9 +173,9 @@ class RhythmCandidates(LogitsProcessor):
     spinner, hold note, drumroll, denden) must be the next unused candidate of the window's committed
     span ([lookback, commit) of the window), so none is skipped; other timed events (a slider's end, a
     spinner's end) fall between the last time and that candidate. The window may not end (EOS) while a
-    candidate of its committed span is unused (with `chords`, mania may stack another note on the time just
-    used while fewer notes stand there than the times it appears in `candidates_ms`: a time given twice is a
-    chord of two at most); with none left, only the times of the lookahead zone
+    candidate of its committed span is unused (with `chords`, mania's next object completes the chord of the
+    time just used while fewer notes stand there than the times it appears in `candidates_ms`: a time given
+    twice is a chord of two); with none left, only the times of the lookahead zone
     remain (they end the window, the next one carries on) and, in a pass's last window, no new object
     starts. Types-last models choose the time before the type, so for them the rule only keeps times
     on the candidates (or in the lookahead zone).
@@ -240,12 +240,13 @@ class RhythmCandidates(LogitsProcessor):
             if not self.types_first:
                 allowed[[s for s in self.candidates if last is None or s >= last]] = True
             elif previous in self._objects.tolist():
-                if following is not None:
+                if self.chords and last is not None and last in self.candidates \
+                        and self._notes_at(ids, last) < self.chord_sizes[last]:  # its chord is not complete yet
+                    allowed[:] = False
+                    allowed[last] = True
+                elif following is not None:
                     allowed[:] = False
                     allowed[following] = True
-                    if self.chords and last is not None and last in self.candidates \
-                            and self._notes_at(ids, last) < self.chord_sizes[last]:
-                        allowed[last] = True
             elif previous in self._timed.tolist():  # an end or another timed event: before the next candidate
                 low = max(last or 0, self.lookback_step)
                 high = following if following is not None else self.steps

@@ -130,8 +130,9 @@ class GenerationJob:
         if self.object_times is not None and not self.request.add_to_beatmap:  # density chosen on a stand-in map
             from models.generation.audio_rhythm import DEFAULT_STARS
             from models.postprocess.star_fit import fit_to_stars
-            from models.postprocess.written_grid import snap_to_written_grid
+            from models.postprocess.written_grid import on_heard_times, snap_to_written_grid
 
+            on_heard_times(beatmap, self.object_times)
             snap_to_written_grid(beatmap)
             fit_to_stars(beatmap, stars if stars is not None else DEFAULT_STARS, self.rhythm_strengths)
         return beatmap

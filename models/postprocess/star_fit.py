@@ -7,6 +7,8 @@ chosen on a stand-in map before the model chose the types, positions and chords 
   the editor's distance spacing; a step that would leave the playfield is mirrored back into it (its
   length kept), sliders move whole. A map with nearly every object on one spot (nothing to scale) is
   first laid out on the stand-in map's walk.
+- mania: a map whose notes are piled into the same columns (the starter puts most in one) is laid out
+  as the stand-in was, columns in turn.
 - any mode still rated above the ask (mania chords, a dense taiko or catch map): the objects on the
   weakest onsets go first (in mania a chord's further notes before its first, as the stand-in ranked
   them), as many as bring the rating down to the ask, again by bisection.
@@ -26,6 +28,9 @@ STAR_TOLERANCE = 0.25  # stars: closer than this is on target, nothing is change
 SPACING_SCALES = (0.4, 3.0)  # the factors a distance spacing is searched between
 BISECTION_STEPS = 12
 PLAYFIELD = (512.0, 384.0)
+# A mania map whose notes mostly repeat the column of a note at the same or the previous time (the model
+# piling them into one column: unplayable chords, jacks at every step) is laid out as the stand-in was.
+MOST_PILED = 0.5
 # A map whose jumps are mostly nothing (the model put its objects on one spot) has no spacing to scale: its
 # objects are first laid out on the stand-in map's walk, the layout the density was chosen on.
 MOST_STACKED = 0.5
@@ -51,6 +56,9 @@ def fit_to_stars(beatmap: Beatmap, stars: float, strengths: dict[float, float]) 
         return rating
     if beatmap.general.mode is GameMode.OSU:
         rating = _fit_spacing(beatmap, stars)
+    elif beatmap.general.mode is GameMode.MANIA and _piled_share(beatmap) > MOST_PILED:
+        beatmap.hit_objects = columns_in_turn(beatmap.hit_objects, _keys(beatmap))
+        rating = beatmap_stars(beatmap)
     if rating > stars + STAR_TOLERANCE:
         rating = _thin(beatmap, stars, strengths)
     return rating
@@ -93,6 +101,49 @@ def scaled_spacing(objects: list, scale: float) -> list:
                 step = ((obj.x - end_before[0]) * scale, (obj.y - end_before[1]) * scale)
                 _translate(moved, _inside_shift(obj, end_after, step))
             end_before, end_after = _end(obj), _end(moved)
+        out.append(moved)
+    return out
+
+
+def _keys(beatmap: Beatmap) -> int:
+    return max(1, int(round(beatmap.difficulty.circle_size)))
+
+
+def _column(obj, keys: int) -> int:
+    return min(keys - 1, max(0, int(obj.x * keys / PLAYFIELD[0])))
+
+
+def _piled_share(beatmap: Beatmap) -> float:
+    """Share of a mania map's notes in the same column as a note at the same or the previous time."""
+    keys, by_time = _keys(beatmap), {}
+    for obj in beatmap.hit_objects:
+        by_time.setdefault(obj.time, []).append(_column(obj, keys))
+    times = sorted(by_time)
+    piled, before = 0, []
+    for time in times:
+        columns = by_time[time]
+        piled += sum(1 for i, c in enumerate(columns) if c in before or c in columns[:i])
+        before = columns
+    return piled / max(1, len(beatmap.hit_objects))
+
+
+def columns_in_turn(objects: list, keys: int) -> list:
+    """Copies of mania `objects` laid out as the stand-in map was: each note in the next column in turn that
+    is free (no note of its chord there, no hold note still held), so a chord never doubles a column."""
+    out, turn, held_until = [], 0, [float("-inf")] * keys
+    chord_time, chord = None, set()
+    for obj in sorted(objects, key=lambda o: o.time):
+        if obj.time != chord_time:
+            chord_time, chord = obj.time, set()
+        free = [c for c in ((turn + i) % keys for i in range(keys)) if c not in chord and held_until[c] < obj.time]
+        if not free:
+            continue  # every column busy: the note cannot be played, it goes
+        column = free[0]
+        moved = copy.deepcopy(obj)
+        moved.x = int((column + 0.5) * PLAYFIELD[0] / keys)
+        held_until[column] = getattr(obj, "hold_end", obj.time)
+        chord.add(column)
+        turn = column + 1
         out.append(moved)
     return out
 

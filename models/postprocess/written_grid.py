@@ -3,16 +3,40 @@ grid before the map was built (`models.generation.audio_rhythm`): building may s
 back by whole measures to precede a green line (`timing_changes`, whole milliseconds, as the original does),
 which shifts its grid by a fraction of a millisecond. Each object's head (and hold note's end) within
 SNAP_WITHIN_MS of a grid point of the red line in force goes to that point, cast to whole milliseconds as
-the editor stores a snapped object; anything farther is left where it is."""
+the editor stores a snapped object; anything farther is left where it is. Before that, `on_heard_times`
+holds every object to the times it was decoded for: one within a time step of a heard time goes to it, one
+farther from any (a window's edge at the song's end can leave one) goes."""
 
 from __future__ import annotations
 
 import bisect
 
+import numpy as np
+
 from models.timing.rhythm_candidates import DEFAULT_DIVISORS, editor_time
 from tokenization.beatmap import Beatmap, HoldNote
 
 SNAP_WITHIN_MS = 2.0  # a measure shift moves the grid by under 1 ms; the cast adds under 1 ms more
+HEARD_WITHIN_MS = 10.0  # one time step of the tokenizer
+
+
+def on_heard_times(beatmap: Beatmap, heard_ms: list[float]) -> int:
+    """Objects (in place) at the heard times they were held to; those off every heard time dropped. How many
+    were dropped."""
+    heard = np.unique(np.asarray(heard_ms, dtype=np.float64))
+    if not len(heard):
+        return 0
+    kept = []
+    for obj in beatmap.hit_objects:
+        nearest = float(heard[np.abs(heard - obj.time).argmin()])
+        if abs(nearest - obj.time) <= HEARD_WITHIN_MS:
+            if isinstance(obj, HoldNote):
+                obj.hold_end += nearest - obj.time
+            obj.time = _whole(nearest)
+            kept.append(obj)
+    dropped = len(beatmap.hit_objects) - len(kept)
+    beatmap.hit_objects = kept
+    return dropped
 
 
 def snap_to_written_grid(beatmap: Beatmap) -> int:
