@@ -9,8 +9,16 @@ import pytest
 
 from models.generation.audio_rhythm import TimedCandidate, keep_for_stars
 from models.postprocess.star_fit import STAR_TOLERANCE, beatmap_stars, fit_to_stars
-from tokenization.beatmap import Beatmap, Circle, Difficulty, GameMode, General, Slider, TimingPoint
-from tokenization.beatmap import PathPoint
+from tokenization.beatmap import (
+    Beatmap,
+    Circle,
+    Difficulty,
+    GameMode,
+    General,
+    PathPoint,
+    Slider,
+    TimingPoint,
+)
 
 BEAT_MS = 400.0  # 150 BPM
 

@@ -68,7 +68,7 @@ def rhythm_candidates(samples: np.ndarray, sample_rate: int, timing: AudioTiming
 def written_red_lines(red_lines: list[RedLine]) -> list[RedLine]:
     """The red lines as a map keeps them: offsets at whole milliseconds (the beat length keeps its precision),
     sorted by time. The grid objects are snapped to must be this one, not the fractional one heard."""
-    return sorted((replace(line, offset=float(round(line.offset))) for line in red_lines), key=lambda l: l.offset)
+    return sorted((replace(line, offset=float(round(line.offset))) for line in red_lines), key=lambda line: line.offset)
 
 
 def editor_time(grid_ms: float) -> float:
