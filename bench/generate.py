@@ -61,7 +61,7 @@ def main() -> None:
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU capability "
           f"{torch.backends.cpu.get_cpu_capability()}; {TOKENS_PER_WINDOW} tokens per window, {WINDOWS} windows, "
           f"best of {REPEATS} interleaved rounds")
-    workload = _workload(audio_path)
+    workload = _workload(audio_path) if {"decode", "cuda"} & set(SECTIONS) else None  # the song section has its own
     if "decode" in SECTIONS:
         _decode_section(workload)
     if "cuda" in SECTIONS:
@@ -78,7 +78,7 @@ def _workload(audio_path):
     from models.audio.loading import load_audio
     from models.decoding.decoder import DecodeRequest
     from models.factory import build_config
-    from models.generation.generator import make_windows
+    from models.generation.windows import make_windows
     from models.loading import load_model
     from models.modeling_mapperatorinator import Mapperatorinator
     from profiles import load_profile
@@ -243,7 +243,7 @@ def _trained_agreement() -> None:
 
     from models.audio.loading import load_audio
     from models.decoding.decoder import DecodeRequest
-    from models.generation.generator import make_windows
+    from models.generation.windows import make_windows
     from models.loading import load_model
     from models.quantization import quantize_decoder
     from profiles import load_profile

@@ -37,9 +37,15 @@ def test_an_object_goes_to_the_next_unused_candidate():
     assert allowed_steps(after) == [25]
     # the window may not end while a candidate of its committed span is unused
     assert not torch.isfinite(after[0, 2])
-    # mania's chords: another note at the time just used, or the next candidate
-    chord = rule(candidates, chords=True)(torch.tensor([[1, CIRCLE, 10 + 10, OTHER, CIRCLE]]), scores)
-    assert allowed_steps(chord) == [10, 25]
+    # mania's chords: the next note completes the chord of the time just used while fewer notes stand there
+    # than the times it is given (1100 twice: a chord of two), then the next candidate
+    chord_rule = rule([1100.0, *candidates], chords=True)
+    chord = chord_rule(torch.tensor([[1, CIRCLE, 10 + 10, OTHER, CIRCLE]]), scores)
+    assert allowed_steps(chord) == [10]
+    full = chord_rule(torch.tensor([[1, CIRCLE, 10 + 10, OTHER, CIRCLE, 10 + 10, OTHER, CIRCLE]]), scores)
+    assert allowed_steps(full) == [25]
+    assert allowed_steps(rule(candidates, chords=True)(torch.tensor([[1, CIRCLE, 10 + 10, OTHER, CIRCLE]]),
+                                                       scores)) == [25]
 
 
 def test_a_slider_end_stays_before_the_next_candidate():

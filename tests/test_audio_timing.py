@@ -4,6 +4,7 @@ synthetic drum tracks whose BPM and offset are known, a tempo change, determinis
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 
@@ -88,20 +89,21 @@ def test_deterministic_and_silence_has_no_timing():
 
 def test_rhythm_candidates_snap_to_the_grid_with_divisors():
     from models.timing.audio_timing import analyse_timing
-    from models.timing.rhythm_candidates import rhythm_candidates
+    from models.timing.rhythm_candidates import rhythm_candidates, written_red_lines
 
     samples = drum_track([(300.0, 150.0, 30.0)], off_beat=0.3)
     timing = analyse_timing(samples, RATE)
     assert timing.bpm == pytest.approx(150.0)
     candidates = rhythm_candidates(samples, RATE, timing)
-    line = timing.red_lines[0]
+    line = written_red_lines(timing.red_lines)[0]  # the grid as written: a whole-ms offset
     assert len(candidates) >= 100
     beats = [c for c in candidates if c.divisor == 1]
     halves = [c for c in candidates if c.divisor == 2]
     assert len(beats) >= 70 and len(halves) >= 70
-    for c in candidates:
-        ticks = (c.time_ms - line.offset) / (line.ms_per_beat / c.divisor)
-        assert abs(ticks - round(ticks)) < 1e-6
+    for c in candidates:  # on that grid, cast to whole ms as the editor stores a snapped object
+        step = line.ms_per_beat / c.divisor
+        exact = line.offset + round((c.time_ms - line.offset) / step) * step
+        assert c.time_ms == math.floor(exact + 1e-6)
     assert np.median([c.strength for c in beats]) > np.median([c.strength for c in halves])  # louder on the beat
 
 

@@ -73,3 +73,28 @@ def test_onsets_baseline_one_map_per_song_at_the_asked_stars(tmp_path):
     assert 0 < report["generated"]["objects"] and abs(report["generated"]["stars"] - 0.6) < 0.3, report["generated"]
     bad = runner.invoke(app, ["eval", str(folder), "--baseline", "onsets", "--difficulty", "40", "-q"])
     assert bad.exit_code != 0 and "--difficulty" in str(bad.exception)
+
+
+def test_onset_candidates_lie_on_the_written_grid():
+    """Rhythm candidates are snapped to the red lines as written (whole ms) and cast to whole ms as the editor
+    stores a snapped object: a map of them has no unsnapped object, whatever fraction of a ms the heard
+    offset had."""
+    import numpy as np
+
+    from models.audio.loading import SAMPLE_RATE_HZ
+    from models.audio.onsets import Onsets
+    from models.evaluation.grid import Grid
+    from models.timing.audio_timing import AudioTiming
+    from models.timing.fit import RedLine
+    from models.timing.rhythm_candidates import rhythm_candidates, written_red_lines
+    from tokenization.beatmap import TimingPoint
+
+    beat = 60000.0 / 173.0  # 346.82... ms: no grid point but the first is a whole ms
+    heard = [RedLine(offset=230.4, ms_per_beat=beat), RedLine(offset=230.4 + 64 * beat + 0.7, ms_per_beat=beat)]
+    times = np.arange(200.0, 60_000.0, beat / 4 + 0.37)  # drifting across the grid: every snap is met
+    onsets = Onsets(times_ms=times, strengths=np.ones_like(times))
+    timing = AudioTiming(red_lines=heard, bpm=173.0, offset_ms=230.4, candidates=[], onsets=onsets)
+    found = rhythm_candidates(np.zeros(SAMPLE_RATE_HZ), SAMPLE_RATE_HZ, timing)
+    written = Grid([TimingPoint(line.offset, line.ms_per_beat, line.meter) for line in written_red_lines(heard)])
+    assert len(found) > 100 and all(c.time_ms == int(c.time_ms) for c in found)
+    assert [c.time_ms for c in found if written.unsnap(c.time_ms) != 0] == []

@@ -20,6 +20,8 @@ SLACK_MS = 1  # times are put back on the exact candidate they were held to (who
 @pytest.mark.skipif(starter_model() is None, reason="this install has no bundled starter model")
 def test_the_starter_maps_a_real_recording_on_its_heard_rhythm(tmp_path):
     from models.audio.loading import SAMPLE_RATE_HZ, load_audio
+    from models.evaluation.difficulty import star_rating
+    from models.evaluation.problems import find_problems
     from models.timing.audio_timing import analyse_timing
     from models.timing.rhythm_candidates import rhythm_candidates
     from tokenization import read_beatmap
@@ -43,6 +45,9 @@ def test_the_starter_maps_a_real_recording_on_its_heard_rhythm(tmp_path):
     starts = [o.time for o in beatmap.hit_objects]
     assert len(starts) >= 10
     assert all(min(abs(t - c) for c in candidates) <= SLACK_MS for t in starts), starts
+    assert abs(star_rating(beatmap) - 3) <= 0.5  # the asked rating (models.postprocess.star_fit)
+    # on the written grid exactly (whole-ms red lines, times cast as the editor stores them): nothing unsnapped
+    assert [p for p in find_problems(beatmap) if p.check == "unsnapped"] == []
 
 
 def test_rhythm_takes_audio_or_model(tmp_path):

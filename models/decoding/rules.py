@@ -10,6 +10,7 @@ temperature, lookback. Top-k/top-p come after them, in the sampler.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 
 import torch
@@ -172,7 +173,9 @@ class RhythmCandidates(LogitsProcessor):
     spinner, hold note, drumroll, denden) must be the next unused candidate of the window's committed
     span ([lookback, commit) of the window), so none is skipped; other timed events (a slider's end, a
     spinner's end) fall between the last time and that candidate. The window may not end (EOS) while a
-    candidate of its committed span is unused (mania may stack a chord on the time just used); with none left, only the times of the lookahead zone
+    candidate of its committed span is unused (with `chords`, mania's next object completes the chord of the
+    time just used while fewer notes stand there than the times it appears in `candidates_ms`: a time given
+    twice is a chord of two); with none left, only the times of the lookahead zone
     remain (they end the window, the next one carries on) and, in a pass's last window, no new object
     starts. Types-last models choose the time before the type, so for them the rule only keeps times
     on the candidates (or in the lookahead zone).
@@ -190,6 +193,7 @@ class RhythmCandidates(LogitsProcessor):
         self.lookback_step = int(lookback_ms / step_ms)
         self.commit_step = min(steps, int(commit_ms / step_ms))
         self.candidates = sorted({s for s in relative if self.lookback_step <= s < self.commit_step})
+        self.chord_sizes = Counter(relative)  # notes a time may hold (with `chords`)
         self.zone_start = self.commit_step if has_lookahead else steps  # times from here end the window
         self.steps = steps
         self._sos = torch.tensor(tokens.sos_ids, dtype=torch.long)
@@ -205,6 +209,16 @@ class RhythmCandidates(LogitsProcessor):
         since = int(sos[-1]) + 1 if len(sos) else 0
         times = torch.nonzero(is_time[since:]).flatten()
         return int(row[since + int(times[-1])]) - t.time_shift_start if len(times) else None
+
+    def _notes_at(self, row: torch.Tensor, step: int) -> int:
+        """How many objects the current context of one row has put at time `step`."""
+        sos = torch.nonzero(torch.isin(row, self._sos)).flatten()
+        since = int(sos[-1]) + 1 if len(sos) else 0
+        tail = row[since:]
+        if len(tail) < 2:
+            return 0
+        at_step = tail[1:] == self.tokens.time_shift_start + step
+        return int((at_step & torch.isin(tail[:-1], self._objects)).sum())
 
     def _next_candidate(self, last: int | None) -> int | None:
         for step in self.candidates:
@@ -226,11 +240,13 @@ class RhythmCandidates(LogitsProcessor):
             if not self.types_first:
                 allowed[[s for s in self.candidates if last is None or s >= last]] = True
             elif previous in self._objects.tolist():
-                if following is not None:
+                if self.chords and last is not None and last in self.candidates \
+                        and self._notes_at(ids, last) < self.chord_sizes[last]:  # its chord is not complete yet
+                    allowed[:] = False
+                    allowed[last] = True
+                elif following is not None:
                     allowed[:] = False
                     allowed[following] = True
-                    if self.chords and last is not None and last in self.candidates:
-                        allowed[last] = True
             elif previous in self._timed.tolist():  # an end or another timed event: before the next candidate
                 low = max(last or 0, self.lookback_step)
                 high = following if following is not None else self.steps

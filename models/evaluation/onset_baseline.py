@@ -37,7 +37,7 @@ def onset_baseline_for(audio: Path, reference: Beatmap, stars: float | None) -> 
     from models.audio.loading import SAMPLE_RATE_HZ, load_audio
     from models.generation.audio_rhythm import TimedCandidate, keep_for_stars
     from models.timing.audio_timing import analyse_timing
-    from models.timing.rhythm_candidates import rhythm_candidates
+    from models.timing.rhythm_candidates import rhythm_candidates, written_red_lines
 
     samples = load_audio(audio)
     timing = analyse_timing(samples, SAMPLE_RATE_HZ)
@@ -51,4 +51,4 @@ def onset_baseline_for(audio: Path, reference: Beatmap, stars: float | None) -> 
                            circle_size=reference.difficulty.circle_size,
                            slider_multiplier=reference.difficulty.slider_multiplier,
                            ms_per_beat=timing.red_lines[0].ms_per_beat)
-    return onset_beatmap(times, timing.red_lines, reference, audio.name)
+    return onset_beatmap(times, written_red_lines(timing.red_lines), reference, audio.name)

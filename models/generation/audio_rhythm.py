@@ -6,17 +6,21 @@ decoding; the `RhythmCandidates` decoding rule then holds the model's objects to
 How many candidates: as many of the strongest as make the requested star rating. The star rating of a
 set of times is measured with rosu-pp (the ranked calculator) on a stand-in map of those times, laid out
 as a plain map of that mode would be (osu!: circles jumping by the starter's mean jump, turning as they go,
-mania: columns in turn, taiko: alternating don and kat, catch: fruit across the plate), and the
-count is found by bisection: stars grow with the number of objects kept. So the stars -> density relation
-is rosu-pp's own, measured on each song's candidates; no map of any corpus is used. The model then places
-the objects, which moves the final rating somewhat (its positions, sliders), but the density is what the
-rating mostly follows.
+mania: chords on the strongest onsets, columns in turn, taiko: alternating don and kat, catch: fruit
+across the plate), and the count is found by bisection: stars grow with the number of objects kept.
+In mania a chord's further notes are ranked with the single notes (`ranked_notes`): the k-th note of a
+chord counts as a note on an onset CHORD_DECAY**k as strong, so the strongest onsets get chords first,
+as mania maps do (bigger chords only once every onset has its regular one), and the times come back once
+per note (a time twice: a chord of two). So the stars -> density relation is rosu-pp's own, measured on
+each song's candidates; no map of any corpus is used. The model then places the objects, which moves the
+final rating (its positions, sliders, chords): `models.postprocess.star_fit` brings the finished map back
+to the ask.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 RHYTHM_AUDIO, RHYTHM_MODEL = "audio", "model"
 # Profiles whose models are not trained to hear timing and rhythm in a real recording.
@@ -27,6 +31,9 @@ DEFAULT_STARS = 5.0  # asked when no star rating is given (the embedding's defau
 STARTER_JUMP_PX = 160.0
 PLAYFIELD = (512, 384)
 WALK_TURN = 2.0  # radians between a stand-in osu! map's steps: a zigzag that wanders over the playfield
+# A mania chord's k-th further note ranks as a single note on an onset CHORD_DECAY**k as strong: a chord of
+# two on an onset at least twice as strong as the weakest single note kept (a round value, not fitted).
+CHORD_DECAY = 0.5
 
 
 @dataclass(frozen=True)
@@ -35,6 +42,15 @@ class TimedCandidate:
 
     time_ms: float
     strength: float
+
+
+@dataclass(frozen=True)
+class HeardRhythm:
+    """The object times chosen, and every candidate's strength (for `models.postprocess.star_fit`, which
+    drops the weakest when the finished map rates above the ask)."""
+
+    times: list[float]  # absolute ms, sorted; in mania a time once per note of its chord
+    strengths: dict[float, float]  # candidate time (ms) -> strength
 
 
 @dataclass(frozen=True)
@@ -57,16 +73,16 @@ def uses_audio_rhythm(rhythm: str | None, profile) -> bool:
 
 
 def audio_rhythm(options: RhythmOptions, profile, vocab, audio, song_ms: float, sources, *, circle_size: float,
-                 slider_multiplier: float) -> list[float] | None:
-    """The object times for the map pass (absolute ms, sorted), or None when the model keeps its own rhythm.
-    Gives `sources` the audio timing first when nothing else gave one."""
+                 slider_multiplier: float) -> HeardRhythm | None:
+    """The object times for the map pass, or None when the model keeps its own rhythm. Gives `sources` the
+    audio timing first when nothing else gave one."""
     if not uses_audio_rhythm(options.rhythm, profile):
         return None
     from models.audio.loading import SAMPLE_RATE_HZ
     from models.generation.given_contexts import give_timing
     from models.timing.audio_timing import AudioTiming, analyse_timing
     from models.timing.fit import RedLine
-    from models.timing.rhythm_candidates import rhythm_candidates
+    from models.timing.rhythm_candidates import rhythm_candidates, written_red_lines
 
     if sources.reference_timing:
         lines = [RedLine(offset=tp.time, ms_per_beat=tp.beat_length, meter=tp.meter)
@@ -79,21 +95,25 @@ def audio_rhythm(options: RhythmOptions, profile, vocab, audio, song_ms: float, 
         timing = analyse_timing(audio, SAMPLE_RATE_HZ)
         if timing is None or not timing.red_lines:
             return None  # no beat heard (silence): the model's own timing, as before
+        # the red lines as the map will keep them (whole ms): the candidates are snapped to this very grid
+        timing = replace(timing, red_lines=written_red_lines(timing.red_lines))
         give_timing(sources, [line.to_timing_point() for line in timing.red_lines], profile, vocab, song_ms)
     found = rhythm_candidates(audio, SAMPLE_RATE_HZ, timing)
     candidates = [TimedCandidate(c.time_ms, c.strength) for c in found
                   if (options.start_ms is None or c.time_ms >= options.start_ms)
                   and (options.end_ms is None or c.time_ms <= options.end_ms)]
     stars = options.stars if options.stars is not None else DEFAULT_STARS
-    return keep_for_stars(candidates, stars, gamemode=options.gamemode, keycount=options.keycount,
-                          circle_size=circle_size, slider_multiplier=slider_multiplier,
-                          ms_per_beat=timing.red_lines[0].ms_per_beat if timing.red_lines else 500.0)
+    times = keep_for_stars(candidates, stars, gamemode=options.gamemode, keycount=options.keycount,
+                           circle_size=circle_size, slider_multiplier=slider_multiplier,
+                           ms_per_beat=timing.red_lines[0].ms_per_beat if timing.red_lines else 500.0)
+    return HeardRhythm(times=times, strengths={c.time_ms: c.strength for c in candidates})
 
 
 def keep_for_stars(candidates: list[TimedCandidate], stars: float, *, gamemode: int = 0, keycount: int = 4,
                    circle_size: float = 4.0, slider_multiplier: float = 1.4, ms_per_beat: float = 500.0) -> list[float]:
-    """The times of the strongest candidates, as many as make a map of about `stars` (sorted by time)."""
-    ranked = sorted(candidates, key=lambda c: (-c.strength, c.time_ms))
+    """The times of the strongest candidates, as many as make a map of about `stars` (sorted by time; in mania a
+    time comes once per note of its chord)."""
+    ranked = ranked_notes(candidates, gamemode=gamemode, keycount=keycount)
     if not ranked:
         return []
 
@@ -113,6 +133,29 @@ def keep_for_stars(candidates: list[TimedCandidate], stars: float, *, gamemode: 
             high = middle
     count = low if abs(rating(low) - stars) <= abs(rating(high) - stars) else high
     return sorted(c.time_ms for c in ranked[:count])
+
+
+def chord_sizes(keycount: int) -> tuple[int, int]:
+    """(regular, most) notes a stand-in chord holds: up to half the keys (two in 4K, three in 7K) in turn with
+    the single notes, and up to three quarters of them (three in 4K, five in 7K) only once every onset has
+    its regular chord, for a song whose onsets are too few for the asked rating (never every column)."""
+    return max(1, keycount // 2), max(1, (3 * keycount) // 4)
+
+
+def note_priority(strength: float, note: int, *, gamemode: int = 0, keycount: int = 4) -> tuple[bool, float]:
+    """How early the `note`-th object (0: the first) on an onset of `strength` is kept; larger is earlier."""
+    regular, _ = chord_sizes(keycount) if gamemode == 3 else (1, 1)
+    return note < regular, strength * CHORD_DECAY ** note
+
+
+def ranked_notes(candidates: list[TimedCandidate], *, gamemode: int = 0, keycount: int = 4) -> list[TimedCandidate]:
+    """Every object a stand-in map may hold, first kept first: one per candidate, and in mania each chord's
+    further notes (`note_priority`)."""
+    most = chord_sizes(keycount)[1] if gamemode == 3 else 1
+    notes = [(note_priority(c.strength, k, gamemode=gamemode, keycount=keycount), c.time_ms)
+             for c in candidates for k in range(most)]
+    notes.sort(key=lambda n: (not n[0][0], -n[0][1], n[1]))
+    return [TimedCandidate(time, priority[1]) for priority, time in notes]
 
 
 def stand_in_stars(times: list[float], *, gamemode: int = 0, keycount: int = 4, circle_size: float = 4.0,
@@ -143,7 +186,7 @@ def stand_in_objects(times: list[float], *, gamemode: int = 0, keycount: int = 4
     objects = []
     x, y, direction = 256.0, 192.0, 0.0
     for number, time in enumerate(times):
-        if gamemode == 3:
+        if gamemode == 3:  # columns in turn: a chord's notes (the same time again) take the next columns
             keys = max(1, keycount)
             circle = Circle(int((number % keys + 0.5) * PLAYFIELD[0] / keys), 192, int(round(time)))
         elif gamemode == 1:

@@ -44,6 +44,7 @@ class GenerationJob:
         d = self.reference.difficulty if self.reference is not None else None
         self.slider_multiplier = request.slider_multiplier or (d.slider_multiplier if d else 1.4)
         self.circle_size = request.circle_size or (d.circle_size if d and request.gamemode != 3 else 4.0)
+        self.rhythm_strengths: dict[float, float] = {}  # heard candidate time -> onset strength
         self.object_times = self._audio_rhythm()  # before the passes are planned: it may give the timing
         self.passes, self.wanted = self._plan_passes()
         if request.end_time is not None and self._votes_over_the_song():  # super timing hears the whole song
@@ -126,6 +127,14 @@ class GenerationJob:
         if beatmap.hit_objects and self.diffusion_folder is not None:
             refine_positions(self.request, self.diffusion_folder, beatmap, self.progress, stars=stars,
                              device=self.device)
+        if self.object_times is not None and not self.request.add_to_beatmap:  # density chosen on a stand-in map
+            from models.generation.audio_rhythm import DEFAULT_STARS
+            from models.postprocess.star_fit import fit_to_stars
+            from models.postprocess.written_grid import on_heard_times, snap_to_written_grid
+
+            on_heard_times(beatmap, self.object_times)
+            snap_to_written_grid(beatmap)
+            fit_to_stars(beatmap, stars if stars is not None else DEFAULT_STARS, self.rhythm_strengths)
         return beatmap
 
     # -- what the steps are given ------------------------------------------------------------
@@ -159,15 +168,16 @@ class GenerationJob:
         r = self.request
         options = RhythmOptions(rhythm=r.rhythm, stars=r.difficulty, gamemode=r.gamemode, keycount=r.keycount,
                                 start_ms=r.start_time, end_ms=r.end_time)
-        times = audio_rhythm(options, self.profile, self.vocab, self.audio, self.song_ms, self.given,
+        heard = audio_rhythm(options, self.profile, self.vocab, self.audio, self.song_ms, self.given,
                              circle_size=self.circle_size, slider_multiplier=self.slider_multiplier)
-        if times is None or r.mapset:
+        if heard is None or r.mapset:
             return None
+        self.rhythm_strengths = heard.strengths
         if r.resnap is None:  # the heard times are on the grid already
             self.request = replace(r, resnap=False)
         if r.parallel:
             self.warnings.append("--parallel does not hold objects to the audio's rhythm: decoding window by window")
-        return times
+        return heard.times
 
     def stars(self, asked: float | None) -> float | None:
         """The star rating a difficulty is made for: the one asked for, else the reference's."""

@@ -8,13 +8,17 @@ that land on the same grid point merge, keeping the stronger. Strengths are the 
 beat > half > quarter > thirds and finer), because maps put objects on strong positions first: keeping
 the N strongest of that scores F1 0.60 against the corpus maps instead of 0.52 (bench/timing.py). So
 "the N strongest candidates" is a density knob.
+
+The grid is the one the map will be written with: red lines at whole milliseconds (`written_red_lines`, as
+.osu files and the editor keep them), and each candidate at its grid time cast to a whole millisecond as the
+editor stores a snapped object (`editor_time`), so a written map has no unsnapped objects.
 """
 
 from __future__ import annotations
 
 import bisect
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -26,11 +30,13 @@ SNAP_TOLERANCE_MS = 12.0
 # strength factor by the coarsest divisor a candidate lies on; divisors not listed get FINEST_WEIGHT
 METRICAL_WEIGHTS = {1: 1.0, 2: 0.9, 4: 0.7, 3: 0.3}
 FINEST_WEIGHT = 0.2
+# the editor casts a snapped time to an integer; a tiny epsilon keeps 999.9999999 (float error) from casting to 999
+_CAST_EPSILON_MS = 1e-6
 
 
 @dataclass(frozen=True)
 class RhythmCandidate:
-    time_ms: float  # on the grid of the red line in force
+    time_ms: float  # on the written grid of the red line in force, cast to whole ms as the editor stores it
     strength: float  # onset strength times the metrical weight of `divisor`, comparable across the song
     divisor: int  # the coarsest of the divisors the time lies on
 
@@ -45,7 +51,7 @@ def rhythm_candidates(samples: np.ndarray, sample_rate: int, timing: AudioTiming
         from models.audio.onsets import detect_onsets
 
         onsets = detect_onsets(samples, sample_rate)
-    lines = sorted(timing.red_lines, key=lambda line: line.offset)
+    lines = written_red_lines(timing.red_lines)
     starts = [line.offset for line in lines]
     # flux onsets peak some ms after the attack a map puts its object on, by an amount each song's sounds
     # set: taken off before snapping, so an onset on the beat snaps to the beat, not to a tick after it
@@ -59,9 +65,21 @@ def rhythm_candidates(samples: np.ndarray, sample_rate: int, timing: AudioTiming
         key = round(snapped, 3)
         if key not in by_time or by_time[key][0] < strength:
             by_time[key] = (float(strength), snapped, coarsest_divisor(snapped, line, divisors))
-    return [RhythmCandidate(time_ms=snapped, strength=strength * METRICAL_WEIGHTS.get(divisor, FINEST_WEIGHT),
+    return [RhythmCandidate(time_ms=editor_time(snapped), strength=strength * METRICAL_WEIGHTS.get(divisor, FINEST_WEIGHT),
                             divisor=divisor)
             for strength, snapped, divisor in (by_time[key] for key in sorted(by_time))]
+
+
+def written_red_lines(red_lines: list[RedLine]) -> list[RedLine]:
+    """The red lines as a map keeps them: offsets at whole milliseconds (the beat length keeps its precision),
+    sorted by time. The grid objects are snapped to must be this one, not the fractional one heard."""
+    return sorted((replace(line, offset=float(round(line.offset))) for line in red_lines), key=lambda line: line.offset)
+
+
+def editor_time(grid_ms: float) -> float:
+    """A grid time as osu!'s editor stores a snapped object: cast to an integer (toward zero)."""
+    cast = math.floor(grid_ms + _CAST_EPSILON_MS) if grid_ms >= 0 else math.ceil(grid_ms - _CAST_EPSILON_MS)
+    return float(cast)
 
 
 def _snap(time: float, line: RedLine, divisors: tuple[int, ...]) -> float:

@@ -1,0 +1,250 @@
+"""A written map's star rating brought to the one asked for, as a mapper adjusts a finished map: for a model
+that places objects on times heard in the audio (`models.generation.audio_rhythm`), whose density was
+chosen on a stand-in map before the model chose the types, positions and chords that also move the rating.
+
+- osu!: the distance spacing. Every jump (from where one object ends to where the next one starts) is
+  scaled by one factor, found by bisection on rosu-pp's rating between SPACING_SCALES, as a mapper turns
+  the editor's distance spacing; a step that would leave the playfield is mirrored back into it (its
+  length kept), sliders move whole. A map with nearly every object on one spot (nothing to scale) is
+  first laid out on the stand-in map's walk.
+- mania: a map whose notes are piled into the same columns (the starter puts most in one) is laid out
+  as the stand-in was, columns in turn.
+- any mode still rated above the ask (mania chords, a dense taiko or catch map): the objects on the
+  weakest onsets go first (in mania a chord's further notes before its first, as the stand-in ranked
+  them), as many as bring the rating down to the ask, again by bisection.
+
+A map rated within STAR_TOLERANCE of the ask is left as it is; one rated below it with nothing left to
+scale stays below (no objects are invented).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections import Counter
+
+from tokenization.beatmap import Beatmap, GameMode, Slider, Spinner
+
+STAR_TOLERANCE = 0.25  # stars: closer than this is on target, nothing is changed
+SPACING_SCALES = (0.4, 3.0)  # the factors a distance spacing is searched between
+BISECTION_STEPS = 12
+PLAYFIELD = (512.0, 384.0)
+# A mania map whose notes mostly repeat the column of a note at the same or the previous time (the model
+# piling them into one column: unplayable chords, jacks at every step) is laid out as the stand-in was.
+MOST_PILED = 0.5
+# A map whose jumps are mostly nothing (the model put its objects on one spot) has no spacing to scale: its
+# objects are first laid out on the stand-in map's walk, the layout the density was chosen on.
+MOST_STACKED = 0.5
+
+
+def beatmap_stars(beatmap: Beatmap) -> float:
+    """rosu-pp's star rating of `beatmap` as it would be written; 0 for a map rosu-pp cannot rate."""
+    import rosu_pp_py as rosu
+
+    from tokenization.osu_writer import format_beatmap
+
+    try:
+        return float(rosu.Difficulty().calculate(rosu.Beatmap(content=format_beatmap(beatmap))).stars)
+    except Exception:  # noqa: BLE001 - rosu-pp's own errors: an unrated map counts as no stars
+        return 0.0
+
+
+def fit_to_stars(beatmap: Beatmap, stars: float, strengths: dict[float, float]) -> float:
+    """Bring `beatmap` (changed in place) to about `stars`; `strengths` gives each object time's onset
+    strength (ms -> strength). Returns the rating it ends at."""
+    rating = beatmap_stars(beatmap)
+    if not beatmap.hit_objects or abs(rating - stars) <= STAR_TOLERANCE:
+        return rating
+    if beatmap.general.mode is GameMode.OSU:
+        rating = _fit_spacing(beatmap, stars)
+    elif beatmap.general.mode is GameMode.MANIA and _piled_share(beatmap) > MOST_PILED:
+        beatmap.hit_objects = columns_in_turn(beatmap.hit_objects, _keys(beatmap))
+        rating = beatmap_stars(beatmap)
+    if rating > stars + STAR_TOLERANCE:
+        rating = _thin(beatmap, stars, strengths)
+    return rating
+
+
+def _fit_spacing(beatmap: Beatmap, stars: float) -> float:
+    """Scale the jumps by the factor whose rating is nearest `stars`; returns that rating."""
+    original = beatmap.hit_objects
+    if _stacked_share(original) > MOST_STACKED:  # no spacing to scale: the stand-in's walk first
+        original = walked(original)
+
+    def rating(scale: float) -> float:
+        beatmap.hit_objects = scaled_spacing(original, scale)
+        return beatmap_stars(beatmap)
+
+    low, high = SPACING_SCALES
+    if rating(low) >= stars:
+        high = low
+    elif rating(high) <= stars:
+        low = high
+    else:
+        for _ in range(BISECTION_STEPS):  # rating(low) < stars < rating(high)
+            middle = (low + high) / 2
+            if rating(middle) < stars:
+                low = middle
+            else:
+                high = middle
+    best = min((low, high, 1.0), key=lambda scale: abs(rating(scale) - stars))
+    return rating(best)
+
+
+def scaled_spacing(objects: list, scale: float) -> list:
+    """Copies of `objects` with every jump (previous end -> next start) times `scale`, on the playfield."""
+    out = []
+    end_before = end_after = None  # the previous object's end, as written and as moved
+    for obj in objects:
+        moved = copy.deepcopy(obj)
+        if not isinstance(obj, Spinner):  # a spinner's position means nothing; the next jump starts where the last ended
+            if end_before is not None:
+                step = ((obj.x - end_before[0]) * scale, (obj.y - end_before[1]) * scale)
+                _translate(moved, _inside_shift(obj, end_after, step))
+            end_before, end_after = _end(obj), _end(moved)
+        out.append(moved)
+    return out
+
+
+def _keys(beatmap: Beatmap) -> int:
+    return max(1, int(round(beatmap.difficulty.circle_size)))
+
+
+def _column(obj, keys: int) -> int:
+    return min(keys - 1, max(0, int(obj.x * keys / PLAYFIELD[0])))
+
+
+def _piled_share(beatmap: Beatmap) -> float:
+    """Share of a mania map's notes in the same column as a note at the same or the previous time."""
+    keys, by_time = _keys(beatmap), {}
+    for obj in beatmap.hit_objects:
+        by_time.setdefault(obj.time, []).append(_column(obj, keys))
+    times = sorted(by_time)
+    piled, before = 0, []
+    for time in times:
+        columns = by_time[time]
+        piled += sum(1 for i, c in enumerate(columns) if c in before or c in columns[:i])
+        before = columns
+    return piled / max(1, len(beatmap.hit_objects))
+
+
+def columns_in_turn(objects: list, keys: int) -> list:
+    """Copies of mania `objects` laid out as the stand-in map was: each note in the next column in turn that
+    is free (no note of its chord there, no hold note still held), so a chord never doubles a column."""
+    out, turn, held_until = [], 0, [float("-inf")] * keys
+    chord_time, chord = None, set()
+    for obj in sorted(objects, key=lambda o: o.time):
+        if obj.time != chord_time:
+            chord_time, chord = obj.time, set()
+        free = [c for c in ((turn + i) % keys for i in range(keys)) if c not in chord and held_until[c] < obj.time]
+        if not free:
+            continue  # every column busy: the note cannot be played, it goes
+        column = free[0]
+        moved = copy.deepcopy(obj)
+        moved.x = int((column + 0.5) * PLAYFIELD[0] / keys)
+        held_until[column] = getattr(obj, "hold_end", obj.time)
+        chord.add(column)
+        turn = column + 1
+        out.append(moved)
+    return out
+
+
+def _stacked_share(objects: list) -> float:
+    """Share of the jumps between consecutive objects (spinners aside) under one osu! pixel."""
+    placed = [obj for obj in objects if not isinstance(obj, Spinner)]
+    if len(placed) < 2:
+        return 0.0
+    jumps = [abs(b.x - _end(a)[0]) + abs(b.y - _end(a)[1]) for a, b in zip(placed, placed[1:])]
+    return sum(jump < 1 for jump in jumps) / len(jumps)
+
+
+def walked(objects: list) -> list:
+    """Copies of `objects` moved, whole, onto the stand-in map's walk (`audio_rhythm.stand_in_objects`)."""
+    from models.generation.audio_rhythm import stand_in_objects
+
+    placed = [obj for obj in objects if not isinstance(obj, Spinner)]
+    walk = iter(stand_in_objects([obj.time for obj in placed]))
+    out = []
+    for obj in objects:
+        moved = copy.deepcopy(obj)
+        if not isinstance(obj, Spinner):
+            spot = next(walk)
+            shift = (spot.x - obj.x, spot.y - obj.y)
+            if not _fits(obj, shift):  # a slider whose body would leave the playfield: as near as fits
+                shift = _inside_shift(obj, (obj.x, obj.y), shift)
+            _translate(moved, shift)
+        out.append(moved)
+    return out
+
+
+def _inside_shift(obj, start: tuple[float, float], step: tuple[float, float]) -> tuple[float, float]:
+    """How far to move `obj` so that its head is `step` from `start`, the step mirrored (then clamped)
+    so that the whole object stays on the playfield."""
+    for sx, sy in ((1, 1), (-1, 1), (1, -1), (-1, -1)):
+        head = (start[0] + sx * step[0], start[1] + sy * step[1])
+        shift = (head[0] - obj.x, head[1] - obj.y)
+        if _fits(obj, shift):
+            return shift
+    low_x, high_x, low_y, high_y = _extent(obj)
+    head = (start[0] + step[0], start[1] + step[1])
+    dx = min(max(head[0] - obj.x, -low_x), PLAYFIELD[0] - high_x)
+    dy = min(max(head[1] - obj.y, -low_y), PLAYFIELD[1] - high_y)
+    return dx, dy
+
+
+def _extent(obj) -> tuple[float, float, float, float]:
+    points = [(p.x, p.y) for p in obj.path] if isinstance(obj, Slider) and obj.path else [(obj.x, obj.y)]
+    xs, ys = [p[0] for p in points], [p[1] for p in points]
+    return min(xs), max(xs), min(ys), max(ys)
+
+
+def _fits(obj, shift: tuple[float, float]) -> bool:
+    low_x, high_x, low_y, high_y = _extent(obj)
+    return (0 <= low_x + shift[0] and high_x + shift[0] <= PLAYFIELD[0]
+            and 0 <= low_y + shift[1] and high_y + shift[1] <= PLAYFIELD[1])
+
+
+def _translate(obj, shift: tuple[float, float]) -> None:
+    dx, dy = shift
+    obj.x, obj.y = round(obj.x + dx), round(obj.y + dy)
+    if isinstance(obj, Slider):
+        for point in obj.path:
+            point.x, point.y = round(point.x + dx), round(point.y + dy)
+        if obj.path:
+            obj.path[0].x, obj.path[0].y = obj.x, obj.y
+
+
+def _end(obj) -> tuple[float, float]:
+    """Where an object ends (a slider: its path's last point after an odd number of slides)."""
+    if isinstance(obj, Slider) and obj.path and obj.slides % 2 == 1:
+        return obj.path[-1].x, obj.path[-1].y
+    return obj.x, obj.y
+
+
+def _thin(beatmap: Beatmap, stars: float, strengths: dict[float, float]) -> float:
+    """Keep the strongest objects, as many as rate nearest `stars`; returns that rating."""
+    from models.generation.audio_rhythm import note_priority
+
+    mode, keys = int(beatmap.general.mode), max(1, int(beatmap.difficulty.circle_size))
+    seen: Counter = Counter()
+    priority = []
+    for index, obj in enumerate(beatmap.hit_objects):
+        key = round(obj.time)
+        priority.append((note_priority(strengths.get(key, 0.0), seen[key], gamemode=mode, keycount=keys), -index))
+        seen[key] += 1
+    order = sorted(range(len(priority)), key=lambda i: priority[i], reverse=True)
+    original = beatmap.hit_objects
+
+    def rating(count: int) -> float:
+        kept = sorted(order[:count])
+        beatmap.hit_objects = [original[i] for i in kept]
+        return beatmap_stars(beatmap)
+
+    low, high = 1, len(original)
+    while high - low > 1:  # rating(high) > stars
+        middle = (low + high) // 2
+        if rating(middle) < stars:
+            low = middle
+        else:
+            high = middle
+    best = low if abs(rating(low) - stars) <= abs(rating(high) - stars) else high
+    return rating(best)

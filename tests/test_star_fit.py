@@ -1,0 +1,116 @@
+"""The finished map follows the asked star rating: mania chords chosen with the density (`keep_for_stars`), and a
+written map brought to the ask (`fit_to_stars`: osu! distance spacing, else the weakest objects dropped)."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from models.generation.audio_rhythm import TimedCandidate, keep_for_stars
+from models.postprocess.star_fit import STAR_TOLERANCE, beatmap_stars, fit_to_stars
+from tokenization.beatmap import (
+    Beatmap,
+    Circle,
+    Difficulty,
+    GameMode,
+    General,
+    PathPoint,
+    Slider,
+    TimingPoint,
+)
+
+BEAT_MS = 400.0  # 150 BPM
+
+
+def beat_candidates(seconds: float = 60.0) -> list[TimedCandidate]:
+    """Half-beat candidates, the beats three times as strong as the half beats."""
+    half = BEAT_MS / 2
+    return [TimedCandidate(1000 + i * half, 3.0 if i % 2 == 0 else 1.0 + 0.001 * (i % 5))
+            for i in range(int(seconds * 1000 / half))]
+
+
+def test_mania_density_puts_chords_on_the_strongest_onsets():
+    candidates = beat_candidates()
+    beats = {c.time_ms for c in candidates if c.strength == 3.0}
+    times = keep_for_stars(candidates, 1.5, gamemode=3, keycount=4, ms_per_beat=BEAT_MS)
+    sizes = Counter(times)
+    assert max(sizes.values()) == 2 and {t for t, n in sizes.items() if n == 2} <= beats  # on strong onsets only
+    mania = beatmap(GameMode.MANIA, [Circle(int((i % 4 + 0.5) * 128), 192, int(t)) for i, t in enumerate(times)],
+                    circle_size=4)
+    assert abs(beatmap_stars(mania) - 1.5) < 0.5 and len(set(times)) < len(candidates)
+    # too few onsets for the rating with chords of two: every onset gets its two before any gets a third
+    denser = Counter(keep_for_stars(candidates, 3.0, gamemode=3, keycount=4, ms_per_beat=BEAT_MS))
+    assert max(denser.values()) == 3 and min(denser.values()) == 2 and len(denser) == len(candidates)
+
+
+def beatmap(mode: GameMode, objects: list, circle_size: float = 4.0) -> Beatmap:
+    return Beatmap(general=General(mode=mode), difficulty=Difficulty(circle_size=circle_size),
+                   timing_points=[TimingPoint(1000.0, BEAT_MS, 4)], hit_objects=objects)
+
+
+def osu_map(jump_px: float) -> Beatmap:
+    """Half-beat circles zigzagging by `jump_px`, a slider every eighth object."""
+    objects = []
+    for i in range(240):
+        x, y, time = 256 + (jump_px / 2 if i % 2 else -jump_px / 2), 192 + (i % 3) * 10, int(1000 + i * BEAT_MS / 2)
+        if i % 8 == 7:
+            objects.append(Slider(x, y, time, path=[PathPoint(x, y), PathPoint(x, y + 60)], length=60.0))
+        else:
+            objects.append(Circle(x, y, time))
+    return beatmap(GameMode.OSU, objects)
+
+
+@pytest.mark.parametrize("jump_px, target", [(60.0, 4.8), (300.0, 4.0)])
+def test_osu_spacing_follows_the_asked_stars_on_the_playfield(jump_px, target):
+    written = osu_map(jump_px)
+    before = beatmap_stars(written)
+    assert abs(before - target) > 1.0  # the map as the model placed it is well off the ask
+    after = fit_to_stars(written, target, {})
+    assert abs(after - target) <= STAR_TOLERANCE and abs(beatmap_stars(written) - after) < 1e-9
+    assert len(written.hit_objects) == 240  # spacing, not objects, moved the rating
+    for obj in written.hit_objects:
+        points = [(p.x, p.y) for p in obj.path] if isinstance(obj, Slider) else [(obj.x, obj.y)]
+        assert all(0 <= x <= 512 and 0 <= y <= 384 for x, y in points)
+        if isinstance(obj, Slider):
+            assert (obj.path[0].x, obj.path[0].y) == (obj.x, obj.y) and obj.path[1].y - obj.path[0].y == 60
+
+
+def test_a_mania_map_rated_above_the_ask_loses_its_weakest_notes_first():
+    strengths = {1000 + i * BEAT_MS / 2: 3.0 if i % 2 == 0 else 1.0 for i in range(300)}
+    objects = []
+    for i, time in enumerate(sorted(strengths)):  # a chord of three on every half beat: well above 2 stars
+        objects += [Circle(int((c + 0.5) * 128), 192, int(time)) for c in ((i + k) % 4 for k in range(3))]
+    written = beatmap(GameMode.MANIA, objects, circle_size=4)
+    assert beatmap_stars(written) > 3.0
+    after = fit_to_stars(written, 2.0, strengths)
+    assert abs(after - 2.0) <= STAR_TOLERANCE
+    sizes = Counter(o.time for o in written.hit_objects)
+    # the third notes go before any second, the weak half beats' chords before the beats' ones
+    assert max(sizes.values()) <= 2
+    weak = [t for t in sizes if strengths[t] == 1.0]
+    strong = [t for t in sizes if strengths[t] == 3.0]
+    assert min(sizes[t] for t in strong) >= max(sizes[t] for t in weak)
+
+
+def test_an_osu_map_on_one_spot_is_spread_before_its_spacing_is_fitted():
+    stacked = beatmap(GameMode.OSU, [Circle(256, 192, int(1000 + i * BEAT_MS / 2)) for i in range(240)])
+    assert beatmap_stars(stacked) < 3.0
+    after = fit_to_stars(stacked, 4.5, {})
+    assert abs(after - 4.5) <= STAR_TOLERANCE
+    spots = {(o.x, o.y) for o in stacked.hit_objects}
+    assert len(spots) > 20 and all(0 <= x <= 512 and 0 <= y <= 384 for x, y in spots)
+
+
+def test_a_mania_map_piled_into_one_column_is_laid_out_in_turn():
+    times = [int(1000 + i * BEAT_MS / 2) for i in range(240)]
+    piled = [Circle(320, 192, t) for t in times] + [Circle(320, 192, t) for t in times[::4]]  # chords in one column
+    written = beatmap(GameMode.MANIA, sorted(piled, key=lambda o: o.time), circle_size=4)
+    before = beatmap_stars(written)
+    fit_to_stars(written, 2.0, {float(t): 1.0 for t in times})
+    columns = {}
+    for obj in written.hit_objects:
+        columns.setdefault(obj.time, []).append(obj.x)
+    assert all(len(set(xs)) == len(xs) for xs in columns.values())  # no chord doubles a column
+    assert len({x for xs in columns.values() for x in xs}) == 4  # every column used
+    assert len(written.hit_objects) == len(piled) and beatmap_stars(written) < before
