@@ -98,3 +98,20 @@ def test_onset_candidates_lie_on_the_written_grid():
     written = Grid([TimingPoint(line.offset, line.ms_per_beat, line.meter) for line in written_red_lines(heard)])
     assert len(found) > 100 and all(c.time_ms == int(c.time_ms) for c in found)
     assert [c.time_ms for c in found if written.unsnap(c.time_ms) != 0] == []
+
+
+def test_a_joke_map_is_never_the_real_map_nearest_to_a_rating(tmp_path):
+    # a map rated above 20 stars (here ~24: circles 50 ms apart jumping 500 px) is a joke, not what a map at a
+    # real rating holds: asked for 15 stars, the comparison is against the song's real map, though the joke
+    # is nearer in rating
+    folder = _song(tmp_path)
+    (folder / "Test - Clicks (tester) [4K].osu").unlink()
+    beats = (folder / "Test - Clicks (tester) [Beats].osu").read_text()
+    head, _ = beats.split("[HitObjects]")
+    jumps = [f"{256 + (250 if i % 2 else -250)},192,{230 + 50 * i},1,0,0:0:0:0:" for i in range(225)]
+    joke = head.replace("Version:Beats", "Version:Joke") + "[HitObjects]\n" + "\n".join(jumps) + "\n"
+    (folder / "Test - Clicks (tester) [Joke].osu").write_text(joke)
+    result = runner.invoke(app, ["eval", str(folder), "--baseline", "onsets", "--difficulty", "15", "--json", "-q"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    assert [song["report"]["reference"]["version"] for song in out["songs"]] == ["Beats"]

@@ -16,6 +16,9 @@ from models.evaluation.report import evaluate
 from tokenization.errors import MapperInputError
 
 MIN_REFERENCE_OBJECTS = 20
+# Joke maps rate 50-190 stars (the corpus's README asks to leave them out of rating statistics): no map rated
+# above this is "the real map nearest" to a requested rating.
+MAX_REFERENCE_STARS = 20.0
 
 
 @dataclass
@@ -53,7 +56,7 @@ def find_cases(root: Path) -> list[SongCase]:
 
 def nearest_cases(cases: list[SongCase], stars: float) -> list[SongCase]:
     """One case per song (audio file): its real map nearest in star rating to `stars`, among those with at
-    least MIN_REFERENCE_OBJECTS objects."""
+    least MIN_REFERENCE_OBJECTS objects and rated at most MAX_REFERENCE_STARS."""
     from models.evaluation.difficulty import star_rating
     from tokenization import read_beatmap
 
@@ -63,6 +66,8 @@ def nearest_cases(cases: list[SongCase], stars: float) -> list[SongCase]:
         if len(real.hit_objects) < MIN_REFERENCE_OBJECTS:
             continue  # a test file with a song but hardly a map: no rhythm to measure against
         rating = star_rating(real)
+        if rating is not None and rating > MAX_REFERENCE_STARS:
+            continue  # a joke map: no measure of what a map at a real rating should hold
         distance = abs(rating - stars) if rating is not None else float("inf")
         key = case.audio.resolve()
         if key not in best or distance < best[key][0]:
