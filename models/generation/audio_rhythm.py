@@ -122,17 +122,22 @@ def keep_for_stars(candidates: list[TimedCandidate], stars: float, *, gamemode: 
         return stand_in_stars(times, gamemode=gamemode, keycount=keycount, circle_size=circle_size,
                               slider_multiplier=slider_multiplier, ms_per_beat=ms_per_beat)
 
-    low, high = 1, len(ranked)
-    if rating(high) <= stars:
+    if rating(len(ranked)) <= stars:
         return sorted(c.time_ms for c in ranked)
+    return sorted(c.time_ms for c in ranked[:count_for_stars(rating, stars, len(ranked))])
+
+
+def count_for_stars(rating, stars: float, most: int) -> int:
+    """The count in [1, most] whose `rating(count)` is nearest `stars`, by bisection: ratings grow with the count
+    of objects kept (the strongest first), and `rating(most)` is above `stars`."""
+    low, high = 1, most
     while high - low > 1:  # rating(low) < stars < rating(high), or low == 1
         middle = (low + high) // 2
         if rating(middle) < stars:
             low = middle
         else:
             high = middle
-    count = low if abs(rating(low) - stars) <= abs(rating(high) - stars) else high
-    return sorted(c.time_ms for c in ranked[:count])
+    return low if abs(rating(low) - stars) <= abs(rating(high) - stars) else high
 
 
 def chord_sizes(keycount: int) -> tuple[int, int]:

@@ -222,7 +222,7 @@ def _end(obj) -> tuple[float, float]:
 
 def _thin(beatmap: Beatmap, stars: float, strengths: dict[float, float]) -> float:
     """Keep the strongest objects, as many as rate nearest `stars`; returns that rating."""
-    from models.generation.audio_rhythm import note_priority
+    from models.generation.audio_rhythm import count_for_stars, note_priority
 
     mode, keys = int(beatmap.general.mode), max(1, int(beatmap.difficulty.circle_size))
     seen: Counter = Counter()
@@ -239,12 +239,4 @@ def _thin(beatmap: Beatmap, stars: float, strengths: dict[float, float]) -> floa
         beatmap.hit_objects = [original[i] for i in kept]
         return beatmap_stars(beatmap)
 
-    low, high = 1, len(original)
-    while high - low > 1:  # rating(high) > stars
-        middle = (low + high) // 2
-        if rating(middle) < stars:
-            low = middle
-        else:
-            high = middle
-    best = low if abs(rating(low) - stars) <= abs(rating(high) - stars) else high
-    return rating(best)
+    return rating(count_for_stars(rating, stars, len(original)))
