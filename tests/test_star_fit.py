@@ -114,3 +114,14 @@ def test_a_mania_map_piled_into_one_column_is_laid_out_in_turn():
     assert all(len(set(xs)) == len(xs) for xs in columns.values())  # no chord doubles a column
     assert len({x for xs in columns.values() for x in xs}) == 4  # every column used
     assert len(written.hit_objects) == len(piled) and beatmap_stars(written) < before
+
+
+def test_a_catch_map_on_one_spot_is_spread_to_the_asked_stars():
+    # the starter may drop every fruit at x=256: nothing to catch (about 0 stars for 4 asked); its moves are
+    # laid out on the stand-in's walk and scaled as osu!'s distance spacing is
+    fruits = beatmap(GameMode.CATCH, [Circle(256, 192, int(1000 + i * BEAT_MS / 2)) for i in range(160)])
+    assert beatmap_stars(fruits) < 2.0
+    rating = fit_to_stars(fruits, 4.0, {})
+    assert abs(rating - 4.0) <= STAR_TOLERANCE and abs(beatmap_stars(fruits) - rating) < 1e-9
+    assert len(fruits.hit_objects) == 160 and len({obj.x for obj in fruits.hit_objects}) > 10
+    assert all(0 <= obj.x <= 512 for obj in fruits.hit_objects)

@@ -2,7 +2,7 @@
 that places objects on times heard in the audio (`models.generation.audio_rhythm`), whose density was
 chosen on a stand-in map before the model chose the types, positions and chords that also move the rating.
 
-- osu!: the distance spacing. Every jump (from where one object ends to where the next one starts) is
+- osu! and catch: the distance spacing (in catch the moves between fruits). Every jump (from where one object ends to where the next one starts) is
   scaled by one factor, found by bisection on rosu-pp's rating between SPACING_SCALES, as a mapper turns
   the editor's distance spacing; a step that would leave the playfield is mirrored back into it (its
   length kept), sliders move whole. A map with nearly every object on one spot (nothing to scale) is
@@ -54,7 +54,7 @@ def fit_to_stars(beatmap: Beatmap, stars: float, strengths: dict[float, float]) 
     rating = beatmap_stars(beatmap)
     if not beatmap.hit_objects or abs(rating - stars) <= STAR_TOLERANCE:
         return rating
-    if beatmap.general.mode is GameMode.OSU:
+    if beatmap.general.mode in (GameMode.OSU, GameMode.CATCH):  # catch: the moves between fruits
         rating = _fit_spacing(beatmap, stars)
     elif beatmap.general.mode is GameMode.MANIA and _piled_share(beatmap) > MOST_PILED:
         beatmap.hit_objects = columns_in_turn(beatmap.hit_objects, _keys(beatmap))
