@@ -96,7 +96,8 @@ def analyse_timing(samples: np.ndarray, sample_rate: int) -> AudioTiming | None:
     beat_ms = refine_beat_length(onsets, 60_000.0 / level.bpm)
     if pulse_is_twice(onsets.times_ms, onsets.strengths, beat_ms, beat_phase(onsets, beat_ms) + LATENCY_MS):
         beat_ms /= 2
-    phase_ms = offset_phase(samples, sample_rate, onsets, beat_ms)
+    rise = energy_rise(samples, sample_rate)  # once: the main line and every stretch fold the same rises
+    phase_ms = offset_phase(samples, sample_rate, onsets, beat_ms, rise=rise)
     first = phase_ms + np.floor((onsets.times_ms[0] - phase_ms) / beat_ms + 0.5) * beat_ms
     main = RedLine(offset=float(round(first)), ms_per_beat=beat_ms)
     end_ms = len(samples) / sample_rate * 1000.0
@@ -104,7 +105,7 @@ def analyse_timing(samples: np.ndarray, sample_rate: int) -> AudioTiming | None:
     flux_lag_ms = flux_lag(onsets, RedLine(offset=phase_ms, ms_per_beat=beat_ms))
     red_lines = segment_red_lines(
         onsets, main, end_ms, flux_lag_ms,
-        lambda beat, start, stop: offset_phase(samples, sample_rate, onsets, beat, start, stop))
+        lambda beat, start, stop: offset_phase(samples, sample_rate, onsets, beat, start, stop, rise=rise))
     longest = max(red_lines, key=lambda line: _span(red_lines, line, end_ms))
     return AudioTiming(red_lines=red_lines, bpm=longest.bpm, offset_ms=longest.offset, candidates=candidates,
                        onsets=onsets, flux_lag_ms=float(flux_lag_ms))
@@ -159,7 +160,8 @@ def refine_beat_length(onsets: Onsets, beat_ms: float) -> float:
 
 
 def offset_phase(samples: np.ndarray, sample_rate: int, onsets: Onsets, beat_ms: float,
-                 start_ms: float | None = None, end_ms: float | None = None) -> float:
+                 start_ms: float | None = None, end_ms: float | None = None, *,
+                 rise: tuple[np.ndarray, np.ndarray] | None = None) -> float:
     """The phase (ms, in [0, beat_ms)) where a mapper puts the beat over [start_ms, end_ms] (the whole song by
     default; a red line's segment may ask for its own): the flux fold's phase of the onsets in that span
     (`beat_phase`), moved to where the attacks start (`attack_phase`), less ATTACK_LATENCY_MS."""
@@ -170,20 +172,22 @@ def offset_phase(samples: np.ndarray, sample_rate: int, onsets: Onsets, beat_ms:
         inside &= onsets.times_ms <= end_ms
     span = Onsets(times_ms=onsets.times_ms[inside], strengths=onsets.strengths[inside])
     flux_ms = beat_phase(span, beat_ms) + LATENCY_MS if len(span) else 0.0
-    attack_ms = attack_phase(samples, sample_rate, beat_ms, flux_ms, start_ms, end_ms)
+    attack_ms = attack_phase(samples, sample_rate, beat_ms, flux_ms, start_ms, end_ms, rise=rise)
     return float((attack_ms - ATTACK_LATENCY_MS) % beat_ms)
 
 
 def attack_phase(samples: np.ndarray, sample_rate: int, beat_ms: float, near_ms: float,
-                 start_ms: float | None = None, end_ms: float | None = None) -> float:
+                 start_ms: float | None = None, end_ms: float | None = None, *,
+                 rise: tuple[np.ndarray, np.ndarray] | None = None) -> float:
     """Where the attacks on the beat start (ms, in [0, beat_ms)), within ATTACK_SEARCH_MS of the phase `near_ms`.
 
     The samples' log energy in ATTACK_WINDOW_MS windows, one every ATTACK_HOP_MS, rises fastest where a
     sound starts; its rises over [start_ms, end_ms] (the whole song by default: a segment of one red line
     may ask for its own) are averaged by phase within the beat, and the phase of the steepest mean rise
     is returned. As heard in the samples: no latency is taken off (the caller takes off ATTACK_LATENCY_MS).
-    `near_ms` is kept where the span holds no sound."""
-    rise, times_ms = _energy_rise(samples, sample_rate)
+    `near_ms` is kept where the span holds no sound. `rise`: `energy_rise(samples, sample_rate)` when the
+    caller already has it."""
+    rise, times_ms = rise if rise is not None else energy_rise(samples, sample_rate)
     inside = np.ones(len(times_ms), dtype=bool)
     if start_ms is not None:
         inside &= times_ms >= start_ms
@@ -206,7 +210,7 @@ def attack_phase(samples: np.ndarray, sample_rate: int, beat_ms: float, near_ms:
     return float((near_ms + best) % beat_ms)
 
 
-def _energy_rise(samples: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
+def energy_rise(samples: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
     """(rise of the log energy per hop, >= 0; the time in ms each rise stands for), ATTACK_HOP_MS apart."""
     hop = max(1, int(round(ATTACK_HOP_MS * sample_rate / 1000.0)))
     window_hops = max(1, int(round(ATTACK_WINDOW_MS / ATTACK_HOP_MS)))
