@@ -13,7 +13,8 @@ import bisect
 
 import numpy as np
 
-from models.timing.rhythm_candidates import DEFAULT_DIVISORS, editor_time
+from models.timing.fit import RedLine
+from models.timing.rhythm_candidates import DEFAULT_DIVISORS, editor_time, grid_point
 from tokenization.beatmap import Beatmap, HoldNote
 
 SNAP_WITHIN_MS = 2.0  # a measure shift moves the grid by under 1 ms; the cast adds under 1 ms more
@@ -41,17 +42,15 @@ def on_heard_times(beatmap: Beatmap, heard_ms: list[float]) -> int:
 
 def snap_to_written_grid(beatmap: Beatmap) -> int:
     """Move the objects of `beatmap` (in place) onto its written grid; how many times changed."""
-    lines = sorted((tp for tp in beatmap.timing_points if tp.uninherited and tp.beat_length > 0),
-                   key=lambda tp: tp.time)
+    lines = sorted((RedLine(offset=tp.time, ms_per_beat=tp.beat_length) for tp in beatmap.timing_points
+                    if tp.uninherited and tp.beat_length > 0), key=lambda line: line.offset)
     if not lines:
         return 0
-    starts = [tp.time for tp in lines]
+    starts = [line.offset for line in lines]
 
     def snapped(time: float) -> float:
         line = lines[max(bisect.bisect_right(starts, time) - 1, 0)]
-        points = [line.time + round((time - line.time) / (line.beat_length / d)) * (line.beat_length / d)
-                  for d in DEFAULT_DIVISORS]
-        nearest = min(points, key=lambda point: abs(point - time))
+        nearest = min((grid_point(time, line, d) for d in DEFAULT_DIVISORS), key=lambda point: abs(point - time))
         return editor_time(nearest) if abs(nearest - time) <= SNAP_WITHIN_MS else time
 
     changed = 0

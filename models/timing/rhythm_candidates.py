@@ -83,14 +83,15 @@ def editor_time(grid_ms: float) -> float:
 
 
 def _snap(time: float, line: RedLine, divisors: tuple[int, ...]) -> float:
-    nearest = [_grid_point(time, line, divisor) for divisor in divisors]
+    nearest = [grid_point(time, line, divisor) for divisor in divisors]
     for point in nearest:
         if abs(point - time) <= SNAP_TOLERANCE_MS:
             return point
     return min(nearest, key=lambda point: abs(point - time))
 
 
-def _grid_point(time: float, line: RedLine, divisor: int) -> float:
+def grid_point(time: float, line: RedLine, divisor: int) -> float:
+    """The point of `line`'s 1/`divisor` grid nearest `time`."""
     step = line.ms_per_beat / divisor
     return line.offset + round((time - line.offset) / step) * step
 
