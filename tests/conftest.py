@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
+
+# the same matrix kernels on every CI machine (see mapperator_cli/__init__.py): before anything imports torch
+os.environ.setdefault("MKL_CBWR", "AVX2")
 
 import pytest
 
