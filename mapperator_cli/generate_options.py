@@ -74,7 +74,7 @@ OPTIONS = [
            'Diffusion model folder (from `mapper convert` or `mapper train --profile diffusion`); default: '
            'the published one, if downloaded.'),
     Option('gamemode', '--gamemode', str | None, None, STYLE,
-           "osu, taiko, catch or mania (the reference's, else osu).",
+           "osu, taiko, catch or mania, or their numbers 0-3 (the reference's, else osu).",
            field=None,
            choices=tuple(GAMEMODES)),
     Option('difficulty', '--difficulty', str | None, None, STYLE,

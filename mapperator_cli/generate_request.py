@@ -12,7 +12,13 @@ from pathlib import Path
 
 from mapperator_cli.errors import UserError
 from mapperator_cli.generate_options import OPTIONS, request_fields
-from models.pipeline.request import GAMEMODES, GenerateRequest, RequestProblems, star_ratings_problem
+from models.pipeline.request import (
+    GAMEMODES,
+    GenerateRequest,
+    RequestProblems,
+    gamemode_number,
+    star_ratings_problem,
+)
 from tokenization.errors import MapperInputError
 
 FILE_STAGES = ("files", "trace", "output")  # GenerateRequest checks that look at files and folders
@@ -107,7 +113,7 @@ def _checked(audio: Path | None, values: dict, *, files: bool) -> tuple[Generate
     difficulties = _parsed(before["difficulties"], "--difficulty", lambda: _difficulty_list(values["difficulty"])) or []
     out = values["out"] if values["out"] is not None else (beatmap.parent if beatmap is not None else Path("."))
     request = GenerateRequest(
-        audio=audio, model=values["model"] or "", out_dir=out, gamemode=GAMEMODES.get(gamemode, gamemode),
+        audio=audio, model=values["model"] or "", out_dir=out, gamemode=gamemode_number(gamemode),
         keycount=keycount, difficulty=difficulties[0] if len(difficulties) == 1 else None,
         mapset=difficulties if len(difficulties) > 1 else [], reference=beatmap,
         in_context=[c.lower() for c in values["in_context"]], output_types=[t.lower() for t in values["output_type"]],

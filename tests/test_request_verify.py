@@ -108,3 +108,14 @@ def test_guidance_is_decided_once():
         assert GenerateRequest(audio=Path("a"), model="m", cfg_scale=scale).guided is on
         if scale is not None:
             assert GenerationSettings(cfg_scale=scale).guided is on
+
+
+def test_game_modes_by_name_number_or_old_name(song, tmp_path):
+    model = tmp_path / "model"
+    model.mkdir()
+    for given, number in (("catch", 2), ("2", 2), ("CTB", 2), ("fruits", 2), ("std", 0), ("3", 3), ("Taiko", 1)):
+        request = request_from_options(song, {"model": str(model), "gamemode": given, "out": tmp_path / "out"})
+        assert request.gamemode == number, given
+    with pytest.raises(RequestProblems) as error:
+        request_from_options(song, {"model": str(model), "gamemode": "4", "out": tmp_path / "out"})
+    assert error.value.problems == [("--gamemode", "unknown game mode '4' (choose from osu, taiko, catch, mania, or 0-3)")]

@@ -17,9 +17,22 @@ from profiles import limits
 from tokenization.errors import MapperInputError
 
 GAMEMODES = {"osu": 0, "taiko": 1, "catch": 2, "mania": 3}
+# Other names players use for a mode: the .osu file's `Mode:` numbers and the older mode names.
+GAMEMODE_ALIASES = {"0": "osu", "1": "taiko", "2": "catch", "3": "mania", "std": "osu", "standard": "osu",
+                    "fruits": "catch", "ctb": "catch"}
 IN_CONTEXTS = ("timing", "kiai", "gd", "no_hs")
 OUTPUT_TYPES = ("timing", "kiai", "map", "sv")
 DEVICES = ("auto", "cpu", "cuda")
+
+
+def gamemode_number(name: str | int) -> str | int:
+    """The mode's number for a name, an alias or a number (0-3); anything else is returned as it is, for
+    `GenerateRequest.problems` to refuse."""
+    if isinstance(name, int):
+        return name
+    key = name.strip().lower()
+    return GAMEMODES.get(GAMEMODE_ALIASES.get(key, key), name)
+
 RHYTHMS = ("audio", "model")  # models.generation.audio_rhythm: heard in the song, or the model's own
 PRECISIONS = ("fp32", "amp", "int8")  # models.loading.PRECISIONS, without importing torch for --help
 # The command's flag of a field whose name differs from its flag's (else --field-name).
@@ -164,7 +177,7 @@ class GenerateRequest:
 
     def _name_problems(self) -> Iterator[tuple[str, str]]:
         if self.gamemode not in GAMEMODES.values():
-            yield "--gamemode", f"unknown game mode {self.gamemode!r} (choose from {', '.join(GAMEMODES)})"
+            yield "--gamemode", f"unknown game mode {self.gamemode!r} (choose from {', '.join(GAMEMODES)}, or 0-3)"
         for name, given, allowed in (("in_context", self.in_context, IN_CONTEXTS),
                                      ("output_types", self.output_types, OUTPUT_TYPES)):
             if set(given) - set(allowed):
