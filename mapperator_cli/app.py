@@ -6,6 +6,7 @@ and argument errors never import torch.
 
 from __future__ import annotations
 
+import os
 import sys
 
 import typer
@@ -64,7 +65,19 @@ app.command("convert")(convert)
 app.add_typer(dataset_app, name="dataset")
 
 
+# Intel MKL picks its matrix kernels by the CPU it finds (AVX2, AVX-512, AMX), and the kernels round
+# differently: on a near tie (top-2 logits ~1e-5 apart) two machines then decode different tokens. The commands
+# that decode with a model ask for MKL's reproducible AVX2 branch (MKL_CBWR), unless the user has chosen: it
+# runs on every x86-64 CPU of the last decade, and the published checkpoints' reference runs match it
+# (../shared/fixtures/e2e: the AVX-512 kernels flip 2 of 4 whole-song runs). Training keeps the fastest kernels.
+# MKL reads it when torch first calls it, so it is set before any command runs.
+DECODING_COMMANDS = frozenset({"generate", "timing", "mod", "eval", "wizard"})
+
+
 def main() -> None:
+    command = next((arg for arg in sys.argv[1:] if not arg.startswith("-")), None)
+    if command in DECODING_COMMANDS:
+        os.environ.setdefault("MKL_CBWR", "AVX2")
     sys.exit(run_guarded(app))
 
 

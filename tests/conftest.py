@@ -6,7 +6,8 @@ import json
 import os
 from pathlib import Path
 
-# the same matrix kernels on every CI machine (see mapperator_cli/__init__.py): before anything imports torch
+# the same matrix kernels on every CI machine, as `mapper generate` asks for them (mapperator_cli/app.py
+# DECODING_COMMANDS): set before anything imports torch
 os.environ.setdefault("MKL_CBWR", "AVX2")
 
 import pytest
