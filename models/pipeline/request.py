@@ -23,16 +23,6 @@ GAMEMODE_ALIASES = {"0": "osu", "1": "taiko", "2": "catch", "3": "mania", "std":
 IN_CONTEXTS = ("timing", "kiai", "gd", "no_hs")
 OUTPUT_TYPES = ("timing", "kiai", "map", "sv")
 DEVICES = ("auto", "cpu", "cuda")
-
-
-def gamemode_number(name: str | int) -> str | int:
-    """The mode's number for a name, an alias or a number (0-3); anything else is returned as it is, for
-    `GenerateRequest.problems` to refuse."""
-    if isinstance(name, int):
-        return name
-    key = name.strip().lower()
-    return GAMEMODES.get(GAMEMODE_ALIASES.get(key, key), name)
-
 RHYTHMS = ("audio", "model")  # models.generation.audio_rhythm: heard in the song, or the model's own
 PRECISIONS = ("fp32", "amp", "int8")  # models.loading.PRECISIONS, without importing torch for --help
 # The command's flag of a field whose name differs from its flag's (else --field-name).
@@ -45,6 +35,15 @@ RANGE_ORDER = ("keycount", "mapper_id", "hold_note_ratio", "scroll_speed_ratio",
                "approach_rate", "slider_tick_rate", "cfg_scale", "temperature", "top_p", "top_k", "num_beams",
                "timing_temperature", "mania_column_temperature", "taiko_hit_temperature", "lookback",
                "lookahead", "bpm", "timing_passes", "timing_leniency", "batch_size")
+
+
+def gamemode_number(name: str | int) -> str | int:
+    """The mode's number for a name, an alias or a number (0-3); anything else is returned as it is, for
+    `GenerateRequest.problems` to refuse."""
+    if isinstance(name, int):
+        return name
+    key = name.strip().lower()
+    return GAMEMODES.get(GAMEMODE_ALIASES.get(key, key), name)
 
 
 def flag(field_name: str) -> str:
