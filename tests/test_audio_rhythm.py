@@ -125,3 +125,27 @@ def test_a_map_pass_puts_every_object_on_the_given_times(random_tiny_model):
     assert len(placed) >= 20, events[:40]
     allowed = set(generator.object_times)
     assert all(min(abs(t - a) for a in allowed) <= 1 for t in placed), placed  # the exact times, not 10 ms steps
+
+
+def test_an_osu_map_lays_an_even_rhythm_before_filling_it_in():
+    """A loud burst of quarters and a quiet verse of beats: the first layer holds objects no two closer than its
+    gap, the verse's among them though weaker, and a low rating keeps more objects spread out than the strongest
+    quarters alone would give (a few bursts of quarters rate high with few objects)."""
+    from models.generation.audio_rhythm import SPREAD_GAPS_MS, count_for_stars, ranked_notes, spread_first
+
+    quarter = 100.0  # 150 BPM
+    burst = [TimedCandidate(1000 + i * quarter, 1.0) for i in range(80)]  # 8 s of loud quarters
+    verse = [TimedCandidate(9000 + i * 4 * quarter, 0.4) for i in range(60)]  # 24 s of quiet beats
+    candidates = burst + verse
+    ranked = spread_first(ranked_notes(candidates))
+    assert sorted((c.time_ms, c.strength) for c in ranked) == sorted((c.time_ms, c.strength) for c in candidates)
+    layer = sorted(c.time_ms for c in ranked[:50])
+    assert any(t >= 9000 for t in layer) and min(b - a for a, b in zip(layer, layer[1:])) >= SPREAD_GAPS_MS[0]
+    times = keep_for_stars(candidates, 1.5, gamemode=0, ms_per_beat=4 * quarter)
+    assert min(b - a for a, b in zip(times, times[1:])) >= SPREAD_GAPS_MS[0]
+    strongest = ranked_notes(candidates)
+
+    def strength_only(count: int) -> float:
+        return stand_in_stars(sorted(c.time_ms for c in strongest[:count]), ms_per_beat=4 * quarter)
+
+    assert len(times) > count_for_stars(strength_only, 1.5, len(strongest))
