@@ -131,7 +131,13 @@ def test_an_osu_map_lays_an_even_rhythm_before_filling_it_in():
     """A loud burst of quarters and a quiet verse of beats: the first layer holds objects no two closer than its
     gap, the verse's among them though weaker, and a low rating keeps more objects spread out than the strongest
     quarters alone would give (a few bursts of quarters rate high with few objects)."""
-    from models.generation.audio_rhythm import SPREAD_GAPS_MS, count_for_stars, ranked_notes, spread_first
+    from models.generation.audio_rhythm import (
+        SPREAD_BELOW_STARS,
+        SPREAD_GAPS_MS,
+        count_for_stars,
+        ranked_notes,
+        spread_first,
+    )
 
     quarter = 100.0  # 150 BPM
     burst = [TimedCandidate(1000 + i * quarter, 1.0) for i in range(80)]  # 8 s of loud quarters
@@ -149,3 +155,6 @@ def test_an_osu_map_lays_an_even_rhythm_before_filling_it_in():
         return stand_in_stars(sorted(c.time_ms for c in strongest[:count]), ms_per_beat=4 * quarter)
 
     assert len(times) > count_for_stars(strength_only, 1.5, len(strongest))
+    # an Insane or harder keeps the strongest first, bursts and all
+    harder = keep_for_stars(candidates, SPREAD_BELOW_STARS + 0.5, gamemode=0, ms_per_beat=4 * quarter)
+    assert min(b - a for a, b in zip(harder, harder[1:])) < SPREAD_GAPS_MS[0]
