@@ -133,7 +133,7 @@ def test_an_osu_map_lays_an_even_rhythm_before_filling_it_in():
     quarters alone would give (a few bursts of quarters rate high with few objects)."""
     from models.generation.audio_rhythm import (
         SPREAD_BELOW_STARS,
-        SPREAD_GAPS_MS,
+        SPREAD_GAP_MS,
         count_for_stars,
         ranked_notes,
         spread_first,
@@ -146,9 +146,9 @@ def test_an_osu_map_lays_an_even_rhythm_before_filling_it_in():
     ranked = spread_first(ranked_notes(candidates))
     assert sorted((c.time_ms, c.strength) for c in ranked) == sorted((c.time_ms, c.strength) for c in candidates)
     layer = sorted(c.time_ms for c in ranked[:50])
-    assert any(t >= 9000 for t in layer) and min(b - a for a, b in zip(layer, layer[1:])) >= SPREAD_GAPS_MS[0]
+    assert any(t >= 9000 for t in layer) and min(b - a for a, b in zip(layer, layer[1:])) >= SPREAD_GAP_MS
     times = keep_for_stars(candidates, 1.5, gamemode=0, ms_per_beat=4 * quarter)
-    assert min(b - a for a, b in zip(times, times[1:])) >= SPREAD_GAPS_MS[0]
+    assert min(b - a for a, b in zip(times, times[1:])) >= SPREAD_GAP_MS
     strongest = ranked_notes(candidates)
 
     def strength_only(count: int) -> float:
@@ -157,4 +157,4 @@ def test_an_osu_map_lays_an_even_rhythm_before_filling_it_in():
     assert len(times) > count_for_stars(strength_only, 1.5, len(strongest))
     # an Insane or harder keeps the strongest first, bursts and all
     harder = keep_for_stars(candidates, SPREAD_BELOW_STARS + 0.5, gamemode=0, ms_per_beat=4 * quarter)
-    assert min(b - a for a, b in zip(harder, harder[1:])) < SPREAD_GAPS_MS[0]
+    assert min(b - a for a, b in zip(harder, harder[1:])) < SPREAD_GAP_MS

@@ -11,15 +11,14 @@ across the plate), and the count is found by bisection: stars grow with the numb
 In mania a chord's further notes are ranked with the single notes (`ranked_notes`): the k-th note of a
 chord counts as a note on an onset CHORD_DECAY**k as strong, so the strongest onsets get chords first,
 as mania maps do (bigger chords only once every onset has its regular one), and the times come back once
-per note (a time twice: a chord of two). In osu! and catch the objects are ranked in layers first
-(`spread_first`) when the rating asked is that of a Hard or easier (SPREAD_BELOW_STARS): such a map lays down
-an even rhythm before it fills it in, so the strongest onsets no two closer than SPREAD_GAPS_MS[0] come
-first, then the rest by strength. Kept
-by strength alone, a low rating is reached with a few short bursts where the song is loudest and silence
-between (13 objects in the README's 24 s clip at 3 stars). So the stars -> density relation is rosu-pp's own, measured on
-each song's candidates; no map of any corpus is used. The model then places the objects, which moves the
-final rating (its positions, sliders, chords): `models.postprocess.star_fit` brings the finished map back
-to the ask.
+per note (a time twice: a chord of two). In osu! and catch, when the rating asked is that of a Hard or
+easier (SPREAD_BELOW_STARS), the strongest onsets no two closer than SPREAD_GAP_MS come first, then the rest
+(`spread_first`): such a map lays down an even rhythm before it fills it in, while by strength alone a low
+rating is reached with a few short bursts where the song is loudest and silence between (13 objects in the
+README's 24 s clip at 3 stars). So the stars -> density relation is rosu-pp's own, measured on each song's
+candidates; no map of any corpus is used, but to choose SPREAD_GAP_MS. The model then places the objects,
+which moves the final rating (its positions, sliders, chords): `models.postprocess.star_fit` brings the
+finished map back to the ask.
 """
 
 from __future__ import annotations
@@ -40,12 +39,12 @@ WALK_TURN = 2.0  # radians between a stand-in osu! map's steps: a zigzag that wa
 # A mania chord's k-th further note ranks as a single note on an onset CHORD_DECAY**k as strong: a chord of
 # two on an onset at least twice as strong as the weakest single note kept (a round value, not fitted).
 CHORD_DECAY = 0.5
-# The minimum gap (ms) of `spread_first`'s first layer: about a beat at 200 BPM, the speed at which the stand-in's
+# The minimum gap (ms) between the objects `spread_first` puts first: about a beat at 200 BPM, the speed at which the stand-in's
 # jumps still rate low. On Favorite Liar and Battlecry the densities then follow the corpus's real osu! maps by
 # star rating (at 2.2 / 2.7 / 4 / 5.5 stars: 70-90 / 117-126 / 137-144 / 175-236 objects a minute; real maps
 # of 2-3 stars: 110, 3-4: 148, 4-5: 197, 5-6: 247, medians); by strength alone 33-34 / 48-52 / 60-151 /
-# 137-227. Further layers at 150 and 75 ms overshoot at 5.5 stars (245-270) and keep weaker onsets there.
-SPREAD_GAPS_MS = (300.0,)
+# 137-227. Further passes at 150 and 75 ms overshoot at 5.5 stars (245-270) and keep weaker onsets there.
+SPREAD_GAP_MS = 300.0
 SPREAD_MODES = frozenset({0, 2})  # osu!, catch: the modes whose stand-in rating comes from moves between objects
 # ... below this rating: the osu! website's Hard/Insane boundary. The ranking criteria restrict the rhythm of
 # Easy, Normal and Hard difficulties (their gaps, their bursts) and leave Insane and harder free, where the
@@ -239,23 +238,18 @@ def _fold_into(value: float, size: float) -> float:
     return period - value if value > size else value
 
 
-def spread_first(ranked: list[TimedCandidate], gaps: tuple[float, ...] = SPREAD_GAPS_MS) -> list[TimedCandidate]:
-    """`ranked` (strongest first) reordered in layers: the candidates kept in turn where none kept so far lies
-    within gaps[0] ms, then in a second pass those with none within gaps[1], and so on, then the rest; each
-    layer in the order of `ranked`."""
-    out: list[TimedCandidate] = []
-    taken: list[float] = []  # sorted times of `out`
-    left = list(ranked)
-    for gap in (*gaps, 0.0):
-        rest = []
-        for candidate in left:
-            index = bisect.bisect_left(taken, candidate.time_ms)
-            if (index < len(taken) and taken[index] - candidate.time_ms < gap) or (
-                    index > 0 and candidate.time_ms - taken[index - 1] < gap):
-                rest.append(candidate)
-                continue
+def spread_first(ranked: list[TimedCandidate], gap_ms: float = SPREAD_GAP_MS) -> list[TimedCandidate]:
+    """`ranked` (strongest first) reordered: first the candidates taken in turn where none taken so far lies
+    within `gap_ms`, then the rest, each part in the order of `ranked`."""
+    first: list[TimedCandidate] = []
+    rest: list[TimedCandidate] = []
+    taken: list[float] = []  # sorted times of `first`
+    for candidate in ranked:
+        index = bisect.bisect_left(taken, candidate.time_ms)
+        if (index < len(taken) and taken[index] - candidate.time_ms < gap_ms) or (
+                index > 0 and candidate.time_ms - taken[index - 1] < gap_ms):
+            rest.append(candidate)
+        else:
             taken.insert(index, candidate.time_ms)
-            out.append(candidate)
-        left = rest
-    return out
-
+            first.append(candidate)
+    return first + rest
