@@ -98,6 +98,7 @@ def main() -> None:
     if not CORPUS.exists():
         sys.exit("needs ../shared/corpus beside the checkout")
     from models.audio.loading import load_audio
+    from models.audio.playback_delay import playback_delay_ms
     from models.evaluation.beat_baseline import detect_beats
     from models.evaluation.grid import Grid, main_line
     from models.timing import audio_timing
@@ -114,7 +115,8 @@ def main() -> None:
                 else (lines[0].time, len(samples) / SAMPLE_RATE * 1000.0))
         main = main_line(Grid(lines), *span)
         started = time.perf_counter()
-        timing = audio_timing.analyse_timing(samples, SAMPLE_RATE)
+        timing = audio_timing.analyse_timing(samples, SAMPLE_RATE,
+                                             playback_delay_ms=playback_delay_ms(CORPUS / song["audio"]))
         ours_s = time.perf_counter() - started
         started = time.perf_counter()
         grid = detect_beats(samples)

@@ -57,7 +57,7 @@ def timing(
     samples = load_audio(audio)
     reference = read_beatmap(beatmap) if beatmap is not None else None
     if method == "audio":
-        red_lines, report, settings = _audio_timing(samples)
+        red_lines, report, settings = _audio_timing(samples, audio)
     else:
         red_lines, report, settings = _model_timing(samples, model, profile, reference, passes, batch_size, seed,
                                                     quiet, progress_format)
@@ -84,12 +84,13 @@ def _default_method(model: str | None) -> str:
     return "audio" if Path(chosen).resolve() == STARTER_DIR.resolve() else "model"
 
 
-def _audio_timing(samples):
+def _audio_timing(samples, audio: Path):
     from models.audio.loading import SAMPLE_RATE_HZ
+    from models.audio.playback_delay import playback_delay_ms
     from models.timing.audio_timing import analyse_timing
     from profiles import load_profile
 
-    found = analyse_timing(samples, SAMPLE_RATE_HZ)
+    found = analyse_timing(samples, SAMPLE_RATE_HZ, playback_delay_ms=playback_delay_ms(audio))
     if found is None:
         typer.echo("mapper: warning: no steady beat was heard, so the .osu has no timing points", err=True)
         return [], {"bpm": None, "offset_ms": None, "tempo_candidates": []}, load_profile("starter").tokenizer

@@ -35,12 +35,13 @@ def onset_beatmap(times: list[float], red_lines, reference: Beatmap, audio_file:
 def onset_baseline_for(audio: Path, reference: Beatmap, stars: float | None) -> Beatmap | None:
     """The onset map for one song at `stars`, or None when no beat is heard (silence)."""
     from models.audio.loading import SAMPLE_RATE_HZ, load_audio
+    from models.audio.playback_delay import playback_delay_ms
     from models.generation.audio_rhythm import TimedCandidate, keep_for_stars
     from models.timing.audio_timing import analyse_timing
     from models.timing.rhythm_candidates import rhythm_candidates, written_red_lines
 
     samples = load_audio(audio)
-    timing = analyse_timing(samples, SAMPLE_RATE_HZ)
+    timing = analyse_timing(samples, SAMPLE_RATE_HZ, playback_delay_ms=playback_delay_ms(audio))
     if timing is None or not timing.red_lines:
         return None
     found = rhythm_candidates(samples, SAMPLE_RATE_HZ, timing)

@@ -80,6 +80,7 @@ class RhythmOptions:
     keycount: int = 4
     start_ms: float | None = None  # only candidates in this span
     end_ms: float | None = None
+    playback_delay_ms: float = 0.0  # how much later osu! plays the audio's sounds (models.audio.playback_delay)
 
 
 def uses_audio_rhythm(rhythm: str | None, profile) -> bool:
@@ -109,7 +110,7 @@ def audio_rhythm(options: RhythmOptions, profile, vocab, audio, song_ms: float, 
         timing = AudioTiming(red_lines=lines, bpm=lines[0].bpm, offset_ms=lines[0].offset, candidates=[],
                              onsets=None)
     else:
-        timing = analyse_timing(audio, SAMPLE_RATE_HZ)
+        timing = analyse_timing(audio, SAMPLE_RATE_HZ, playback_delay_ms=options.playback_delay_ms)
         if timing is None or not timing.red_lines:
             return None  # no beat heard (silence): the model's own timing, as before
         # the red lines as the map will keep them (whole ms): the candidates are snapped to this very grid

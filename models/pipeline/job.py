@@ -163,11 +163,12 @@ class GenerationJob:
         """The object times heard in the song (models.generation.audio_rhythm) for a model that cannot time it
         itself, the heard red lines given to the passes when nothing else gave the timing; else None. A mapset
         gets the heard timing, but each difficulty's objects keep the model's own rhythm on it."""
+        from models.audio.playback_delay import playback_delay_ms
         from models.generation.audio_rhythm import RhythmOptions, audio_rhythm
 
         r = self.request
         options = RhythmOptions(rhythm=r.rhythm, stars=r.difficulty, gamemode=r.gamemode, keycount=r.keycount,
-                                start_ms=r.start_time, end_ms=r.end_time)
+                                start_ms=r.start_time, end_ms=r.end_time, playback_delay_ms=playback_delay_ms(r.audio))
         heard = audio_rhythm(options, self.profile, self.vocab, self.audio, self.song_ms, self.given,
                              circle_size=self.circle_size, slider_multiplier=self.slider_multiplier)
         if heard is None or r.mapset:

@@ -65,11 +65,13 @@ ATTACK_SEARCH_MS = 25.0  # the attacks' start is looked for this close to the fl
 ATTACK_BIN_MS = 0.25
 ATTACK_SMOOTHING_MS = 1.0  # the folded rise is averaged over this either side (hop and window jitter)
 ATTACK_FLOOR = 1e-4  # energies below this share of the song's mean energy count as silence (log of zero)
-# The attacks' start as `attack_phase` hears it lies this much later (ms) than where mappers put the beat,
-# the median over the 11 constant-tempo corpus songs (+20.3 ms; bench/timing.py reports it leave-one-out:
-# each song with the median of the others). A synthetic click is heard within about a millisecond of its
-# start, so this is the maps' habit and the audio chain's, not the detector's.
-ATTACK_LATENCY_MS = 20.0
+# The attacks' start as `attack_phase` hears it lies this much later (ms) than where mappers put the beat, in
+# osu!'s timeline (an mp3's times moved by models.audio.playback_delay first): the median over the 11
+# constant-tempo corpus songs (+43.3 ms; bench/timing.py reports it leave-one-out: each song with the median
+# of the others). A synthetic click is heard within about a millisecond of its start, so this is the maps'
+# habit and osu!'s audio chain, not the detector's (osu!stable added 15 ms to the time BASS reported, and maps
+# keep it: ppy/osu#24625).
+ATTACK_LATENCY_MS = 43.0
 
 
 @dataclass(frozen=True)
@@ -86,9 +88,14 @@ class AudioTiming:
     flux_lag_ms: float | None = None
 
 
-def analyse_timing(samples: np.ndarray, sample_rate: int) -> AudioTiming | None:
-    """The song's timing, or None where no steady beat is heard (silence, a lone sound)."""
+def analyse_timing(samples: np.ndarray, sample_rate: int, *, playback_delay_ms: float = 0.0) -> AudioTiming | None:
+    """The song's timing, or None where no steady beat is heard (silence, a lone sound).
+
+    `playback_delay_ms`: how much later osu! plays the samples' sounds (models.audio.playback_delay: an mp3's
+    gap that our decoder cuts and osu! keeps). Every time heard is moved by it first, so the red lines and the
+    onsets returned are times in the map, as osu! plays the song."""
     onsets = detect_onsets(samples, sample_rate)
+    onsets = Onsets(times_ms=onsets.times_ms + playback_delay_ms, strengths=onsets.strengths)
     candidates = tempo_candidates(onsets.times_ms, onsets.strengths)
     level = choose_level(candidates)
     if level is None:
@@ -96,11 +103,12 @@ def analyse_timing(samples: np.ndarray, sample_rate: int) -> AudioTiming | None:
     beat_ms = refine_beat_length(onsets, 60_000.0 / level.bpm)
     if pulse_is_twice(onsets.times_ms, onsets.strengths, beat_ms, beat_phase(onsets, beat_ms) + LATENCY_MS):
         beat_ms /= 2
-    rise = energy_rise(samples, sample_rate)  # once: the main line and every stretch fold the same rises
+    rise, rise_ms = energy_rise(samples, sample_rate)  # once: the main line and every stretch fold the same rises
+    rise = (rise, rise_ms + playback_delay_ms)
     phase_ms = offset_phase(samples, sample_rate, onsets, beat_ms, rise=rise)
     first = phase_ms + np.floor((onsets.times_ms[0] - phase_ms) / beat_ms + 0.5) * beat_ms
     main = RedLine(offset=float(round(first)), ms_per_beat=beat_ms)
-    end_ms = len(samples) / sample_rate * 1000.0
+    end_ms = len(samples) / sample_rate * 1000.0 + playback_delay_ms
     # the beats followed through the song are flux onsets: in this song they lie this much after the beat
     flux_lag_ms = flux_lag(onsets, RedLine(offset=phase_ms, ms_per_beat=beat_ms))
     red_lines = segment_red_lines(
