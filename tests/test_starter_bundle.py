@@ -80,8 +80,9 @@ def test_the_card_gets_a_per_song_generation_table(tmp_path):
                   "comparison": {"bpm_error_pct": 0.0, "offset_error_ms": 3.0, "onset_f1_20ms": f1}}
         return {"songs": [{"reference": "/x/corpus/src/Song/map.osu", "report": report, "seconds": 12.0}]}
 
-    figures = generation_figures(5.5, {"starter": [evaluation(250, 0.6, 5.0)], "onsets": [evaluation(260, 0.55, 5.6)],
-                                       "beats": [evaluation(200, 0.1, 1.0)]})
+    evals = {"starter": [evaluation(250, 0.6, 5.0)], "onsets": [evaluation(260, 0.55, 5.6)],
+             "beats": [evaluation(200, 0.1, 1.0)]}
+    figures = generation_figures(5.5, evals)
     song = figures["songs"][0]
     assert song["reference"] == "src/Song/map.osu" and song["starter"]["rhythm_f1_20ms"] == 0.6
     assert figures["summary"]["starter"] == {"songs": 1, "songs_with_objects": 1, "median_rhythm_f1_20ms": 0.6,
@@ -90,3 +91,9 @@ def test_the_card_gets_a_per_song_generation_table(tmp_path):
     card.write_text(json.dumps({"name": "x"}))
     assert add_generation(card, figures, "cmd")["generation"]["stars"] == 5.5
     assert json.loads(card.read_text())["generation"]["command"] == "cmd"
+    # with the runs, the evaluation section's per-mode medians come from the same runs
+    card.write_text(json.dumps({"name": "x", "evaluation": {"command_model": "m", "model": {}}}))
+    evaluation_section = add_generation(card, figures, "cmd", evals)["evaluation"]
+    assert evaluation_section["command_model"] == "m" and evaluation_section["maps"] == ["src/Song/map.osu"]
+    assert evaluation_section["model"]["osu"]["onset_f1_20ms"] == 0.6
+    assert evaluation_section["baseline_beats"]["osu"]["onset_f1_20ms"] == 0.1

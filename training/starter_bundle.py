@@ -148,10 +148,15 @@ def generation_figures(stars: float, evals: dict[str, list[dict]]) -> dict:
     return {"stars": stars, "songs": table, "summary": summary}
 
 
-def add_generation(card_path: Path, figures: dict, command: str) -> dict:
-    """card.json with its generation section replaced (atomically)."""
+def add_generation(card_path: Path, figures: dict, command: str, evals: dict[str, list[dict]] | None = None) -> dict:
+    """card.json with its generation section replaced (atomically); with `evals` (the same runs), its evaluation
+    section's per-mode medians of the model and the beats baseline too."""
     card = json.loads(card_path.read_text())
     card["generation"] = {"command": command} | figures
+    if evals:
+        merged = {row: {"songs": [song for data in evals.get(row, []) for song in data["songs"]]} for row in GENERATION_ROWS}
+        card["evaluation"] |= {"maps": sorted({_corpus_relative(s["reference"]) for s in merged["starter"]["songs"]}),
+                               "model": mode_figures(merged["starter"]), "baseline_beats": mode_figures(merged["beats"])}
     temp = card_path.with_suffix(".tmp")
     temp.write_text(json.dumps(card, indent=1, ensure_ascii=False) + "\n")
     temp.replace(card_path)
@@ -193,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
         figures = generation_figures(args.stars, evals)
         command = (f"mapper eval ../shared/corpus --model models/starter --difficulty {args.stars:g} --seed 0 --json "
                    f"(one song folder a run); --baseline onsets and --baseline beats with the same --difficulty")
-        add_generation(args.card, figures, command)
+        add_generation(args.card, figures, command, evals)
         print(json.dumps(figures["summary"], indent=1))
     else:
         load = lambda path: json.loads(path.read_text())  # noqa: E731
