@@ -53,7 +53,7 @@ def osu_map(jump_px: float) -> Beatmap:
     """Half-beat circles zigzagging by `jump_px`, a slider every eighth object."""
     objects = []
     for i in range(240):
-        x, y, time = 256 + (jump_px / 2 if i % 2 else -jump_px / 2), 192 + (i % 3) * 10, int(1000 + i * BEAT_MS / 2)
+        x, y, time = 256 + (jump_px / 2 if i % 2 else -jump_px / 2), 168 + (i % 24) * 2, int(1000 + i * BEAT_MS / 2)
         if i % 8 == 7:
             objects.append(Slider(x, y, time, path=[PathPoint(x, y), PathPoint(x, y + 60)], length=60.0))
         else:
@@ -100,6 +100,28 @@ def test_an_osu_map_on_one_spot_is_spread_before_its_spacing_is_fitted():
     assert abs(after - 4.5) <= STAR_TOLERANCE
     spots = {(o.x, o.y) for o in stacked.hit_objects}
     assert len(spots) > 20 and all(0 <= x <= 512 and 0 <= y <= 384 for x, y in spots)
+
+
+def test_an_osu_map_jumping_between_two_spots_is_laid_out_distance_snapped():
+    # what the starter writes: most objects on two spots, back and forth (a 300 px jump every time)
+    times = [1000 + 200 * (i + i // 3) for i in range(160)]  # half a beat, half a beat, a beat, ...
+    spots = [(102, 102), (337, 252)]
+    objects = [Circle(*spots[i % 2], t) for i, t in enumerate(times)]
+    for i in range(0, 160, 8):
+        objects[i].new_combo = True
+    written = beatmap(GameMode.OSU, objects)
+    after = fit_to_stars(written, 3.0, {})
+    assert abs(after - 3.0) <= STAR_TOLERANCE and len(written.hit_objects) == 160
+    placed = written.hit_objects
+    assert len({(o.x, o.y) for o in placed}) > 100  # spread over the playfield, within its margins
+    assert all(32 <= o.x <= 480 and 32 <= o.y <= 352 for o in placed)
+    jumps = {}
+    for a, b in zip(placed, placed[1:]):
+        jumps.setdefault(b.time - a.time, []).append(((b.x - a.x) ** 2 + (b.y - a.y) ** 2) ** 0.5)
+    half, whole = sorted(jumps)
+    # distance snapped: a beat's gap jumps twice as far as half a beat's (bounces off the edges aside)
+    assert sorted(jumps[whole])[len(jumps[whole]) // 2] == pytest.approx(2 * sorted(jumps[half])[len(jumps[half]) // 2],
+                                                                          rel=0.1)
 
 
 def test_a_mania_map_piled_into_one_column_is_laid_out_in_turn():
