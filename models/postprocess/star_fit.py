@@ -41,12 +41,13 @@ COLLAPSED_SPOTS = 4
 MOST_COLLAPSED = 0.5
 SPOT_CELL_PX = 8
 # The layout such a map gets: distance snapped as the editor does it (this many times the slider velocity's
-# distance for the time between an object's end and the next start), turning by FLOW_TURN each object, the
-# other way from each new combo on (curves that wander over the playfield, bouncing off its edges); a pause
-# moves no further than MAX_STEP_BEATS' distance. `_fit_spacing` then scales it to the ask, as a mapper turns
-# the distance snap up for a harder map.
+# distance for the time between an object's end and the next start; a pause moves no further than
+# MAX_STEP_BEATS' distance), each jump turning from the last as a path around a circle of FLOW_RADIUS_PX does
+# (a stream curves gently, big jumps make triangles and squares), the other way round from each new combo on,
+# bouncing off the playfield's margins. `_fit_spacing` scales the snap to the ask, as a mapper turns the
+# distance snap up for a harder map.
 DISTANCE_SNAP = 1.0
-FLOW_TURN = 0.6  # radians
+FLOW_RADIUS_PX = 120.0  # a circle this wide fits the playfield (384 px high) with its margins
 MAX_STEP_BEATS = 1.0
 FLOW_MARGIN_PX = 32.0  # the path bounces this far inside the playfield's edges
 OSU_PX_PER_BEAT = 100.0  # at slider velocity 1: osu!'s distance per beat, times the map's slider multiplier
@@ -206,7 +207,7 @@ def flowing(beatmap: Beatmap, objects: list, distance_snap: float = DISTANCE_SNA
 
     timing = TimingIndex(beatmap.timing_points)
     px_per_beat = distance_snap * OSU_PX_PER_BEAT * beatmap.difficulty.slider_multiplier
-    out, position, angle, turn = [], (PLAYFIELD[0] / 2, PLAYFIELD[1] / 2), 0.0, FLOW_TURN
+    out, position, angle, side = [], (PLAYFIELD[0] / 2, PLAYFIELD[1] / 2), 0.0, 1.0
     previous = None  # the last placed object, as moved, and its end time
     for obj in objects:
         moved = copy.deepcopy(obj)
@@ -217,11 +218,11 @@ def flowing(beatmap: Beatmap, objects: list, distance_snap: float = DISTANCE_SNA
             shift = (position[0] - obj.x, position[1] - obj.y)
         else:
             if obj.new_combo:
-                turn = -turn
-            angle += turn
+                side = -side
             beat_ms = timing.beat_length_at(obj.time) or 500.0
             gap_beats = max(0.0, obj.time - previous[1]) / beat_ms
             step = px_per_beat * min(gap_beats, MAX_STEP_BEATS)
+            angle += side * 2 * math.asin(min(1.0, step / (2 * FLOW_RADIUS_PX)))  # a chord of that circle
             start = _end(previous[0])
             x, y = start[0] + step * math.cos(angle), start[1] + step * math.sin(angle)
             # off a side, the path bounces back (folded into the margins) and goes on the other way
