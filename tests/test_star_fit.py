@@ -17,6 +17,7 @@ from tokenization.beatmap import (
     General,
     PathPoint,
     Slider,
+    Spinner,
     TimingPoint,
 )
 
@@ -122,6 +123,26 @@ def test_an_osu_map_jumping_between_two_spots_is_laid_out_distance_snapped():
     # distance snapped: a beat's gap jumps twice as far as half a beat's (bounces off the edges aside)
     assert sorted(jumps[whole])[len(jumps[whole]) // 2] == pytest.approx(2 * sorted(jumps[half])[len(jumps[half]) // 2],
                                                                           rel=0.1)
+
+
+def test_a_collapsed_osu_map_keeps_its_sliders_and_spinners_whole():
+    objects = []
+    for i in range(120):
+        time = 1000 + i * 200
+        if i % 10 == 9:
+            objects.append(Slider(337, 252, time, path=[PathPoint(337, 252), PathPoint(397, 252)], length=60.0))
+        else:
+            objects.append(Circle(102 if i % 2 else 337, 102 if i % 2 else 252, time))
+    objects.append(Spinner(256, 192, 1000 + 120 * 200, spinner_end=1000 + 124 * 200))
+    written = beatmap(GameMode.OSU, objects)
+    fit_to_stars(written, 2.5, {})
+    assert len(written.hit_objects) == 121 and isinstance(written.hit_objects[-1], Spinner)
+    sliders = [o for o in written.hit_objects if isinstance(o, Slider)]
+    assert len(sliders) == 12 and len({(o.x, o.y) for o in written.hit_objects}) > 60
+    for slider in sliders:  # moved whole: the same shape, on the playfield
+        assert (slider.path[0].x, slider.path[0].y) == (slider.x, slider.y)
+        assert (slider.path[1].x - slider.path[0].x, slider.path[1].y - slider.path[0].y) == (60, 0)
+        assert all(0 <= p.x <= 512 and 0 <= p.y <= 384 for p in slider.path)
 
 
 def test_a_mania_map_piled_into_one_column_is_laid_out_in_turn():
