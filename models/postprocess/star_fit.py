@@ -82,7 +82,8 @@ def fit_to_stars(beatmap: Beatmap, stars: float, strengths: dict[float, float]) 
 
 
 def _fit_spacing(beatmap: Beatmap, stars: float) -> float:
-    """Scale the jumps by the factor whose rating is nearest `stars`; returns that rating."""
+    """Scale the jumps (or, for a collapsed osu! map, the distance snap of its new layout) by the factor whose
+    rating is nearest `stars`; returns that rating."""
     original = beatmap.hit_objects
     collapsed = _collapsed_share(original) > MOST_COLLAPSED  # no layout worth scaling
     if collapsed and beatmap.general.mode is GameMode.OSU:  # laid out distance snapped, the snap turned up or down
@@ -207,20 +208,19 @@ def flowing(beatmap: Beatmap, objects: list, distance_snap: float = DISTANCE_SNA
 
     timing = TimingIndex(beatmap.timing_points)
     px_per_beat = distance_snap * OSU_PX_PER_BEAT * beatmap.difficulty.slider_multiplier
-    out, position, angle, side = [], (PLAYFIELD[0] / 2, PLAYFIELD[1] / 2), 0.0, 1.0
+    out, angle, side = [], 0.0, 1.0
     previous = None  # the last placed object, as moved, and its end time
     for obj in objects:
         moved = copy.deepcopy(obj)
         if isinstance(obj, Spinner):
             out.append(moved)
             continue
-        if previous is None:
-            shift = (position[0] - obj.x, position[1] - obj.y)
+        if previous is None:  # the first object in the middle
+            shift = (PLAYFIELD[0] / 2 - obj.x, PLAYFIELD[1] / 2 - obj.y)
         else:
             if obj.new_combo:
                 side = -side
-            beat_ms = timing.beat_length_at(obj.time) or 500.0
-            gap_beats = max(0.0, obj.time - previous[1]) / beat_ms
+            gap_beats = max(0.0, obj.time - previous[1]) / timing.beat_length_at(obj.time)
             step = px_per_beat * min(gap_beats, MAX_STEP_BEATS)
             angle += side * 2 * math.asin(min(1.0, step / (2 * FLOW_RADIUS_PX)))  # a chord of that circle
             start = _end(previous[0])
