@@ -95,3 +95,13 @@ def test_anything_else_has_no_gap(tmp_path, data):
     path.write_bytes(data)
     assert playback_delay_ms(path) == 0.0
     assert playback_delay_ms(tmp_path / "missing.mp3") == 0.0
+
+
+def test_a_fifo_is_not_read(tmp_path):
+    import os
+
+    from models.audio.playback_delay import playback_delay_ms
+
+    fifo = tmp_path / "song.mp3"
+    os.mkfifo(fifo)
+    assert playback_delay_ms(fifo) == 0.0  # returns at once: nothing ever writes to it

@@ -34,6 +34,8 @@ def playback_delay_ms(path: str | os.PathLike) -> float:
     """Milliseconds to add to a time heard in our decoding of `path` for the time osu! plays it at."""
     path = Path(path)
     try:
+        if not path.is_file():  # a FIFO or a device would block or never end: no gap is read from it
+            return 0.0
         with open(path, "rb") as handle:
             head = handle.read(_SCAN_BYTES)
     except OSError:
