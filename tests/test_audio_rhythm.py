@@ -4,12 +4,16 @@ stand-in map), and a whole map pass of a random tiny model whose objects all lan
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 
 from models.decoding.rules import RhythmCandidates, RuleTokens
 from models.generation.audio_rhythm import TimedCandidate, keep_for_stars, stand_in_stars
+
+ROOT = Path(__file__).resolve().parents[1]
 
 # a toy vocabulary: 0 pad, 1 SOS, 2 EOS, 3 CIRCLE, 4 SLIDER_END, 5 another token, 10..110 TIME_SHIFT 0..100 steps
 TOKENS = RuleTokens(time_shift_start=10, time_shift_end=111, sos_ids=(1,), eos_ids=(2,), timed_type_ids=(3, 4))
@@ -158,3 +162,22 @@ def test_an_osu_map_lays_an_even_rhythm_before_filling_it_in():
     # an Insane or harder keeps the strongest first, bursts and all
     harder = keep_for_stars(candidates, SPREAD_BELOW_STARS + 0.5, gamemode=0, ms_per_beat=4 * quarter)
     assert min(b - a for a, b in zip(harder, harder[1:])) < SPREAD_GAP_MS
+
+
+def test_a_catch_map_has_as_many_fruits_as_real_ones_of_its_rating():
+    """The README clip (a real recording) as catch maps: the density the stand-in catch map gives at a rating is
+    that of real catch maps (the corpus's at 4.0-4.7 stars: 134-289 fruits a minute, at 5.2-5.6: 232-276), and
+    grows with the rating. Fruits across the plate every time (the old stand-in) rated 4 stars with 92 a minute."""
+    from models.audio.loading import SAMPLE_RATE_HZ, load_audio
+    from models.timing.audio_timing import analyse_timing
+    from models.timing.rhythm_candidates import rhythm_candidates
+
+    samples = load_audio(ROOT / "tests" / "data" / "chaos_god" / "chaos_god_clip.ogg")
+    timing = analyse_timing(samples, SAMPLE_RATE_HZ)
+    candidates = [TimedCandidate(c.time_ms, c.strength) for c in rhythm_candidates(samples, SAMPLE_RATE_HZ, timing)]
+    minutes = len(samples) / SAMPLE_RATE_HZ / 60.0
+    beat_ms = timing.red_lines[0].ms_per_beat
+    per_minute = {stars: len(keep_for_stars(candidates, stars, gamemode=2, ms_per_beat=beat_ms)) / minutes
+                  for stars in (4.5, 5.5)}
+    assert 134 <= per_minute[4.5] < per_minute[5.5] <= 300, per_minute
+    assert per_minute[5.5] >= 232, per_minute

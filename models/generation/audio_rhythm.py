@@ -6,8 +6,9 @@ decoding; the `RhythmCandidates` decoding rule then holds the model's objects to
 How many candidates: as many of the strongest as make the requested star rating. The star rating of a
 set of times is measured with rosu-pp (the ranked calculator) on a stand-in map of those times, laid out
 as a plain map of that mode would be (osu!: circles jumping by the starter's mean jump, turning as they go,
-mania: chords on the strongest onsets, columns in turn, taiko: alternating don and kat, catch: fruit
-across the plate), and the count is found by bisection: stars grow with the number of objects kept.
+mania: chords on the strongest onsets, columns in turn, taiko: alternating don and kat, catch: runs of
+fruit, each move as long as the time since the last allows), and the count is found by bisection: stars
+grow with the number of objects kept.
 In mania a chord's further notes are ranked with the single notes (`ranked_notes`): the k-th note of a
 chord counts as a note on an onset CHORD_DECAY**k as strong, so the strongest onsets get chords first,
 as mania maps do (bigger chords only once every onset has its regular one), and the times come back once
@@ -45,6 +46,16 @@ CHORD_DECAY = 0.5
 # of 2-3 stars: 110, 3-4: 148, 4-5: 197, 5-6: 247, medians); by strength alone 33-34 / 48-52 / 60-151 /
 # 137-227. Further passes at 150 and 75 ms overshoot at 5.5 stars (245-270) and keep weaker onsets there.
 SPREAD_GAP_MS = 300.0
+# A stand-in catch map moves the fruit CATCH_MOVE_PX_PER_MS times the time since the last (at most a beat's),
+# CATCH_RUN fruits one way, then back: half as fast again as osu!catch's dash (1 px/ms), so a long gap is a
+# hyperdash and a stream a short dash. The densities it gives at a star rating follow real catch maps (the
+# README clip at 2 / 3 / 4 / 4.5 / 5 / 5.5 stars: 85 / 152 / 148 / 195 / 230 / 265 fruits a minute; the
+# corpus's catch maps of 2.6-2.8 stars: 129-176, 3.1-3.6: 180-248, 4.0-4.7: 134-289, 5.2-5.6: 232-276), and
+# stay within 15 % of those for 1.25-2 px/ms and runs of 2-8. Fruits far apart by the old layout (across the
+# plate every fruit: a hyperdash each) rated so fast that a catch map of 4 stars had 92 a minute.
+CATCH_MOVE_PX_PER_MS = 1.5
+CATCH_RUN = 4
+CATCH_MARGIN_PX = 32.0
 SPREAD_MODES = frozenset({0, 2})  # osu!, catch: the modes whose stand-in rating comes from moves between objects
 # ... below this rating: the osu! website's Hard/Insane boundary. The ranking criteria restrict the rhythm of
 # Easy, Normal and Hard difficulties (their gaps, their bursts) and leave Insane and harder free, where the
@@ -204,12 +215,12 @@ def stand_in_stars(times: list[float], *, gamemode: int = 0, keycount: int = 4, 
 
 
 def stand_in_objects(times: list[float], *, gamemode: int = 0, keycount: int = 4, slider_multiplier: float = 1.4,
-                     ms_per_beat: float = 500.0) -> list:
+                     ms_per_beat: float = 500.0, catch_move_px_per_ms: float = CATCH_MOVE_PX_PER_MS) -> list:
     """Plain objects at `times`, laid out as a plain map of the mode would be (see the module docstring)."""
     from tokenization.beatmap import Circle
 
     objects = []
-    x, y, direction = 256.0, 192.0, 0.0
+    x, y, direction = 256.0, 192.0, 0.0 if gamemode != 2 else 1.0
     for number, time in enumerate(times):
         if gamemode == 3:  # columns in turn: a chord's notes (the same time again) take the next columns
             keys = max(1, keycount)
@@ -217,8 +228,14 @@ def stand_in_objects(times: list[float], *, gamemode: int = 0, keycount: int = 4
         elif gamemode == 1:
             circle = Circle(256, 192, int(round(time)))
             circle.hitsound = 2 if number % 2 else 0  # kat, don
-        elif gamemode == 2:
-            x = 64.0 if number % 2 else 448.0
+        elif gamemode == 2:  # runs of CATCH_RUN fruits one way then back, each move as long as its time allows
+            if number:
+                if number % CATCH_RUN == 0:
+                    direction = -direction
+                move = catch_move_px_per_ms * min(time - times[number - 1], ms_per_beat)
+                if not CATCH_MARGIN_PX <= x + direction * move <= PLAYFIELD[0] - CATCH_MARGIN_PX:
+                    direction = -direction  # the plate's edge: back the other way
+                x = min(max(x + direction * move, CATCH_MARGIN_PX), PLAYFIELD[0] - CATCH_MARGIN_PX)
             circle = Circle(int(x), 192, int(round(time)))
         else:  # a walk of the starter's jumps turning by WALK_TURN each object, kept on the playfield
             if number:

@@ -7,7 +7,8 @@ chosen on a stand-in map before the model chose the types, positions and chords 
   the editor's distance spacing; a step that would leave the playfield is mirrored back into it (its
   length kept), sliders move whole. A map whose objects collapse onto a few spots (the starter puts most of
   them on two or three) has no spacing worth scaling: an osu! map is laid out distance snapped instead
-  (`flowing`), the snap turned up or down to the ask; a catch map first gets the stand-in map's walk.
+  (`flowing`), the snap turned up or down to the ask; a catch map as the stand-in catch map was, its moves
+  made faster or slower.
 - mania: a map whose notes are piled into the same columns (the starter puts most in one) is laid out
   as the stand-in was, columns in turn.
 - any mode still rated above the ask (mania chords, a dense taiko or catch map): the objects on the
@@ -85,14 +86,14 @@ def _fit_spacing(beatmap: Beatmap, stars: float) -> float:
     """Scale the jumps (or, for a collapsed osu! map, the distance snap of its new layout) by the factor whose
     rating is nearest `stars`; returns that rating."""
     original = beatmap.hit_objects
-    collapsed = _collapsed_share(original) > MOST_COLLAPSED  # no layout worth scaling
-    if collapsed and beatmap.general.mode is GameMode.OSU:  # laid out distance snapped, the snap turned up or down
+    collapsed = _collapsed_share(original) > MOST_COLLAPSED  # no layout worth scaling: laid out anew
+    if collapsed and beatmap.general.mode is GameMode.OSU:  # distance snapped, the snap turned up or down
         def layout(scale: float) -> list:
             return flowing(beatmap, original, DISTANCE_SNAP * scale)
+    elif collapsed:  # catch: as the stand-in was (the layout its density was chosen on), its moves longer or shorter
+        def layout(scale: float) -> list:
+            return walked(beatmap, original, scale)
     else:
-        if collapsed:  # catch: the stand-in's walk, the layout its density was chosen on
-            original = walked(original)
-
         def layout(scale: float) -> list:
             return scaled_spacing(original, scale)
 
@@ -183,12 +184,16 @@ def _collapsed_share(objects: list) -> float:
     return sum(count for _, count in spots.most_common(COLLAPSED_SPOTS)) / len(placed)
 
 
-def walked(objects: list) -> list:
-    """Copies of `objects` moved, whole, onto the stand-in map's walk (`audio_rhythm.stand_in_objects`)."""
-    from models.generation.audio_rhythm import stand_in_objects
+def walked(beatmap: Beatmap, objects: list, scale: float = 1.0) -> list:
+    """Copies of `objects` (of `beatmap`) moved, whole, onto the stand-in map's layout of its mode
+    (`audio_rhythm.stand_in_objects`), a catch map's moves `scale` times as fast."""
+    from models.generation.audio_rhythm import CATCH_MOVE_PX_PER_MS, stand_in_objects
+    from tokenization.timing import TimingIndex
 
     placed = [obj for obj in objects if not isinstance(obj, Spinner)]
-    walk = iter(stand_in_objects([obj.time for obj in placed]))
+    beat_ms = TimingIndex(beatmap.timing_points).beat_length_at(placed[0].time) if placed else 500.0
+    walk = iter(stand_in_objects([obj.time for obj in placed], gamemode=int(beatmap.general.mode), ms_per_beat=beat_ms,
+                                 catch_move_px_per_ms=CATCH_MOVE_PX_PER_MS * scale))
     out = []
     for obj in objects:
         moved = copy.deepcopy(obj)
