@@ -6,7 +6,8 @@ decoding; the `RhythmCandidates` decoding rule then holds the model's objects to
 How many candidates: as many of the strongest as make the requested star rating. The star rating of a
 set of times is measured with rosu-pp (the ranked calculator) on a stand-in map of those times, laid out
 as a plain map of that mode would be (osu!: circles jumping by the starter's mean jump, turning as they go,
-mania: chords on the strongest onsets, columns in turn, taiko: alternating don and kat, catch: runs of
+mania: chords on the strongest onsets, columns in turn, taiko: don or kat by the sound under each note, as
+`models.postprocess.taiko_colours` colours a map whose model wrote one colour, catch: runs of
 fruit, each move as long as the time since the last allows), and the count is found by bisection: stars
 grow with the number of objects kept.
 In mania a chord's further notes are ranked with the single notes (`ranked_notes`): the k-th note of a
@@ -132,14 +133,20 @@ def audio_rhythm(options: RhythmOptions, profile, vocab, audio, song_ms: float, 
                   if (options.start_ms is None or c.time_ms >= options.start_ms)
                   and (options.end_ms is None or c.time_ms <= options.end_ms)]
     stars = options.stars if options.stars is not None else DEFAULT_STARS
-    times = keep_for_stars(candidates, stars, gamemode=options.gamemode, keycount=options.keycount,
+    kats = None
+    if options.gamemode == 1:  # taiko: each candidate's colour as the written map will get it (its sound)
+        from models.postprocess.taiko_colours import kat_times
+
+        kats = kat_times(audio, SAMPLE_RATE_HZ, [c.time_ms for c in candidates], options.playback_delay_ms)
+    times = keep_for_stars(candidates, stars, gamemode=options.gamemode, keycount=options.keycount, kats=kats,
                            circle_size=circle_size, slider_multiplier=slider_multiplier,
                            ms_per_beat=timing.red_lines[0].ms_per_beat if timing.red_lines else 500.0)
     return HeardRhythm(times=times, strengths={c.time_ms: c.strength for c in candidates})
 
 
 def keep_for_stars(candidates: list[TimedCandidate], stars: float, *, gamemode: int = 0, keycount: int = 4,
-                   circle_size: float = 4.0, slider_multiplier: float = 1.4, ms_per_beat: float = 500.0) -> list[float]:
+                   circle_size: float = 4.0, slider_multiplier: float = 1.4, ms_per_beat: float = 500.0,
+                   kats: set[float] | None = None) -> list[float]:
     """The times of the strongest candidates, as many as make a map of about `stars` (sorted by time; in mania a
     time comes once per note of its chord)."""
     ranked = ranked_notes(candidates, gamemode=gamemode, keycount=keycount)
@@ -151,7 +158,7 @@ def keep_for_stars(candidates: list[TimedCandidate], stars: float, *, gamemode: 
     def rating(count: int) -> float:
         times = sorted(c.time_ms for c in ranked[:count])
         return stand_in_stars(times, gamemode=gamemode, keycount=keycount, circle_size=circle_size,
-                              slider_multiplier=slider_multiplier, ms_per_beat=ms_per_beat)
+                              slider_multiplier=slider_multiplier, ms_per_beat=ms_per_beat, kats=kats)
 
     if rating(len(ranked)) <= stars:
         return sorted(c.time_ms for c in ranked)
@@ -195,7 +202,7 @@ def ranked_notes(candidates: list[TimedCandidate], *, gamemode: int = 0, keycoun
 
 
 def stand_in_stars(times: list[float], *, gamemode: int = 0, keycount: int = 4, circle_size: float = 4.0,
-                   slider_multiplier: float = 1.4, ms_per_beat: float = 500.0) -> float:
+                   slider_multiplier: float = 1.4, ms_per_beat: float = 500.0, kats: set[float] | None = None) -> float:
     """rosu-pp's star rating of plain objects at `times`, laid out as the module docstring says."""
     import rosu_pp_py as rosu
 
@@ -203,7 +210,7 @@ def stand_in_stars(times: list[float], *, gamemode: int = 0, keycount: int = 4, 
     from tokenization.osu_writer import format_beatmap
 
     objects = stand_in_objects(times, gamemode=gamemode, keycount=keycount, slider_multiplier=slider_multiplier,
-                               ms_per_beat=ms_per_beat)
+                               ms_per_beat=ms_per_beat, kats=kats)
     beatmap = Beatmap(general=General(mode=GameMode(gamemode)),
                       difficulty=Difficulty(circle_size=keycount if gamemode == 3 else circle_size,
                                             slider_multiplier=slider_multiplier),
@@ -215,8 +222,10 @@ def stand_in_stars(times: list[float], *, gamemode: int = 0, keycount: int = 4, 
 
 
 def stand_in_objects(times: list[float], *, gamemode: int = 0, keycount: int = 4, slider_multiplier: float = 1.4,
-                     ms_per_beat: float = 500.0, catch_move_px_per_ms: float = CATCH_MOVE_PX_PER_MS) -> list:
-    """Plain objects at `times`, laid out as a plain map of the mode would be (see the module docstring)."""
+                     ms_per_beat: float = 500.0, catch_move_px_per_ms: float = CATCH_MOVE_PX_PER_MS,
+                     kats: set[float] | None = None) -> list:
+    """Plain objects at `times`, laid out as a plain map of the mode would be (see the module docstring); in
+    taiko the times in `kats` are kats, the rest dons (without `kats`, don and kat in turn)."""
     from tokenization.beatmap import Circle
 
     objects = []
@@ -227,7 +236,8 @@ def stand_in_objects(times: list[float], *, gamemode: int = 0, keycount: int = 4
             circle = Circle(int((number % keys + 0.5) * PLAYFIELD[0] / keys), 192, int(round(time)))
         elif gamemode == 1:
             circle = Circle(256, 192, int(round(time)))
-            circle.hitsound = 2 if number % 2 else 0  # kat, don
+            kat = time in kats if kats is not None else number % 2 == 1
+            circle.hitsound = 8 if kat else 0  # clap: a kat
         elif gamemode == 2:  # runs of CATCH_RUN fruits one way then back, each move as long as its time allows
             if number:
                 if number % CATCH_RUN == 0:
