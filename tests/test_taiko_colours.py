@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from models.postprocess.taiko_colours import FINISH, colour_by_sound, colours_collapsed, is_kat
-from tokenization.beatmap import Beatmap, Circle, General, GameMode, TimingPoint
+from tokenization.beatmap import Beatmap, Circle, GameMode, General, TimingPoint
 
 RATE = 16_000
 BEAT_MS = 400.0

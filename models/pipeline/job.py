@@ -131,14 +131,18 @@ class GenerationJob:
             from models.audio.loading import SAMPLE_RATE_HZ
             from models.audio.playback_delay import playback_delay_ms
             from models.generation.audio_rhythm import DEFAULT_STARS
+            from models.postprocess.held_sliders import hold_sliders, sliders_missing
             from models.postprocess.star_fit import fit_to_stars
             from models.postprocess.taiko_colours import colour_by_sound, colours_collapsed
             from models.postprocess.written_grid import on_heard_times, snap_to_written_grid
 
             on_heard_times(beatmap, self.object_times)
             snap_to_written_grid(beatmap)
+            delay_ms = playback_delay_ms(self.request.audio)
             if colours_collapsed(beatmap):  # a taiko map in one colour: each note's from the sound under it
-                colour_by_sound(beatmap, self.audio, SAMPLE_RATE_HZ, playback_delay_ms(self.request.audio))
+                colour_by_sound(beatmap, self.audio, SAMPLE_RATE_HZ, delay_ms)
+            if sliders_missing(beatmap):  # an osu! map of circles only: sliders over its held sounds
+                hold_sliders(beatmap, self.audio, SAMPLE_RATE_HZ, delay_ms)
             fit_to_stars(beatmap, stars if stars is not None else DEFAULT_STARS, self.rhythm_strengths)
         return beatmap
 

@@ -29,7 +29,8 @@ from tokenization.beatmap import Beatmap, GameMode, Slider, Spinner
 
 STAR_TOLERANCE = 0.25  # stars: closer than this is on target, nothing is changed
 SPACING_SCALES = (0.4, 3.0)  # the factors a distance spacing is searched between
-BISECTION_STEPS = 12
+BISECTION_STEPS = 10
+SCAN_STEPS = 8
 PLAYFIELD = (512.0, 384.0)
 # A mania map whose notes mostly repeat the column of a note at the same or the previous time (the model
 # piling them into one column: unplayable chords, jacks at every step) is laid out as the stand-in was.
@@ -48,6 +49,10 @@ SPOT_CELL_PX = 8
 # bouncing off the playfield's margins. `_fit_spacing` scales the snap to the ask, as a mapper turns the
 # distance snap up for a harder map.
 DISTANCE_SNAP = 1.0
+# ... turned between these: up to 4.5x (a 1/2-beat jump at 180 BPM of 315 px, its bounces off the margins
+# shortening the longest), which a map of sliders over held sounds needs to reach 5.5 stars on the README
+# clip (3x gave 4.89)
+DISTANCE_SNAPS = (0.4, 4.5)
 FLOW_RADIUS_PX = 120.0  # a circle this wide fits the playfield (384 px high) with its margins
 MAX_STEP_BEATS = 1.0
 FLOW_MARGIN_PX = 32.0  # the path bounces this far inside the playfield's edges
@@ -87,7 +92,10 @@ def _fit_spacing(beatmap: Beatmap, stars: float) -> float:
     rating is nearest `stars`; returns that rating."""
     original = beatmap.hit_objects
     collapsed = _collapsed_share(original) > MOST_COLLAPSED  # no layout worth scaling: laid out anew
+    scales = SPACING_SCALES
     if collapsed and beatmap.general.mode is GameMode.OSU:  # distance snapped, the snap turned up or down
+        scales = DISTANCE_SNAPS
+
         def layout(scale: float) -> list:
             return flowing(beatmap, original, DISTANCE_SNAP * scale)
     elif collapsed:  # catch: as the stand-in was (the layout its density was chosen on), its moves longer or shorter
@@ -97,23 +105,30 @@ def _fit_spacing(beatmap: Beatmap, stars: float) -> float:
         def layout(scale: float) -> list:
             return scaled_spacing(original, scale)
 
-    def rating(scale: float) -> float:
-        beatmap.hit_objects = layout(scale)
-        return beatmap_stars(beatmap)
+    ratings: dict[float, float] = {}
 
-    low, high = SPACING_SCALES
-    if rating(low) >= stars:
-        high = low
-    elif rating(high) <= stars:
-        low = high
-    else:
-        for _ in range(BISECTION_STEPS):  # rating(low) < stars < rating(high)
+    def rating(scale: float) -> float:
+        if scale not in ratings:
+            beatmap.hit_objects = layout(scale)
+            ratings[scale] = beatmap_stars(beatmap)
+        return ratings[scale]
+
+    # A rating need not grow all the way with the scale (long jumps bounce off the playfield's edges and come
+    # out shorter), so the scales are first looked at on a grid, and the first step that crosses the ask is
+    # bisected.
+    low, high = scales
+    grid = [low * (high / low) ** (k / (SCAN_STEPS - 1)) for k in range(SCAN_STEPS)]
+    above = next((k for k, scale in enumerate(grid) if rating(scale) >= stars), None)
+    if above:  # rating(grid[above - 1]) < stars <= rating(grid[above])
+        low, high = grid[above - 1], grid[above]
+        for _ in range(BISECTION_STEPS):
             middle = (low + high) / 2
             if rating(middle) < stars:
                 low = middle
             else:
                 high = middle
-    best = min((low, high, 1.0), key=lambda scale: abs(rating(scale) - stars))
+    best = min([*ratings, 1.0], key=lambda scale: abs(rating(scale) - stars))
+    beatmap.hit_objects = layout(best)
     return rating(best)
 
 
@@ -236,12 +251,29 @@ def flowing(beatmap: Beatmap, objects: list, distance_snap: float = DISTANCE_SNA
             if not FLOW_MARGIN_PX <= y <= PLAYFIELD[1] - FLOW_MARGIN_PX:
                 y, angle = _fold(y, PLAYFIELD[1]), -angle
             shift = (x - obj.x, y - obj.y)
-        if not _fits(obj, shift):
-            shift = _inside_shift(obj, (obj.x, obj.y), shift)
+            _turned(moved, angle)  # a slider's body goes on the way the path goes
+            if not _fits(moved, shift):
+                _turned(moved, angle + math.pi)
+        if not _fits(moved, shift):
+            shift = _inside_shift(moved, (moved.x, moved.y), shift)
         _translate(moved, shift)
         out.append(moved)
         previous = (moved, _end_time(obj, timing, beatmap.difficulty.slider_multiplier))
     return out
+
+
+def _turned(obj, angle: float) -> None:
+    """Turn a slider's body (in place) about its head so that the body leaves the head along `angle`."""
+    if not isinstance(obj, Slider) or len(obj.path) < 2:
+        return
+    head, end = obj.path[0], obj.path[-1]
+    if (end.x, end.y) == (head.x, head.y):
+        return
+    turn = angle - math.atan2(end.y - head.y, end.x - head.x)
+    cos, sin = math.cos(turn), math.sin(turn)
+    for point in obj.path[1:]:
+        dx, dy = point.x - head.x, point.y - head.y
+        point.x, point.y = round(head.x + cos * dx - sin * dy), round(head.y + sin * dx + cos * dy)
 
 
 def _fold(value: float, size: float) -> float:
@@ -266,9 +298,10 @@ def _inside_shift(obj, start: tuple[float, float], step: tuple[float, float]) ->
         if _fits(obj, shift):
             return shift
     low_x, high_x, low_y, high_y = _extent(obj)
+    edge = _edge(obj)
     head = (start[0] + step[0], start[1] + step[1])
-    dx = min(max(head[0] - obj.x, -low_x), PLAYFIELD[0] - high_x)
-    dy = min(max(head[1] - obj.y, -low_y), PLAYFIELD[1] - high_y)
+    dx = min(max(head[0] - obj.x, edge - low_x), PLAYFIELD[0] - edge - high_x)
+    dy = min(max(head[1] - obj.y, edge - low_y), PLAYFIELD[1] - edge - high_y)
     return dx, dy
 
 
@@ -279,9 +312,16 @@ def _extent(obj) -> tuple[float, float, float, float]:
 
 
 def _fits(obj, shift: tuple[float, float]) -> bool:
+    """Whether `obj` moved by `shift` lies on the playfield, a slider's path a pixel inside its edges (osu!
+    draws a slider to its length, a fraction of a pixel past a rounded end point)."""
     low_x, high_x, low_y, high_y = _extent(obj)
-    return (0 <= low_x + shift[0] and high_x + shift[0] <= PLAYFIELD[0]
-            and 0 <= low_y + shift[1] and high_y + shift[1] <= PLAYFIELD[1])
+    edge = _edge(obj)
+    return (edge <= low_x + shift[0] and high_x + shift[0] <= PLAYFIELD[0] - edge
+            and edge <= low_y + shift[1] and high_y + shift[1] <= PLAYFIELD[1] - edge)
+
+
+def _edge(obj) -> float:
+    return 1.0 if isinstance(obj, Slider) else 0.0
 
 
 def _translate(obj, shift: tuple[float, float]) -> None:
