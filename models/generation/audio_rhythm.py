@@ -6,8 +6,8 @@ decoding; the `RhythmCandidates` decoding rule then holds the model's objects to
 How many candidates: as many of the strongest as make the requested star rating. The star rating of a
 set of times is measured with rosu-pp (the ranked calculator) on a stand-in map of those times, laid out
 as a plain map of that mode would be (osu!: circles jumping by the starter's mean jump, turning as they go,
-mania: chords on the strongest onsets, columns in turn, taiko: don or kat by the sound under each note, as
-`models.postprocess.taiko_colours` colours a map whose model wrote one colour, catch: runs of
+mania: chords on the strongest onsets, columns in turn, taiko: don or kat by the sound under each note
+(`models.audio.sound_height`, as a map whose model wrote one colour is coloured), catch: runs of
 fruit, each move as long as the time since the last allows), and the count is found by bisection: stars
 grow with the number of objects kept.
 In mania a chord's further notes are ranked with the single notes (`ranked_notes`): the k-th note of a
@@ -135,9 +135,9 @@ def audio_rhythm(options: RhythmOptions, profile, vocab, audio, song_ms: float, 
     stars = options.stars if options.stars is not None else DEFAULT_STARS
     kats = None
     if options.gamemode == 1:  # taiko: each candidate's colour as the written map will get it (its sound)
-        from models.postprocess.taiko_colours import kat_times
+        from models.audio.sound_height import high_sounding_times
 
-        kats = kat_times(audio, SAMPLE_RATE_HZ, [c.time_ms for c in candidates], options.playback_delay_ms)
+        kats = high_sounding_times(audio, SAMPLE_RATE_HZ, [c.time_ms for c in candidates], options.playback_delay_ms)
     times = keep_for_stars(candidates, stars, gamemode=options.gamemode, keycount=options.keycount, kats=kats,
                            circle_size=circle_size, slider_multiplier=slider_multiplier,
                            ms_per_beat=timing.red_lines[0].ms_per_beat if timing.red_lines else 500.0)
