@@ -39,3 +39,18 @@ def test_objects_are_held_to_the_heard_times():
                                    Circle(448, 192, 1590)])
     assert on_heard_times(beatmap, heard) == 1  # 1590 is off every heard time: it goes
     assert [o.time for o in beatmap.hit_objects] == [1000, 1250, 1500] and beatmap.hit_objects[2].hold_end == 1750
+
+
+def test_two_objects_held_to_one_heard_time_are_one_outside_mania():
+    from models.postprocess.written_grid import on_heard_times
+
+    heard = [1320.0, 1750.0]
+    objects = [Circle(256, 192, 1320), Circle(265, 183, 1328), Circle(378, 108, 1750)]  # two near the first time
+    beatmap = Beatmap(general=General(mode=GameMode.OSU), timing_points=[TimingPoint(1320, 430.0, 4)],
+                      hit_objects=objects)
+    assert on_heard_times(beatmap, heard) == 1
+    assert [o.time for o in beatmap.hit_objects] == [1320, 1750] and (beatmap.hit_objects[0].x, beatmap.hit_objects[0].y) == (256, 192)
+    assert not [p for p in find_problems(beatmap) if p.check == "too-close"]
+    chord = Beatmap(general=General(mode=GameMode.MANIA), timing_points=[TimingPoint(1320, 430.0, 4)],
+                    hit_objects=[Circle(64, 192, 1320), Circle(192, 192, 1324)])
+    assert on_heard_times(chord, heard) == 0 and [o.time for o in chord.hit_objects] == [1320, 1320]  # a chord

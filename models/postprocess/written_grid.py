@@ -15,22 +15,25 @@ import numpy as np
 
 from models.timing.fit import RedLine
 from models.timing.rhythm_candidates import DEFAULT_DIVISORS, editor_time, grid_point
-from tokenization.beatmap import Beatmap, HoldNote
+from tokenization.beatmap import Beatmap, GameMode, HoldNote
 
 SNAP_WITHIN_MS = 2.0  # a measure shift moves the grid by under 1 ms; the cast adds under 1 ms more
 HEARD_WITHIN_MS = 10.0  # one time step of the tokenizer
 
 
 def on_heard_times(beatmap: Beatmap, heard_ms: list[float]) -> int:
-    """Objects (in place) at the heard times they were held to; those off every heard time dropped. How many
-    were dropped."""
+    """Objects (in place) at the heard times they were held to; those off every heard time dropped, and outside
+    mania (where a time holds a chord) a second object on a time already taken (two objects held to one time:
+    a modder's "starts before the other ends"). How many were dropped."""
     heard = np.unique(np.asarray(heard_ms, dtype=np.float64))
     if not len(heard):
         return 0
-    kept = []
+    chords = beatmap.general.mode is GameMode.MANIA
+    kept, taken = [], set()
     for obj in beatmap.hit_objects:
         nearest = float(heard[np.abs(heard - obj.time).argmin()])
-        if abs(nearest - obj.time) <= HEARD_WITHIN_MS:
+        if abs(nearest - obj.time) <= HEARD_WITHIN_MS and (chords or nearest not in taken):
+            taken.add(nearest)
             if isinstance(obj, HoldNote):
                 obj.hold_end += nearest - obj.time
             obj.time = _whole(nearest)
