@@ -24,6 +24,7 @@ class GenerationJob:
 
     def __init__(self, request: GenerateRequest, progress: Progress | None = None):
         from models.audio.loading import load_song
+        from models.audio.playback_delay import playback_delay_ms
         from models.generation.given_contexts import given_contexts, reference_style
         from tokenization import read_beatmap
 
@@ -38,6 +39,7 @@ class GenerationJob:
         # 5 s is never held whole; the song's length is still the whole song's
         song = load_song(request.audio, until_ms=None if request.end_time is None else self._span_end_ms())
         self.audio, self.song_ms = song.samples, song.duration_ms
+        self.playback_delay_ms = playback_delay_ms(request.audio)  # osu! plays the song this much later
         self.given: GivenContexts = given_contexts(self.given_options(), self.reference, self.profile, self.vocab,
                                                    self.song_ms)
         self.given_before = set(self.given.finished)  # from the reference or a tempo, before any decoding
@@ -129,7 +131,6 @@ class GenerationJob:
                              device=self.device)
         if self.object_times is not None and not self.request.add_to_beatmap:  # density chosen on a stand-in map
             from models.audio.loading import SAMPLE_RATE_HZ
-            from models.audio.playback_delay import playback_delay_ms
             from models.generation.audio_rhythm import DEFAULT_STARS
             from models.postprocess.held_sliders import hold_sliders, sliders_missing
             from models.postprocess.star_fit import fit_to_stars
@@ -138,11 +139,10 @@ class GenerationJob:
 
             on_heard_times(beatmap, self.object_times)
             snap_to_written_grid(beatmap)
-            delay_ms = playback_delay_ms(self.request.audio)
             if colours_collapsed(beatmap):  # a taiko map in one colour: each note's from the sound under it
-                colour_by_sound(beatmap, self.audio, SAMPLE_RATE_HZ, delay_ms)
+                colour_by_sound(beatmap, self.audio, SAMPLE_RATE_HZ, self.playback_delay_ms)
             if sliders_missing(beatmap):  # an osu! map of circles only: sliders over its held sounds
-                hold_sliders(beatmap, self.audio, SAMPLE_RATE_HZ, delay_ms)
+                hold_sliders(beatmap, self.audio, SAMPLE_RATE_HZ, self.playback_delay_ms)
             fit_to_stars(beatmap, stars if stars is not None else DEFAULT_STARS, self.rhythm_strengths)
         return beatmap
 
@@ -172,12 +172,11 @@ class GenerationJob:
         """The object times heard in the song (models.generation.audio_rhythm) for a model that cannot time it
         itself, the heard red lines given to the passes when nothing else gave the timing; else None. A mapset
         gets the heard timing, but each difficulty's objects keep the model's own rhythm on it."""
-        from models.audio.playback_delay import playback_delay_ms
         from models.generation.audio_rhythm import RhythmOptions, audio_rhythm
 
         r = self.request
         options = RhythmOptions(rhythm=r.rhythm, stars=r.difficulty, gamemode=r.gamemode, keycount=r.keycount,
-                                start_ms=r.start_time, end_ms=r.end_time, playback_delay_ms=playback_delay_ms(r.audio))
+                                start_ms=r.start_time, end_ms=r.end_time, playback_delay_ms=self.playback_delay_ms)
         heard = audio_rhythm(options, self.profile, self.vocab, self.audio, self.song_ms, self.given,
                              circle_size=self.circle_size, slider_multiplier=self.slider_multiplier)
         if heard is None or r.mapset:
