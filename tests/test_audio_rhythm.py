@@ -159,9 +159,28 @@ def test_an_osu_map_lays_an_even_rhythm_before_filling_it_in():
         return stand_in_stars(sorted(c.time_ms for c in strongest[:count]), ms_per_beat=4 * quarter)
 
     assert len(times) > count_for_stars(strength_only, 1.5, len(strongest))
-    # an Insane or harder keeps the strongest first, bursts and all
+    # an Insane or harder may hold bursts, and never fewer objects than the Hard boundary's map
+    hard = keep_for_stars(candidates, SPREAD_BELOW_STARS - 0.01, gamemode=0, ms_per_beat=4 * quarter)
     harder = keep_for_stars(candidates, SPREAD_BELOW_STARS + 0.5, gamemode=0, ms_per_beat=4 * quarter)
     assert min(b - a for a, b in zip(harder, harder[1:])) < SPREAD_GAP_MS
+    assert len(harder) >= len(hard)
+
+
+def test_bursts_come_after_the_onsets_that_stand_alone():
+    """Above the Hard boundary the strongest onsets lead, but a burst's further notes (strong, yet a quarter
+    beside a stronger one) wait behind weaker onsets a beat from anything: by strength alone a fast song's loud
+    bursts reached 4 stars with fewer objects than its Hard had."""
+    from models.generation.audio_rhythm import SPREAD_GAP_MS, bursts_later
+
+    burst = [TimedCandidate(1000 + i * 60.0, 1.0 - 0.01 * i) for i in range(8)]  # a loud burst of 1/4s at 250 BPM
+    beats = [TimedCandidate(3000 + i * 500.0, 0.5) for i in range(4)]  # quieter beats, far apart
+    ranked = sorted(burst + beats, key=lambda c: -c.strength)
+    order = bursts_later(ranked)
+    assert sorted(order, key=lambda c: c.time_ms) == sorted(ranked, key=lambda c: c.time_ms)
+    assert order[:2] == [burst[0], burst[5]]  # the strongest still leads, and the burst's note a gap from it
+    assert order[2:6] == beats  # then the lone beats, though weaker than the rest of the burst
+    assert order[6:] == [burst[i] for i in (2, 7, 1, 3, 4, 6)]  # then the burst's largest holes, weighted by strength
+    assert bursts_later(ranked, gap_ms=SPREAD_GAP_MS / 10)[:8] == burst  # with a tiny gap: by strength
 
 
 def test_a_catch_map_has_as_many_fruits_as_real_ones_of_its_rating():
