@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from models.generation.difficulty_settings import settings_for_stars
 from models.model_source import starter_model
 
 CLIP = Path(__file__).parent / "data" / "chaos_god" / "chaos_god_clip.ogg"
@@ -48,6 +49,23 @@ def test_the_starter_maps_a_real_recording_on_its_heard_rhythm(tmp_path):
     assert abs(star_rating(beatmap) - 3) <= 0.5  # the asked rating (models.postprocess.star_fit)
     # on the written grid exactly (whole-ms red lines, times cast as the editor stores them): nothing unsnapped
     assert [p for p in find_problems(beatmap) if p.check == "unsnapped"] == []
+    # a Hard's settings, as real maps of 3 stars have them (not the model's Insane defaults: OD 8, AR 9), and
+    # sliders at a Hard's speed at the heard tempo
+    settings = settings_for_stars(0, 3.0)
+    d = beatmap.difficulty
+    assert (d.hp_drain_rate, d.overall_difficulty, d.approach_rate, d.circle_size) == (
+        settings.hp, settings.overall_difficulty, settings.approach_rate, settings.circle_size)
+    assert d.slider_multiplier == settings.slider_multiplier(timing.red_lines[0].ms_per_beat)
+    assert 5 <= d.approach_rate <= 8 and d.overall_difficulty < 8 and 1.0 < d.slider_multiplier < 1.4
+
+
+def test_difficulty_settings_follow_the_rating_as_real_maps_do():
+    easy, hard, expert = (settings_for_stars(0, stars) for stars in (2.0, 3.5, 6.0))
+    for field in ("hp", "overall_difficulty", "approach_rate", "slider_px_per_ms"):
+        assert getattr(easy, field) < getattr(hard, field) < getattr(expert, field), field
+    assert expert.slider_multiplier(60_000 / 256) < expert.slider_multiplier(60_000 / 128)  # one speed, any tempo
+    taiko = settings_for_stars(1, 4.0)
+    assert taiko.approach_rate is None and taiko.slider_multiplier(500.0) is None  # nothing of osu!'s in taiko
 
 
 def test_rhythm_takes_audio_or_model(tmp_path):

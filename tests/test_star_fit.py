@@ -51,10 +51,15 @@ def beatmap(mode: GameMode, objects: list, circle_size: float = 4.0) -> Beatmap:
 
 
 def osu_map(jump_px: float) -> Beatmap:
-    """Half-beat circles zigzagging by `jump_px`, a slider every eighth object."""
+    """Half-beat circles jumping by `jump_px` in triangles (drifting down and back), a slider every eighth object."""
+    import math
+
     objects = []
     for i in range(240):
-        x, y, time = 256 + (jump_px / 2 if i % 2 else -jump_px / 2), 168 + (i % 24) * 2, int(1000 + i * BEAT_MS / 2)
+        angle = 2 * math.pi * (i % 3) / 3
+        radius = jump_px / math.sqrt(3)  # a triangle whose sides are `jump_px`
+        x, y = round(256 + radius * math.cos(angle)), round(150 + radius * math.sin(angle) + (i % 24) * 2)
+        time = int(1000 + i * BEAT_MS / 2)
         if i % 8 == 7:
             objects.append(Slider(x, y, time, path=[PathPoint(x, y), PathPoint(x, y + 60)], length=60.0))
         else:
@@ -170,3 +175,44 @@ def test_a_catch_map_on_one_spot_is_spread_to_the_asked_stars():
     xs = [obj.x for obj in fruits.hit_objects]
     assert len(xs) == 160 and max(xs) - min(xs) >= 200 and all(a != b for a, b in zip(xs, xs[1:]))  # it moves
     assert all(0 <= obj.x <= 512 for obj in fruits.hit_objects)
+
+
+def test_long_jumps_of_a_new_layout_turn_as_real_maps_do_not_back_and_forth():
+    """A jump longer than the flow's circle is wide turned right back (180 degrees, back and forth on one line:
+    95 % of a 2.5-star Battlecry map on one row); now at most MAX_TURN_RAD, as real maps' big jumps turn."""
+    import math
+
+    from models.postprocess.layout import MAX_TURN_RAD, flowing
+
+    objects = [Circle(102 if i % 2 else 337, 102 if i % 2 else 252, 1000 + i * int(BEAT_MS)) for i in range(120)]
+    for i in range(0, 120, 8):
+        objects[i].new_combo = True
+    written = beatmap(GameMode.OSU, objects)
+    placed = flowing(written, objects, distance_snap=2.0)  # a beat's jump: 280 px
+    turns = []
+    for a, b, c in zip(placed, placed[1:], placed[2:]):
+        first, second = (b.x - a.x, b.y - a.y), (c.x - b.x, c.y - b.y)
+        turns.append(abs(math.degrees(math.atan2(first[0] * second[1] - first[1] * second[0],
+                                                 first[0] * second[0] + first[1] * second[1]))))
+    assert sum(t > 170 for t in turns) <= 0.1 * len(turns), sorted(turns)[-20:]
+    assert sorted(turns)[len(turns) // 2] == pytest.approx(math.degrees(MAX_TURN_RAD), abs=3)
+    rows = Counter(o.y for o in placed)
+    assert rows.most_common(1)[0][1] <= 0.1 * len(placed) and len({(o.x, o.y) for o in placed}) > 60
+
+
+def test_an_osu_map_going_back_and_forth_on_a_line_is_laid_out_anew_even_on_the_ask():
+    """The starter's Battlecry at 2.5 stars: every jump turned right back along one row (95 % of its objects on
+    y = 192), over enough spots not to count as collapsed, and rated as asked, so it was kept as it was."""
+    from models.postprocess.layout import back_and_forth_share, collapsed_share
+
+    objects = [Circle((100 + 7 * (i % 20)) if i % 2 else (420 - 5 * (i % 30)), 192, int(1000 + i * BEAT_MS / 2))
+               for i in range(200)]
+    for i in range(0, 200, 8):
+        objects[i].new_combo = True
+    written = beatmap(GameMode.OSU, objects)
+    assert collapsed_share(objects) < 0.5 and back_and_forth_share(objects) > 0.9
+    asked = beatmap_stars(written)  # already the rating asked
+    after = fit_to_stars(written, asked, {})
+    assert abs(after - asked) <= STAR_TOLERANCE and len(written.hit_objects) == 200
+    assert back_and_forth_share(written.hit_objects) < 0.2
+    assert Counter(o.y for o in written.hit_objects).most_common(1)[0][1] < 20

@@ -87,6 +87,7 @@ class HeardRhythm:
 
     times: list[float]  # absolute ms, sorted; in mania a time once per note of its chord
     strengths: dict[float, float]  # candidate time (ms) -> strength
+    beat_ms: float = 500.0  # the main tempo's beat length (the red line that covers most of the song)
 
 
 @dataclass(frozen=True)
@@ -148,7 +149,8 @@ def audio_rhythm(options: RhythmOptions, profile, vocab, audio, song_ms: float, 
     times = keep_for_stars(candidates, stars, gamemode=options.gamemode, keycount=options.keycount, kats=kats,
                            circle_size=circle_size, slider_multiplier=slider_multiplier,
                            ms_per_beat=timing.red_lines[0].ms_per_beat if timing.red_lines else 500.0)
-    return HeardRhythm(times=times, strengths={c.time_ms: c.strength for c in candidates})
+    return HeardRhythm(times=times, strengths={c.time_ms: c.strength for c in candidates},
+                       beat_ms=60_000.0 / timing.bpm if timing.bpm > 0 else 500.0)
 
 
 def keep_for_stars(candidates: list[TimedCandidate], stars: float, *, gamemode: int = 0, keycount: int = 4,

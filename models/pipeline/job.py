@@ -44,8 +44,10 @@ class GenerationJob:
                                                    self.song_ms)
         self.given_before = set(self.given.finished)  # from the reference or a tempo, before any decoding
         d = self.reference.difficulty if self.reference is not None else None
+        self.heard_settings = self._heard_settings()  # a map on the heard rhythm: real maps' settings, unless given
+        default_cs = (self.heard_settings and self.heard_settings.circle_size) or 4.0
         self.slider_multiplier = request.slider_multiplier or (d.slider_multiplier if d else 1.4)
-        self.circle_size = request.circle_size or (d.circle_size if d and request.gamemode != 3 else 4.0)
+        self.circle_size = request.circle_size or (d.circle_size if d and request.gamemode != 3 else default_cs)
         self.rhythm_strengths: dict[float, float] = {}  # heard candidate time -> onset strength
         self.object_times = self._audio_rhythm()  # before the passes are planned: it may give the timing
         self.passes, self.wanted = self._plan_passes()
@@ -130,20 +132,10 @@ class GenerationJob:
             refine_positions(self.request, self.diffusion_folder, beatmap, self.progress, stars=stars,
                              device=self.device)
         if self.object_times is not None and not self.request.add_to_beatmap:  # density chosen on a stand-in map
-            from models.audio.loading import SAMPLE_RATE_HZ
-            from models.generation.audio_rhythm import DEFAULT_STARS
-            from models.postprocess.held_sliders import hold_sliders, sliders_missing
-            from models.postprocess.star_fit import fit_to_stars
-            from models.postprocess.taiko_colours import colour_by_sound, colours_collapsed
-            from models.postprocess.written_grid import on_heard_times, snap_to_written_grid
+            from models.pipeline.heard_map import finish_heard_map
 
-            on_heard_times(beatmap, self.object_times)
-            snap_to_written_grid(beatmap)
-            if colours_collapsed(beatmap):  # a taiko map in one colour: each note's from the sound under it
-                colour_by_sound(beatmap, self.audio, SAMPLE_RATE_HZ, self.playback_delay_ms)
-            if sliders_missing(beatmap):  # an osu! map of circles only: sliders over its held sounds
-                hold_sliders(beatmap, self.audio, SAMPLE_RATE_HZ, self.playback_delay_ms)
-            fit_to_stars(beatmap, stars if stars is not None else DEFAULT_STARS, self.rhythm_strengths)
+            finish_heard_map(beatmap, self.object_times, self.rhythm_strengths, self.audio, self.playback_delay_ms,
+                             stars)
         return beatmap
 
     # -- what the steps are given ------------------------------------------------------------
@@ -182,11 +174,29 @@ class GenerationJob:
         if heard is None or r.mapset:
             return None
         self.rhythm_strengths = heard.strengths
+        if self.heard_settings is not None and r.slider_multiplier is None:  # real maps' slider speed at this tempo
+            self.slider_multiplier = self.heard_settings.slider_multiplier(heard.beat_ms) or self.slider_multiplier
         if r.resnap is None:  # the heard times are on the grid already
             self.request = replace(r, resnap=False)
         if r.parallel:
             self.warnings.append("--parallel does not hold objects to the audio's rhythm: decoding window by window")
         return heard.times
+
+    def _heard_settings(self):
+        """For a single map on the heard rhythm with no reference to take them from, the difficulty settings of real
+        maps of the asked rating (models.generation.difficulty_settings): HP, OD and AR put in the request where
+        not given (circle size and slider multiplier are the job's own); else None."""
+        from models.generation.audio_rhythm import DEFAULT_STARS, uses_audio_rhythm
+        from models.generation.difficulty_settings import settings_for_stars
+
+        r = self.request
+        if self.reference is not None or r.mapset or not uses_audio_rhythm(r.rhythm, self.profile):
+            return None
+        s = settings_for_stars(r.gamemode, r.difficulty if r.difficulty is not None else DEFAULT_STARS)
+        self.request = replace(r, **{key: value for key, value in (("hp", s.hp), ("overall_difficulty", s.overall_difficulty),
+                                                                  ("approach_rate", s.approach_rate))
+                                     if getattr(r, key) is None and value is not None})
+        return s
 
     def stars(self, asked: float | None) -> float | None:
         """The star rating a difficulty is made for: the one asked for, else the reference's."""

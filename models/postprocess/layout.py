@@ -9,7 +9,7 @@ import math
 from collections import Counter
 
 from models.postprocess.playfield import PLAYFIELD, end_point, fits, inside_shift, translate
-from tokenization.beatmap import Beatmap, Slider, Spinner
+from tokenization.beatmap import Beatmap, GameMode, Slider, Spinner
 
 # A map with most of its objects on COLLAPSED_SPOTS spots (8 px cells) has no layout worth scaling: the
 # starter's osu! maps of the README clip (2-5.5 stars) put 80-94 % of their objects on four spots, jumping
@@ -18,6 +18,11 @@ from tokenization.beatmap import Beatmap, Slider, Spinner
 COLLAPSED_SPOTS = 4
 MOST_COLLAPSED = 0.5
 SPOT_CELL_PX = 8
+# ... or most of its jumps turn right back, on a line: the starter's osu! map of Battlecry at 2.5 stars had
+# 95 % of its objects on one row and every jump turning back; the corpus's 72 osu! maps turn back (over
+# BACK_TURN_DEG) on a median 4.6 % of their jumps, at most 35 %.
+BACK_TURN_DEG = 170.0
+MOST_BACK_AND_FORTH = 0.5
 # The layout such a map gets: distance snapped as the editor does it (this many times the slider velocity's
 # distance for the time between an object's end and the next start; a pause moves no further than
 # MAX_STEP_BEATS' distance), each jump turning from the last as a path around a circle of FLOW_RADIUS_PX does
@@ -30,9 +35,40 @@ DISTANCE_SNAP = 1.0
 # clip (3x gave 4.89)
 DISTANCE_SNAPS = (0.4, 4.5)
 FLOW_RADIUS_PX = 120.0  # a circle this wide fits the playfield (384 px high) with its margins
+# ... but a jump longer than that circle is wide would turn right back (180 degrees: back and forth on one line,
+# what 65-100 % of the jumps of Battlecry's 2.5 and 4.5 star maps did): no jump turns more than this, the median
+# turn of the corpus's osu! maps at jumps of 200 px and more (72 maps: quartiles 120-156 degrees, 8 % over 170)
+MAX_TURN_RAD = math.radians(140.0)
 MAX_STEP_BEATS = 1.0
 FLOW_MARGIN_PX = 32.0  # the path bounces this far inside the playfield's edges
 OSU_PX_PER_BEAT = 100.0  # at slider velocity 1: osu!'s distance per beat, times the map's slider multiplier
+
+
+def needs_new_layout(beatmap: Beatmap) -> bool:
+    """Whether an osu! or catch map's layout is worth nothing to scale: its objects collapse onto a few spots, or
+    (osu!) most of its jumps turn right back (`back_and_forth_share`)."""
+    objects = beatmap.hit_objects
+    if beatmap.general.mode not in (GameMode.OSU, GameMode.CATCH):
+        return False
+    if collapsed_share(objects) > MOST_COLLAPSED:
+        return True
+    return beatmap.general.mode is GameMode.OSU and back_and_forth_share(objects) > MOST_BACK_AND_FORTH
+
+
+def back_and_forth_share(objects: list) -> float:
+    """Share of the jumps (between object starts, spinners aside) that turn more than BACK_TURN_DEG from the one
+    before: back the way they came."""
+    placed = [obj for obj in objects if not isinstance(obj, Spinner)]
+    turns = 0
+    back = 0
+    for first, middle, last in zip(placed, placed[1:], placed[2:]):
+        before, after = (middle.x - first.x, middle.y - first.y), (last.x - middle.x, last.y - middle.y)
+        if math.hypot(*before) < 1 or math.hypot(*after) < 1:
+            continue  # a stack: no direction
+        turns += 1
+        turn = math.atan2(before[0] * after[1] - before[1] * after[0], before[0] * after[0] + before[1] * after[1])
+        back += abs(math.degrees(turn)) > BACK_TURN_DEG
+    return back / turns if turns else 0.0
 
 
 def collapsed_share(objects: list) -> float:
@@ -87,7 +123,7 @@ def flowing(beatmap: Beatmap, objects: list, distance_snap: float = DISTANCE_SNA
                 side = -side
             gap_beats = max(0.0, obj.time - previous[1]) / timing.beat_length_at(obj.time)
             step = px_per_beat * min(gap_beats, MAX_STEP_BEATS)
-            angle += side * 2 * math.asin(min(1.0, step / (2 * FLOW_RADIUS_PX)))  # a chord of that circle
+            angle += side * min(2 * math.asin(min(1.0, step / (2 * FLOW_RADIUS_PX))), MAX_TURN_RAD)  # a chord of it
             start = end_point(previous[0])
             x, y = start[0] + step * math.cos(angle), start[1] + step * math.sin(angle)
             # off a side, the path bounces back (folded into the margins) and goes on the other way

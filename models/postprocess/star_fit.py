@@ -6,7 +6,7 @@ chosen on a stand-in map before the model chose the types, positions and chords 
   scaled by one factor, found by bisection on rosu-pp's rating between SPACING_SCALES, as a mapper turns
   the editor's distance spacing; a step that would leave the playfield is mirrored back into it (its
   length kept), sliders move whole. A map whose objects collapse onto a few spots (the starter puts most of
-  them on two or three) has no spacing worth scaling: an osu! map is laid out distance snapped instead
+  them on two or three) or whose osu! jumps mostly turn right back has no spacing worth scaling: an osu! map is laid out distance snapped instead
   (`models.postprocess.layout`), the snap turned up or down to the ask; a catch map as the stand-in catch map was, its moves
   made faster or slower.
 - mania: a map whose notes are piled into the same columns (the starter puts most in one) is laid out
@@ -15,7 +15,8 @@ chosen on a stand-in map before the model chose the types, positions and chords 
   weakest onsets go first (in mania a chord's further notes before its first, as the stand-in ranked
   them), as many as bring the rating down to the ask, again by bisection.
 
-A map rated within STAR_TOLERANCE of the ask is left as it is; one rated below it with nothing left to
+A map rated within STAR_TOLERANCE of the ask is left as it is (unless its layout is laid out anew or its mania
+columns are piled: those are made anew all the same); one rated below it with nothing left to
 scale stays below (no objects are invented).
 """
 
@@ -27,9 +28,8 @@ from collections import Counter
 from models.postprocess.layout import (
     DISTANCE_SNAP,
     DISTANCE_SNAPS,
-    MOST_COLLAPSED,
-    collapsed_share,
     flowing,
+    needs_new_layout,
     walked,
 )
 from models.postprocess.playfield import PLAYFIELD, end_point, inside_shift, translate
@@ -59,11 +59,14 @@ def fit_to_stars(beatmap: Beatmap, stars: float, strengths: dict[float, float]) 
     """Bring `beatmap` (changed in place) to about `stars`; `strengths` gives each object time's onset
     strength (ms -> strength). Returns the rating it ends at."""
     rating = beatmap_stars(beatmap)
-    if not beatmap.hit_objects or abs(rating - stars) <= STAR_TOLERANCE:
+    piled = beatmap.general.mode is GameMode.MANIA and bool(beatmap.hit_objects) and _piled_share(beatmap) > MOST_PILED
+    # a layout worth nothing is made anew even where the map already rates as asked
+    if not beatmap.hit_objects or (abs(rating - stars) <= STAR_TOLERANCE and not piled
+                                   and not needs_new_layout(beatmap)):
         return rating
     if beatmap.general.mode in (GameMode.OSU, GameMode.CATCH):  # catch: the moves between fruits
         rating = _fit_spacing(beatmap, stars)
-    elif beatmap.general.mode is GameMode.MANIA and _piled_share(beatmap) > MOST_PILED:
+    elif piled:
         beatmap.hit_objects = columns_in_turn(beatmap.hit_objects, _keys(beatmap))
         rating = beatmap_stars(beatmap)
     if rating > stars + STAR_TOLERANCE:
@@ -75,7 +78,7 @@ def _fit_spacing(beatmap: Beatmap, stars: float) -> float:
     """Scale the jumps (or, for a collapsed osu! map, the distance snap of its new layout) by the factor whose
     rating is nearest `stars`; returns that rating."""
     original = beatmap.hit_objects
-    collapsed = collapsed_share(original) > MOST_COLLAPSED  # no layout worth scaling: laid out anew
+    collapsed = needs_new_layout(beatmap)  # no layout worth scaling: laid out anew
     scales = SPACING_SCALES
     if collapsed and beatmap.general.mode is GameMode.OSU:  # distance snapped, the snap turned up or down
         scales = DISTANCE_SNAPS
@@ -98,11 +101,13 @@ def _fit_spacing(beatmap: Beatmap, stars: float) -> float:
         return ratings[scale]
 
     # A rating need not grow all the way with the scale (long jumps bounce off the playfield's edges and come
-    # out shorter), so the scales are first looked at on a grid, and the first step that crosses the ask is
-    # bisected.
+    # out shorter; a new layout's turns change with its snap), so every scale of a grid is looked at, and the
+    # first step that crosses the ask is bisected; the nearest of all wins.
     low, high = scales
     grid = [low * (high / low) ** (k / (SCAN_STEPS - 1)) for k in range(SCAN_STEPS)]
     above = next((k for k, scale in enumerate(grid) if rating(scale) >= stars), None)
+    for scale in grid:
+        rating(scale)
     if above:  # rating(grid[above - 1]) < stars <= rating(grid[above])
         low, high = grid[above - 1], grid[above]
         for _ in range(BISECTION_STEPS):
