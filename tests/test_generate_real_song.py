@@ -57,6 +57,9 @@ def test_the_starter_maps_a_real_recording_on_its_heard_rhythm(tmp_path):
         settings.hp, settings.overall_difficulty, settings.approach_rate, settings.circle_size)
     assert d.slider_multiplier == settings.slider_multiplier(timing.red_lines[0].ms_per_beat)
     assert 5 <= d.approach_rate <= 8 and d.overall_difficulty < 8 and 1.0 < d.slider_multiplier < 1.4
+    # hitsounded by the beat (the starter writes none): claps on the backbeat, finishes on strong downbeats
+    sounds = [o.edge_sounds[0].hitsound if getattr(o, "edge_sounds", None) else o.hitsound for o in beatmap.hit_objects]
+    assert any(s & 8 for s in sounds) and any(s & 4 for s in sounds)
 
 
 def test_difficulty_settings_follow_the_rating_as_real_maps_do():
