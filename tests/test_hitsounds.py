@@ -55,3 +55,16 @@ def test_maps_with_hitsounds_or_of_other_modes_are_left_alone():
     beatmap.hit_objects[10].hitsound = 2  # a whistle the model wrote
     assert not hitsounds_missing(beatmap)
     assert not hitsounds_missing(written(GameMode.TAIKO)[0]) and not hitsounds_missing(written(GameMode.MANIA)[0])
+
+
+def test_a_map_made_on_the_heard_rhythm_is_hitsounded_unless_asked_not_to_be():
+    import numpy as np
+
+    from models.pipeline.heard_map import finish_heard_map
+
+    silence = np.zeros(16_000 * 40, dtype=np.float32)
+    for hitsounded in (True, False):
+        beatmap, strengths = written()
+        times = sorted(strengths)
+        finish_heard_map(beatmap, times, strengths, silence, 0.0, None, hitsounded=hitsounded)
+        assert hitsounds_missing(beatmap) is not hitsounded

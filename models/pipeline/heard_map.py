@@ -10,10 +10,11 @@ import numpy as np
 
 
 def finish_heard_map(beatmap, object_times: list[float], strengths: dict[float, float], samples: np.ndarray,
-                     playback_delay_ms: float, stars: float | None) -> None:
+                     playback_delay_ms: float, stars: float | None, *, hitsounded: bool = True) -> None:
     """Finish `beatmap` (in place). `object_times`: the heard times its objects were held to; `strengths`: each
     candidate time's onset strength; `samples`: the song at models.audio.loading's rate, which osu! plays
-    `playback_delay_ms` later; `stars`: the rating asked (None: the heard rhythm's default)."""
+    `playback_delay_ms` later; `stars`: the rating asked (None: the heard rhythm's default); `hitsounded`: False where
+    the user asked for no hitsounds."""
     from models.audio.loading import SAMPLE_RATE_HZ
     from models.generation.audio_rhythm import DEFAULT_STARS
     from models.postprocess.combos import combos_by_measure, combos_too_long
@@ -31,6 +32,6 @@ def finish_heard_map(beatmap, object_times: list[float], strengths: dict[float, 
         hold_sliders(beatmap, samples, SAMPLE_RATE_HZ, playback_delay_ms)
     if combos_too_long(beatmap):  # osu!, catch: a combo a measure, as mappers phrase them
         combos_by_measure(beatmap)
-    if hitsounds_missing(beatmap):  # osu!, catch: claps on the backbeat, finishes on the strongest downbeats
+    if hitsounded and hitsounds_missing(beatmap):  # osu!, catch: claps on the backbeat, finishes on the strongest downbeats
         hitsound_by_beat(beatmap, strengths)
     fit_to_stars(beatmap, stars if stars is not None else DEFAULT_STARS, strengths)

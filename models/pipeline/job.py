@@ -135,7 +135,7 @@ class GenerationJob:
             from models.pipeline.heard_map import finish_heard_map
 
             finish_heard_map(beatmap, self.object_times, self.rhythm_strengths, self.audio, self.playback_delay_ms,
-                             stars)
+                             stars, hitsounded=self.request.hitsounded is not False)
         return beatmap
 
     # -- what the steps are given ------------------------------------------------------------
