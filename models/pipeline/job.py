@@ -44,6 +44,9 @@ class GenerationJob:
                                                    self.song_ms)
         self.given_before = set(self.given.finished)  # from the reference or a tempo, before any decoding
         d = self.reference.difficulty if self.reference is not None else None
+        from models.generation.audio_rhythm import uses_audio_rhythm
+
+        self.hears_rhythm = uses_audio_rhythm(request.rhythm, self.profile)  # the audio gives timing and object times
         self.heard_settings = self._heard_settings()  # a map on the heard rhythm: real maps' settings, unless given
         default_cs = (self.heard_settings and self.heard_settings.circle_size) or 4.0
         self.slider_multiplier = request.slider_multiplier or (d.slider_multiplier if d else 1.4)

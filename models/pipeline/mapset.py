@@ -4,7 +4,8 @@ One timing (and kiai) for every difficulty, found once as a one-difficulty run w
 timing, a given tempo or the reference's timing included), so the difficulties share their red
 lines as a ranked mapset must; then the remaining passes decode all difficulties together, one
 batch row each (models.generation.difficulty_batch). The files go into a new mapset folder with a copy of the
-song, one difficulty each, named by the star rating asked for; `--export-osz` packs them."""
+song, one difficulty each, named by the star rating asked for; `--export-osz` packs them. A model that cannot hear
+the rhythm makes each difficulty in a run of its own (`_heard_mapset`)."""
 
 from __future__ import annotations
 
@@ -32,8 +33,30 @@ def run_mapset(request, difficulties: list[float],
 
     job = GenerationJob(replace(request, mapset=list(difficulties), difficulty=None),
                         counting_tokens(progress, lambda: job) if token_progress else progress)
+    if job.hears_rhythm:
+        return _heard_mapset(request, difficulties, progress, token_progress)
     beatmaps = job.run()
     return _write_mapset(job.request, beatmaps, job.reference, job.generator.generated_tokens, job.warnings)
+
+
+def _heard_mapset(request, difficulties: list[float], progress, token_progress: bool) -> MapsetResult:
+    """A mapset for a model that cannot hear the rhythm (the starter, `--rhythm audio`): each difficulty a run of its
+    own, its objects held to as many of the heard candidates as make its rating, as one difficulty is made (the
+    mapset's shared batch would leave every difficulty the model's own rhythm: the starter's 2-star file of the
+    README clip rated 5.89, its 4-star one 1.93). The timing is heard the same in every run (the same analysis
+    of the same song), so the difficulties share their red lines all the same."""
+    from models.pipeline.job import GenerationJob
+    from models.pipeline.run import counting_tokens
+
+    beatmaps, tokens, warnings = [], 0, []
+    for stars in difficulties:
+        asked = replace(request, mapset=[], difficulty=stars, version=f"{stars:g} stars (AI)")
+        job = GenerationJob(asked, counting_tokens(progress, lambda: job) if token_progress else progress)
+        [(_, beatmap)] = job.run()
+        beatmaps.append((stars, beatmap))
+        tokens += job.generator.generated_tokens
+        warnings += [f"{stars:g} stars: {w}" for w in job.warnings]
+    return _write_mapset(job.request, beatmaps, job.reference, tokens, warnings)
 
 
 def _write_mapset(request, beatmaps, reference, tokens: int, warnings: list[str]) -> MapsetResult:
