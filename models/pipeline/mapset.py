@@ -48,10 +48,11 @@ def _heard_mapset(request, difficulties: list[float], progress, token_progress: 
     from models.pipeline.job import GenerationJob
     from models.pipeline.run import counting_tokens
 
-    beatmaps, tokens, warnings = [], 0, []
+    beatmaps, tokens, warnings, current = [], 0, [], {}
+    report = counting_tokens(progress, lambda: current.get("job")) if token_progress else progress
     for stars in difficulties:
         asked = replace(request, mapset=[], difficulty=stars, version=f"{stars:g} stars (AI)")
-        job = GenerationJob(asked, counting_tokens(progress, lambda: job) if token_progress else progress)
+        job = current["job"] = GenerationJob(asked, report)
         [(_, beatmap)] = job.run()
         beatmaps.append((stars, beatmap))
         tokens += job.generator.generated_tokens
