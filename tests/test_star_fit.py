@@ -223,7 +223,8 @@ def test_big_jumps_of_a_new_layout_do_not_land_on_objects_just_played():
     three played before (real maps: 3.6 % median): the jump turns the other way round where that lands clear."""
     import math
 
-    from models.postprocess.layout import circle_radius, flowing
+    from models.postprocess.layout import flowing
+    from models.postprocess.playfield import circle_radius
 
     times = [1000 + 200 * (i + i // 3) for i in range(200)]  # half a beat, half a beat, a beat, ...
     objects = [Circle(256, 192, t) for t in times]

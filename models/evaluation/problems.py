@@ -17,6 +17,7 @@ import numpy as np
 
 from models.evaluation.difficulty import mania_column
 from models.evaluation.grid import Grid
+from models.postprocess.playfield import circle_radius
 from tokenization.beatmap import (
     PLAYFIELD_HEIGHT,
     PLAYFIELD_WIDTH,
@@ -99,7 +100,7 @@ def _offscreen(beatmap: Beatmap) -> list[Problem]:
     if beatmap.mode not in (GameMode.OSU, GameMode.CATCH):
         return []
     catch = beatmap.mode is GameMode.CATCH
-    radius = 54.4 - 4.48 * beatmap.difficulty.circle_size  # osu! pixels, as the game draws circles
+    radius = circle_radius(beatmap.difficulty.circle_size)
     found = []
     for obj in beatmap.hit_objects:
         if isinstance(obj, Spinner):

@@ -8,7 +8,7 @@ import copy
 import math
 from collections import Counter
 
-from models.postprocess.playfield import PLAYFIELD, end_point, fits, inside_shift, translate
+from models.postprocess.playfield import PLAYFIELD, circle_radius, end_point, fits, inside_shift, translate
 from tokenization.beatmap import Beatmap, GameMode, Slider, Spinner
 
 # A map with most of its objects on COLLAPSED_SPOTS spots (8 px cells) has no layout worth scaling: the
@@ -162,11 +162,6 @@ def _bounced(start: tuple[float, float], step: float, angle: float) -> tuple[flo
     if not FLOW_MARGIN_PX <= y <= PLAYFIELD[1] - FLOW_MARGIN_PX:
         y, angle = _fold(y, PLAYFIELD[1]), -angle
     return x, y, angle
-
-
-def circle_radius(circle_size: float) -> float:
-    """A hit circle's radius in osu! px at `circle_size`."""
-    return 54.4 - 4.48 * circle_size
 
 
 def _turned(obj, angle: float) -> None:

@@ -8,6 +8,11 @@ from tokenization.beatmap import Slider
 PLAYFIELD = (512.0, 384.0)
 
 
+def circle_radius(circle_size: float) -> float:
+    """A hit circle's radius in osu! px at `circle_size`, as the game draws circles."""
+    return 54.4 - 4.48 * circle_size
+
+
 def inside_shift(obj, start: tuple[float, float], step: tuple[float, float]) -> tuple[float, float]:
     """How far to move `obj` so that its head is `step` from `start`, the step mirrored (then clamped)
     so that the whole object stays on the playfield."""
