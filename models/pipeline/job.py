@@ -18,6 +18,22 @@ Progress = Callable[[str, int, int], None]
 SHARED_PASSES = ("timing", "kiai")  # a mapset keeps one timing and one set of kiai sections
 
 
+def checkpoint_of(request: GenerateRequest):
+    """(folder, vocabulary, profile) of the request's model; refuses a game mode the model does not make."""
+    from models.loading import resolve_checkpoint
+    from profiles import load_profile
+    from profiles.detect import detect_profile
+    from tokenization.beatmap import GameMode
+    from tokenization.vocabulary import Vocabulary
+
+    folder = resolve_checkpoint(request.model, request.gamemode)
+    vocab = Vocabulary.load(folder)
+    profile = load_profile(request.profile) if request.profile else detect_profile(folder, vocab)
+    if request.gamemode not in profile.tokenizer.gamemodes:
+        raise MapperInputError(f"the {profile.name} model does not make {GameMode(request.gamemode).name.lower()} maps")
+    return folder, vocab, profile
+
+
 class GenerationJob:
     """Everything a run needs, found once before any decoding: a missing checkpoint, a game mode
     the model does not make or a bad --diffusion-model fail in seconds, not after minutes."""
@@ -32,7 +48,7 @@ class GenerationJob:
         self.progress = progress
         self.reference = read_beatmap(request.reference) if request.reference else None
         self._check_reference_mode()
-        self.folder, self.vocab, self.profile = self._checkpoint()
+        self.folder, self.vocab, self.profile = checkpoint_of(self.request)
         self.warnings = self._style_warnings()
         self.device = self._device()
         # with --end-time, only the span (and two windows beyond) is decoded, so a 3-hour file mapped for
@@ -44,9 +60,6 @@ class GenerationJob:
                                                    self.song_ms)
         self.given_before = set(self.given.finished)  # from the reference or a tempo, before any decoding
         d = self.reference.difficulty if self.reference is not None else None
-        from models.generation.audio_rhythm import uses_audio_rhythm
-
-        self.hears_rhythm = uses_audio_rhythm(request.rhythm, self.profile)  # the audio gives timing and object times
         self.heard_settings = self._heard_settings()  # a map on the heard rhythm: real maps' settings, unless given
         default_cs = (self.heard_settings and self.heard_settings.circle_size) or 4.0
         self.slider_multiplier = request.slider_multiplier or (d.slider_multiplier if d else 1.4)
@@ -249,21 +262,6 @@ class GenerationJob:
             raise MapperInputError(f"the reference is a {self.reference.mode.name.lower()} map; "
                                    f"--gamemode must match it to add to it")
 
-    def _checkpoint(self):
-        """(folder, vocabulary, profile) of the request's model; refuses a game mode the model does not make."""
-        from models.loading import resolve_checkpoint
-        from profiles import load_profile
-        from profiles.detect import detect_profile
-        from tokenization.beatmap import GameMode
-        from tokenization.vocabulary import Vocabulary
-
-        r = self.request
-        folder = resolve_checkpoint(r.model, r.gamemode)
-        vocab = Vocabulary.load(folder)
-        profile = load_profile(r.profile) if r.profile else detect_profile(folder, vocab)
-        if r.gamemode not in profile.tokenizer.gamemodes:
-            raise MapperInputError(f"the {profile.name} model does not make {GameMode(r.gamemode).name.lower()} maps")
-        return folder, vocab, profile
 
     def _style_warnings(self) -> list[str]:
         from tokenization.prompt import unknown_descriptors

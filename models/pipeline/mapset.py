@@ -28,13 +28,14 @@ def run_mapset(request, difficulties: list[float],
                progress: Callable[..., None] | None = None, *, token_progress: bool = False) -> MapsetResult:
     """One difficulty per star rating, sharing one timing, written as a new mapset folder; `progress`
     as `run_generation` takes it (with `token_progress`, the tokens so far too)."""
-    from models.pipeline.job import GenerationJob
+    from models.generation.audio_rhythm import uses_audio_rhythm
+    from models.pipeline.job import GenerationJob, checkpoint_of
     from models.pipeline.run import counting_tokens
 
-    job = GenerationJob(replace(request, mapset=list(difficulties), difficulty=None),
-                        counting_tokens(progress, lambda: job) if token_progress else progress)
-    if job.hears_rhythm:
+    asked = replace(request, mapset=list(difficulties), difficulty=None).verify()
+    if uses_audio_rhythm(asked.rhythm, checkpoint_of(asked)[2]):  # before any audio is read: decided by the model
         return _heard_mapset(request, difficulties, progress, token_progress)
+    job = GenerationJob(asked, counting_tokens(progress, lambda: job) if token_progress else progress)
     beatmaps = job.run()
     return _write_mapset(job.request, beatmaps, job.reference, job.generator.generated_tokens, job.warnings)
 

@@ -105,9 +105,8 @@ def _fit_spacing(beatmap: Beatmap, stars: float) -> float:
     # first step that crosses the ask is bisected; the nearest of all wins.
     low, high = scales
     grid = [low * (high / low) ** (k / (SCAN_STEPS - 1)) for k in range(SCAN_STEPS)]
-    above = next((k for k, scale in enumerate(grid) if rating(scale) >= stars), None)
-    for scale in grid:
-        rating(scale)
+    rated = [rating(scale) for scale in grid]
+    above = next((k for k, value in enumerate(rated) if value >= stars), None)
     if above:  # rating(grid[above - 1]) < stars <= rating(grid[above])
         low, high = grid[above - 1], grid[above]
         for _ in range(BISECTION_STEPS):
